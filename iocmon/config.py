@@ -1,0 +1,85 @@
+"""The one settings object, read from the environment in one place.
+
+Every component (worker, producers, console tools, tests) builds a `Settings` with
+`Settings.from_env()` and passes it down; nothing else reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from iocmon.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    kafka_bootstrap_servers: str = "localhost:9092"
+    redis_url: str = "redis://localhost:6379/0"
+    web_port: int = 6066
+    web_host: str = "127.0.0.1"
+    events_topic: str = "dossier-events"
+    dlq_topic: str = "dossier-events-dlq"
+    alerts_topic: str = "dossier-alerts"
+    event_partitions: int = 12
+    consumer_group: str = "iocmon"
+    redis_prefix: str = "iocmon"
+    calendar_file: Path | None = None
+    agencies_file: Path | None = None
+    agency_label_limit: int = 500
+    batch_size: int = 500
+    batch_window_s: float = 0.2
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read every setting from `env` (default: the process environment)."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            name = _ENV_NAMES[f.name]
+            raw = env.get(name)
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _convert(name, raw, f.default)
+        return cls(**values)  # type: ignore[arg-type]
+
+
+_ENV_NAMES: dict[str, str] = {
+    "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
+    "redis_url": "REDIS_URL",
+    "web_port": "IOCMON_WEB_PORT",
+    "web_host": "IOCMON_WEB_HOST",
+    "events_topic": "IOCMON_EVENTS_TOPIC",
+    "dlq_topic": "IOCMON_DLQ_TOPIC",
+    "alerts_topic": "IOCMON_ALERTS_TOPIC",
+    "event_partitions": "IOCMON_EVENT_PARTITIONS",
+    "consumer_group": "IOCMON_CONSUMER_GROUP",
+    "redis_prefix": "IOCMON_REDIS_PREFIX",
+    "calendar_file": "IOCMON_CALENDAR_FILE",
+    "agencies_file": "IOCMON_AGENCIES_FILE",
+    "agency_label_limit": "IOCMON_AGENCY_LABEL_LIMIT",
+    "batch_size": "IOCMON_BATCH_SIZE",
+    "batch_window_s": "IOCMON_BATCH_WINDOW_S",
+    "log_level": "IOCMON_LOG_LEVEL",
+}
+
+
+def _convert(name: str, raw: str, default: object) -> object:
+    try:
+        if isinstance(default, bool):
+            return raw.lower() in {"1", "true", "yes", "on"}
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if default is None:
+            return Path(raw)
+        return raw
+    except ValueError:
+        raise ConfigError(
+            f"{name}={raw!r} is not a valid {type(default).__name__}; "
+            f"unset it to use the default {default!r}"
+        ) from None
