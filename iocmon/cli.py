@@ -1,0 +1,62 @@
+"""The `iocmon` command: one entry point for the worker, the producers and the console tools.
+
+Subcommands import their module only when run, so `iocmon --help` stays fast and a
+producer does not pull in Faust.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from iocmon.config import Settings
+from iocmon.errors import IocmonError
+
+
+class _Lazy(click.Group):
+    """Resolves `name -> (module, attribute)` on first use."""
+
+    commands_by_name = {
+        "replay": ("producers.replay", "replay_command"),
+        "simulate": ("producers.simulate", "simulate_command"),
+        "live": ("iocmon.console.live", "live_command"),
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.commands_by_name])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands_by_name:
+            module_name, attr = self.commands_by_name[cmd_name]
+            module = __import__(module_name, fromlist=[attr])
+            command: click.Command = getattr(module, attr)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Lazy)
+def cli() -> None:
+    """iocmon: live monitor of one-stop dossiers (see README.md)."""
+
+
+@cli.command()
+def worker() -> None:
+    """Consume dossier events, judge them, keep figures in Redis, serve /metrics and the API.
+
+    Configured by the environment: KAFKA_BOOTSTRAP_SERVERS, REDIS_URL, IOCMON_WEB_PORT, ...
+    """
+    from streams.app import run_worker
+
+    settings = Settings.from_env()
+    logging.basicConfig(level=settings.log_level.upper())
+    run_worker(settings)
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except IocmonError as exc:
+        click.echo(f"iocmon: {exc}", err=True)
+        sys.exit(2)

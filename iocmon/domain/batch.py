@@ -1,0 +1,132 @@
+"""Fold one partition's batch of records into the changes it makes (pure, no I/O).
+
+The worker decodes a batch, loads the current state of the dossiers it names, and asks
+`plan_batch` for the complete set of changes; the store then applies that plan in one
+atomic step together with the partition's offset. Planning again from the same inputs gives
+the same plan, which is what makes retries and zombie batches safe.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from iocmon.domain.buckets import Bucket, buckets_of
+from iocmon.domain.calendar import WorkingCalendar
+from iocmon.domain.events import Event, RecordRejected, parse_record
+from iocmon.domain.judge import OpenClock, open_clock
+from iocmon.domain.lifecycle import DossierState, Ended, Ignored, Received, apply_event
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    record: Record
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class OpenEntry:
+    """Where an open dossier sits in the open-dossier index; `clock` None means paused."""
+
+    agency: str
+    clock: OpenClock | None
+
+
+@dataclass
+class BatchPlan:
+    last_offset: int
+    states: dict[str, DossierState] = field(default_factory=dict)
+    index_before: dict[str, OpenEntry | None] = field(default_factory=dict)
+    index_after: dict[str, OpenEntry | None] = field(default_factory=dict)
+    ended: Counter[tuple[Bucket, str, str]] = field(default_factory=Counter)
+    received: Counter[tuple[Bucket, str, str, str]] = field(default_factory=Counter)
+    events: Counter[str] = field(default_factory=Counter)
+    ignored: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+    @property
+    def index_changes(self) -> dict[str, tuple[OpenEntry | None, OpenEntry | None]]:
+        return {
+            dossier_id: (self.index_before[dossier_id], after)
+            for dossier_id, after in self.index_after.items()
+            if self.index_before[dossier_id] != after
+        }
+
+
+Decoded = Event | DeadLetter
+
+
+def decode_batch(records: Iterable[Record], now: datetime) -> list[tuple[Record, Decoded]]:
+    out: list[tuple[Record, Decoded]] = []
+    for record in records:
+        try:
+            out.append((record, parse_record(record.key, record.value, now)))
+        except RecordRejected as rejected:
+            out.append((record, DeadLetter(record, rejected.reason.value, rejected.detail)))
+    return out
+
+
+def dossier_ids(decoded: Iterable[tuple[Record, Decoded]]) -> set[str]:
+    return {item.dossier_id for _, item in decoded if isinstance(item, Event)}
+
+
+def open_entry(state: DossierState | None, calendar: WorkingCalendar) -> OpenEntry | None:
+    if state is None or not state.is_open:
+        return None
+    assert state.agency is not None and state.due_at is not None
+    if state.is_paused:
+        return OpenEntry(state.agency, None)
+    return OpenEntry(state.agency, open_clock(state.due_at, state.paused_s, calendar))
+
+
+def plan_batch(
+    decoded: Sequence[tuple[Record, Decoded]],
+    states: Mapping[str, DossierState | None],
+    calendar: WorkingCalendar,
+) -> BatchPlan:
+    """`states` must hold every dossier named in `decoded` (None for one never seen)."""
+    plan = BatchPlan(last_offset=decoded[-1][0].offset)
+    current: dict[str, DossierState | None] = {}
+    for record, item in decoded:
+        if isinstance(item, DeadLetter):
+            plan.rejected[item.reason] += 1
+            plan.dead_letters.append(item)
+            continue
+        dossier_id = item.dossier_id
+        if dossier_id not in current:
+            current[dossier_id] = states[dossier_id]
+            plan.index_before[dossier_id] = open_entry(states[dossier_id], calendar)
+        try:
+            transition = apply_event(current[dossier_id], item, calendar)
+        except RecordRejected as rejected:
+            plan.rejected[rejected.reason.value] += 1
+            plan.dead_letters.append(DeadLetter(record, rejected.reason.value, rejected.detail))
+            continue
+        effect = transition.effect
+        if isinstance(effect, Ignored):
+            plan.ignored[effect.reason.value] += 1
+        if not transition.counted:
+            continue
+        current[dossier_id] = transition.state
+        plan.states[dossier_id] = transition.state
+        plan.events[item.type.value] += 1
+        if isinstance(effect, Received):
+            for bucket in buckets_of(effect.at):
+                plan.received[(bucket, effect.agency, effect.channel, effect.level)] += 1
+        elif isinstance(effect, Ended):
+            for bucket in buckets_of(effect.at):
+                plan.ended[(bucket, effect.agency, effect.outcome.value)] += 1
+    for dossier_id, state in plan.states.items():
+        plan.index_after[dossier_id] = open_entry(state, calendar)
+    return plan

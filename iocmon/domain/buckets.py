@@ -1,0 +1,110 @@
+"""Time buckets of the rolling counters, and how a query range is covered by them.
+
+Every counted event is added to four buckets at once: its local hour, day and month, and
+the all-time total that Prometheus counters report. Hours are kept for `HOURLY_RETENTION`,
+the others for good. A range is answered by
+the fewest buckets that cover it: whole months, then whole days, then hours at the edges,
+so five years cost ~60 month buckets plus a few dozen days and hours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from iocmon.domain.calendar import LOCAL_TZ
+
+Resolution = Literal["h", "d", "m", "t"]
+HOURLY_RETENTION = timedelta(days=100)
+HOURLY_QUERY_WINDOW = timedelta(days=90)
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    resolution: Resolution
+    id: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.resolution}:{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Cover:
+    """The buckets that answer a query, and the range they really span."""
+
+    start: datetime
+    end: datetime
+    buckets: tuple[Bucket, ...]
+
+
+ALL_TIME = Bucket("t", "all")
+
+
+def buckets_of(at: datetime) -> tuple[Bucket, ...]:
+    local = at.astimezone(LOCAL_TZ)
+    return (
+        Bucket("h", local.strftime("%Y%m%d%H")),
+        Bucket("d", local.strftime("%Y%m%d")),
+        Bucket("m", local.strftime("%Y%m")),
+        ALL_TIME,
+    )
+
+
+def cover(start: datetime, end: datetime, now: datetime) -> Cover:
+    """Buckets covering [start, end): widened to whole hours within the last 90 days, to
+    whole days before that (the contract allows this rounding; the response reports it).
+    """
+    hourly_from = _floor_day(now.astimezone(LOCAL_TZ) - HOURLY_QUERY_WINDOW)
+    start = start.astimezone(LOCAL_TZ)
+    end = end.astimezone(LOCAL_TZ)
+    lo = _floor_hour(start) if start >= hourly_from else _floor_day(start)
+    hi = _ceil_hour(end) if end > hourly_from else _ceil_day(end)
+    if hi <= lo:
+        return Cover(lo, lo, ())
+
+    picked: list[Bucket] = []
+    at = lo
+    while at < hi:
+        month_end = _next_month(at)
+        day_end = at + timedelta(days=1)
+        if at == _floor_month(at) and month_end <= hi:
+            picked.append(Bucket("m", at.strftime("%Y%m")))
+            at = month_end
+        elif at == _floor_day(at) and day_end <= hi:
+            picked.append(Bucket("d", at.strftime("%Y%m%d")))
+            at = day_end
+        else:
+            picked.append(Bucket("h", at.strftime("%Y%m%d%H")))
+            at = at + timedelta(hours=1)
+    return Cover(lo, hi, tuple(picked))
+
+
+def _floor_hour(t: datetime) -> datetime:
+    return t.replace(minute=0, second=0, microsecond=0)
+
+
+def _ceil_hour(t: datetime) -> datetime:
+    floored = _floor_hour(t)
+    return floored if floored == t else floored + timedelta(hours=1)
+
+
+def _floor_day(t: datetime) -> datetime:
+    return t.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _ceil_day(t: datetime) -> datetime:
+    floored = _floor_day(t)
+    return floored if floored == t else floored + timedelta(days=1)
+
+
+def _floor_month(t: datetime) -> datetime:
+    return _floor_day(t).replace(day=1)
+
+
+def _next_month(t: datetime) -> datetime:
+    first = _floor_month(t)
+    return first.replace(year=first.year + 1, month=1) if first.month == 12 else first.replace(
+        month=first.month + 1
+    )

@@ -1,0 +1,259 @@
+"""A dossier's life: what each event of CONTRACT §2 does to its state.
+
+`apply_event` is a pure function (state, event) -> (state, effect). The worker folds a
+partition's batch through it; the simulator's ground truth and the tests use the same rules.
+State is small and holds no applicant data: it is stored as-is in Redis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from iocmon.domain.calendar import WorkingCalendar, due_at_from_processing_days
+from iocmon.domain.events import Event, EventType, RecordRejected, RejectReason
+from iocmon.domain.judge import Outcome, judge_outcome
+
+Status = Literal["submitted", "rejected_at_intake", "open", "ended"]
+
+PAUSE_TYPES = frozenset({EventType.SUPPLEMENT_REQUESTED, EventType.FEE_REQUESTED})
+TERMINAL_TYPES = frozenset(
+    {EventType.RESOLVED, EventType.STOPPED, EventType.WITHDRAWN, EventType.RESULT_RETURNED}
+)
+PRE_RECEIPT_TYPES = frozenset({EventType.SUBMITTED, EventType.REJECTED_AT_INTAKE})
+
+
+class IgnoreReason(StrEnum):
+    """Why a valid event changed nothing; each value is a `reason` label."""
+
+    DUPLICATE_EVENT = "duplicate_event"
+    SECOND_RECEIVED = "second_received"
+    AFTER_END = "after_end"
+    AFTER_REJECTION = "after_rejection"
+    NOT_PAUSED = "not_paused"
+
+
+@dataclass(frozen=True, slots=True)
+class DossierState:
+    """Everything the judge needs about one dossier, and nothing about its applicant."""
+
+    dossier_id: str
+    status: Status
+    event_ids: tuple[str, ...] = ()
+    agency: str | None = None
+    procedure: str | None = None
+    channel: str | None = None
+    level: str | None = None
+    handler: str | None = None
+    received_at: datetime | None = None
+    due_at: datetime | None = None
+    alert_due_at: datetime | None = None
+    paused_s: float = 0.0
+    pause_started_at: datetime | None = None
+    supplement_requests: int = 0
+    ended_at: datetime | None = None
+    outcome: Outcome | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+    @property
+    def is_paused(self) -> bool:
+        return self.pause_started_at is not None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in self.__slots__:  # type: ignore[attr-defined]
+            value = getattr(self, name)
+            if value is None or value == () or value == 0 or value == 0.0:
+                continue
+            if isinstance(value, datetime):
+                value = value.isoformat()
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[name] = value
+        return out
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> DossierState:
+        values: dict[str, Any] = dict(doc)
+        for name in _DATETIME_FIELDS:
+            if name in values:
+                values[name] = datetime.fromisoformat(values[name])
+        if "event_ids" in values:
+            values["event_ids"] = tuple(values["event_ids"])
+        if "outcome" in values:
+            values["outcome"] = Outcome(values["outcome"])
+        return cls(**values)
+
+
+_DATETIME_FIELDS = (
+    "received_at",
+    "due_at",
+    "alert_due_at",
+    "pause_started_at",
+    "ended_at",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    agency: str
+    channel: str
+    level: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    agency: str
+    outcome: Outcome
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    reason: IgnoreReason
+
+
+@dataclass(frozen=True, slots=True)
+class Informational:
+    """A valid event that was recorded but moves no figure (e.g. `processing`)."""
+
+
+Effect = Received | Ended | Ignored | Informational
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    state: DossierState
+    effect: Effect
+    counted: bool = field(default=True)
+    """False only for a duplicate event_id: it must not count as a new event."""
+
+
+def apply_event(
+    state: DossierState | None, event: Event, calendar: WorkingCalendar
+) -> Transition:
+    """Apply one event to a dossier's state (None: never seen). Raises `RecordRejected`
+    (reason `unknown_dossier`) for an event that needs a received dossier that does not exist.
+    """
+    if state is not None and event.event_id in state.event_ids:
+        return Transition(state, Ignored(IgnoreReason.DUPLICATE_EVENT), counted=False)
+
+    if state is None or state.status == "submitted":
+        return _before_receipt(state, event, calendar)
+
+    seen = replace(state, event_ids=(*state.event_ids, event.event_id))
+    if state.status == "rejected_at_intake":
+        return Transition(seen, Ignored(IgnoreReason.AFTER_REJECTION))
+    if state.status == "ended":
+        if event.type is EventType.RESULT_RETURNED:
+            return Transition(seen, Informational())
+        return Transition(seen, Ignored(IgnoreReason.AFTER_END))
+    return _while_open(seen, event)
+
+
+def _before_receipt(
+    state: DossierState | None, event: Event, calendar: WorkingCalendar
+) -> Transition:
+    ids = (*(state.event_ids if state else ()), event.event_id)
+    if event.type is EventType.SUBMITTED:
+        return Transition(DossierState(event.dossier_id, "submitted", ids), Informational())
+    if event.type is EventType.REJECTED_AT_INTAKE:
+        return Transition(
+            DossierState(event.dossier_id, "rejected_at_intake", ids), Informational()
+        )
+    if event.type is not EventType.RECEIVED:
+        raise RecordRejected(
+            RejectReason.UNKNOWN_DOSSIER,
+            f"a '{event.type.value}' event arrived for a dossier that was never received",
+        )
+    assert event.agency and event.procedure and event.channel and event.level
+    if event.due_at is not None:
+        due_at = event.due_at
+    else:
+        assert event.processing_days is not None
+        due_at = due_at_from_processing_days(event.at, event.processing_days, calendar)
+    opened = DossierState(
+        dossier_id=event.dossier_id,
+        status="open",
+        event_ids=ids,
+        agency=event.agency,
+        procedure=event.procedure,
+        channel=event.channel,
+        level=event.level,
+        received_at=event.at,
+        due_at=due_at,
+        alert_due_at=due_at,
+    )
+    return Transition(opened, Received(event.agency, event.channel, event.level, event.at))
+
+
+def _while_open(state: DossierState, event: Event) -> Transition:
+    kind = event.type
+    if kind is EventType.RECEIVED:
+        return Transition(state, Ignored(IgnoreReason.SECOND_RECEIVED))
+    if kind in PAUSE_TYPES:
+        # A second request while already paused extends the same pause, but a second
+        # supplementation request still counts towards the "more than one ⇒ late" rule.
+        return Transition(
+            replace(
+                state,
+                supplement_requests=state.supplement_requests
+                + (kind is EventType.SUPPLEMENT_REQUESTED),
+                pause_started_at=state.pause_started_at or event.at,
+            ),
+            Informational(),
+        )
+    if kind is EventType.RESUMED:
+        if state.pause_started_at is None:
+            return Transition(state, Ignored(IgnoreReason.NOT_PAUSED))
+        return Transition(
+            replace(
+                state,
+                paused_s=state.paused_s + _seconds_between(state.pause_started_at, event.at),
+                pause_started_at=None,
+            ),
+            Informational(),
+        )
+    if kind is EventType.RESCHEDULED:
+        return Transition(replace(state, alert_due_at=event.due_at), Informational())
+    if kind is EventType.TRANSFERRED:
+        return Transition(replace(state, handler=event.handler), Informational())
+    if kind in TERMINAL_TYPES:
+        return _end(state, event)
+    return Transition(state, Informational())
+
+
+def _end(state: DossierState, event: Event) -> Transition:
+    paused_s = state.paused_s
+    if state.pause_started_at is not None:
+        paused_s += _seconds_between(state.pause_started_at, event.at)
+    assert state.due_at is not None and state.agency is not None
+    if event.type is EventType.WITHDRAWN:
+        outcome = Outcome.WITHDRAWN
+    else:
+        outcome = judge_outcome(
+            ended_at=event.at,
+            paused_s=paused_s,
+            due_at=state.due_at,
+            supplement_requests=state.supplement_requests,
+        )
+    ended = replace(
+        state,
+        status="ended",
+        paused_s=paused_s,
+        pause_started_at=None,
+        ended_at=event.at,
+        outcome=outcome,
+    )
+    return Transition(ended, Ended(state.agency, outcome, event.at))
+
+
+def _seconds_between(start: datetime, end: datetime) -> float:
+    """A pause that 'ends' before it began (clock skew at the source) lasts zero seconds."""
+    return max(0.0, (end - start).total_seconds())

@@ -1,0 +1,158 @@
+"""The one Faust app: the intake agent, and the HTTP endpoints on the worker's web port.
+
+The agent is thin: it batches raw records, splits them by partition and hands each
+partition's records to `BatchApplier`. Raw key/value serializers keep Faust from decoding
+anything, so a malformed record reaches our validation (and the dead-letter topic) intact.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import faust
+from faust.types import TP, EventT
+from faust.web import Request, Response, View
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from iocmon.config import Settings
+from iocmon.domain.agencies import load_catalogue
+from iocmon.domain.batch import DeadLetter, Record
+from iocmon.domain.calendar import load_calendar
+from streams import api, metrics
+from streams.intake import BatchApplier
+from streams.labels import AgencyLabels
+from streams.queries import FigureReader
+from streams.store import BatchStore
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> faust.App:
+    app = faust.App(
+        settings.consumer_group,
+        broker=[f"kafka://{host}" for host in settings.kafka_bootstrap_servers.split(",")],
+        store="memory://",
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=settings.event_partitions,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        datadir=Path(tempfile.gettempdir()) / f"iocmon-faust-{settings.web_port}",
+    )
+    redis = Redis.from_url(settings.redis_url)
+    calendar = load_calendar(settings.calendar_file)
+    catalogue = (
+        frozenset(a.code for a in load_catalogue(settings.agencies_file))
+        if settings.agencies_file is not None
+        else None
+    )
+    labels = AgencyLabels(redis, settings.redis_prefix, settings.agency_label_limit, catalogue)
+    reader = FigureReader(
+        redis, settings.redis_prefix, settings.events_topic, settings.event_partitions
+    )
+    events_topic = app.topic(
+        settings.events_topic,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=settings.event_partitions,
+        internal=False,
+    )
+    reporter_tp = TP(settings.events_topic, 0)
+
+    async def dead_letter(partition: int, dead: DeadLetter) -> None:
+        await app.producer.send_and_wait(
+            settings.dlq_topic,
+            dead.record.key,
+            dead.record.value,
+            partition=None,
+            timestamp=None,
+            headers=[
+                ("iocmon-reason", dead.reason.encode()),
+                ("iocmon-detail", dead.detail.encode()),
+                ("iocmon-source", f"{settings.events_topic}/{partition}/{dead.record.offset}".encode()),
+            ],
+        )
+        metrics.DEAD_LETTERS.inc()
+
+    applier = BatchApplier(
+        BatchStore(redis, settings.redis_prefix, settings.events_topic),
+        calendar,
+        dead_letter,
+        clock=lambda: datetime.now(UTC),
+    )
+
+    @app.agent(events_topic, name="intake")
+    async def intake(stream: faust.StreamT[bytes]) -> None:
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_window_s):
+            await _apply_events(events)
+
+    async def _apply_events(events: list[EventT]) -> None:
+        by_partition: dict[int, list[Record]] = defaultdict(list)
+        for event in events:
+            message = event.message
+            by_partition[message.partition].append(
+                Record(message.offset, message.key, message.value)
+            )
+        now = datetime.now(UTC)
+        for partition, records in by_partition.items():
+            plan = await applier.apply(partition, records)
+            if plan is None:
+                continue
+            await labels.note(agency for (_, agency, *_rest) in plan.received)
+        for event in events:
+            age = now.timestamp() - event.message.timestamp / 1000
+            metrics.EVENT_AGE_SECONDS.observe(max(0.0, age))
+
+    def reports_figures() -> bool:
+        actives = app.assignor.assigned_actives()
+        metrics.ASSIGNED_PARTITIONS.set(sum(tp.topic == settings.events_topic for tp in actives))
+        reports = reporter_tp in actives
+        metrics.REPORTS_FIGURES.set(int(reports))
+        return reports
+
+    @app.page("/metrics")
+    class MetricsView(View):
+        async def get(self, request: Request) -> Response:
+            families: list[Any] = []
+            if reports_figures():
+                try:
+                    totals = await reader.totals(datetime.now(UTC))
+                    families = metrics.figure_families(totals, set(await labels.allowed()))
+                    metrics.REDIS_UP.set(1)
+                except RedisError:
+                    metrics.REDIS_UP.set(0)
+                    log.warning("cannot read figures from Redis for /metrics; is it running?")
+            return self.bytes(
+                metrics.render(families), content_type="text/plain; version=0.0.4"
+            )
+
+    @app.page("/api/v1/summary")
+    class SummaryView(View):
+        async def get(self, request: Request) -> Response:
+            status, body = await api.summary(reader, dict(request.query), datetime.now(UTC))
+            return self.json(body, status=status)
+
+    @app.page("/api/v1/overdue")
+    class OverdueView(View):
+        async def get(self, request: Request) -> Response:
+            status, body = await api.overdue(reader, dict(request.query), datetime.now(UTC))
+            return self.json(body, status=status)
+
+    return app
+
+
+def run_worker(settings: Settings) -> None:
+    """Run the worker in the foreground until interrupted."""
+    from faust.worker import Worker
+
+    app = create_app(settings)
+    Worker(app, loglevel=settings.log_level.upper(), quiet=True).execute_from_commandline()

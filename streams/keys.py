@@ -1,0 +1,75 @@
+"""Redis key names, in one place.
+
+Every key that one partition's batch touches carries the hash tag `{topic/partition}`, so a
+batch is one atomic script on a single Redis and on Redis Cluster alike. Dossier keys live in
+their partition's slot too: Kafka's key partitioning keeps a dossier in one partition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from iocmon.domain.batch import OpenEntry
+from iocmon.domain.buckets import Bucket
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionKeys:
+    prefix: str
+    topic: str
+    partition: int
+
+    @property
+    def _base(self) -> str:
+        return f"{self.prefix}:{{{self.topic}/{self.partition}}}"
+
+    @property
+    def offset(self) -> str:
+        return f"{self._base}:offset"
+
+    def dossier(self, dossier_id: str) -> str:
+        return f"{self._base}:d:{dossier_id}"
+
+    def ended(self, bucket: Bucket) -> str:
+        """Hash `agency|outcome` -> dossiers that ended in the bucket."""
+        return f"{self._base}:ended:{bucket.name}"
+
+    def received(self, bucket: Bucket) -> str:
+        """Hash `agency|channel|level` -> dossiers received in the bucket."""
+        return f"{self._base}:received:{bucket.name}"
+
+    @property
+    def stats(self) -> str:
+        """Hash `events|type`, `ignored|reason`, `rejected|reason` -> count."""
+        return f"{self._base}:stats"
+
+    @property
+    def open_counts(self) -> str:
+        """Hash of open dossiers: `open`, `paused` in all, `open|agency`, `paused|agency`."""
+        return f"{self._base}:open"
+
+    def overdue_from(self, agency: str | None = None) -> str:
+        """Sorted set of unpaused open dossiers, scored by when they become overdue."""
+        return f"{self._base}:overdue-from" + (f":{agency}" if agency else "")
+
+    def due_soon_from(self, agency: str | None = None) -> str:
+        """Sorted set of unpaused open dossiers, scored by when they become due soon."""
+        return f"{self._base}:due-soon-from" + (f":{agency}" if agency else "")
+
+    @property
+    def agencies(self) -> str:
+        """Set of agency codes that have figures in this partition."""
+        return f"{self._base}:agencies"
+
+
+def agency_labels_key(prefix: str) -> str:
+    """Sorted set of agency codes by first-seen order: the bounded `agency` label values."""
+    return f"{prefix}:agency-labels"
+
+
+def open_count_fields(entry: OpenEntry) -> tuple[str, ...]:
+    """The `open_counts` fields one open dossier adds to."""
+    fields = ("open", f"open|{entry.agency}")
+    if entry.clock is None:
+        fields += ("paused", f"paused|{entry.agency}")
+    return fields

@@ -1,0 +1,41 @@
+-- Apply one partition's batch atomically, exactly once.
+--
+-- KEYS[1]  the partition's last-applied-offset key; KEYS[2..] every key the ops touch
+--          (all in the partition's hash slot, so this also runs on Redis Cluster).
+-- ARGV[1]  the offset the batch was planned against (-1: nothing applied yet)
+-- ARGV[2]  the batch's last offset
+-- ARGV[3]  JSON array of ops: {"set", k, v} {"hincrby", k, field, n} {"zadd", k, score, member}
+--          {"zrem", k, member} {"sadd", k, member} {"expire", k, seconds}; k indexes KEYS.
+--
+-- Returns {1, new_offset} when applied, {0, current_offset} when the partition moved on since
+-- the batch was planned (another worker applied it): the caller must re-read and re-plan.
+local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if current ~= tonumber(ARGV[1]) then
+  return {0, current}
+end
+local ops = cjson.decode(ARGV[3])
+local known = {set = true, hincrby = true, zadd = true, zrem = true, sadd = true, expire = true}
+for _, op in ipairs(ops) do
+  -- Check everything before writing anything: a script error does not undo earlier writes.
+  if not known[op[1]] or KEYS[op[2]] == nil then
+    return redis.error_reply('apply_batch: bad op ' .. tostring(op[1]) .. ' on key ' .. tostring(op[2]))
+  end
+end
+for _, op in ipairs(ops) do
+  local name, key = op[1], KEYS[op[2]]
+  if name == 'set' then
+    redis.call('SET', key, op[3])
+  elseif name == 'hincrby' then
+    redis.call('HINCRBY', key, op[3], op[4])
+  elseif name == 'zadd' then
+    redis.call('ZADD', key, op[3], op[4])
+  elseif name == 'zrem' then
+    redis.call('ZREM', key, op[3])
+  elseif name == 'sadd' then
+    redis.call('SADD', key, op[3])
+  else
+    redis.call('EXPIRE', key, op[3])
+  end
+end
+redis.call('SET', KEYS[1], ARGV[2])
+return {1, tonumber(ARGV[2])}

@@ -1,0 +1,152 @@
+"""Prometheus metrics: the worker's own (per process) and the dossier figures (from Redis).
+
+Dossier figures are global totals kept in Redis, so they survive restarts. To keep sums over
+instances exact, only the worker that owns partition 0 of the events topic reports them; the
+others report none, and the series move with that partition on a rebalance.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter as PromCounter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
+
+from streams.queries import Totals
+
+OTHER_AGENCY = "other"
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+RECORDS_APPLIED = PromCounter(
+    "iocmon_records_applied_total",
+    "Event records applied to Redis by this worker (each at most once).",
+    registry=REGISTRY,
+)
+RECORDS_SKIPPED = PromCounter(
+    "iocmon_records_skipped_total",
+    "Redelivered records skipped because their offset was already applied.",
+    registry=REGISTRY,
+)
+BATCH_CONFLICTS = PromCounter(
+    "iocmon_batch_conflicts_total",
+    "Batches planned again because another worker applied the partition meanwhile.",
+    registry=REGISTRY,
+)
+REDIS_ERRORS = PromCounter(
+    "iocmon_redis_errors_total",
+    "Failed Redis round trips while applying batches (retried with backoff).",
+    registry=REGISTRY,
+)
+DEAD_LETTERS = PromCounter(
+    "iocmon_dead_letters_produced_total",
+    "Records this worker wrote to the dead-letter topic (may repeat after a crash).",
+    registry=REGISTRY,
+)
+APPLY_SECONDS = Histogram(
+    "iocmon_apply_batch_seconds",
+    "Time to apply one partition batch in Redis.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+    registry=REGISTRY,
+)
+EVENT_AGE_SECONDS = Histogram(
+    "iocmon_event_age_seconds",
+    "Seconds from a record's Kafka timestamp to its batch being applied (pipeline latency).",
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400),
+    registry=REGISTRY,
+)
+ASSIGNED_PARTITIONS = Gauge(
+    "iocmon_assigned_partitions",
+    "Partitions of the events topic this worker consumes now.",
+    registry=REGISTRY,
+)
+REPORTS_FIGURES = Gauge(
+    "iocmon_reports_dossier_figures",
+    "1 if this worker reports the global dossier figures (it owns partition 0), else 0.",
+    registry=REGISTRY,
+)
+REDIS_UP = Gauge(
+    "iocmon_redis_up",
+    "1 if the last read of figures from Redis succeeded, else 0.",
+    registry=REGISTRY,
+)
+
+
+def figure_families(totals: Totals, allowed_agencies: set[str]) -> list[Metric]:
+    """The contract's dossier metrics, with unknown agencies folded into `other`."""
+
+    def label(agency: str) -> str:
+        return agency if agency in allowed_agencies else OTHER_AGENCY
+
+    events = CounterMetricFamily(
+        "dossier_events", "Distinct valid events applied, by type.", labels=["type"]
+    )
+    _fill(events, totals.events.items())
+    rejected = CounterMetricFamily(
+        "dossier_events_rejected",
+        "Records sent to the dead-letter topic, by reason.",
+        labels=["reason"],
+    )
+    _fill(rejected, totals.rejected.items())
+    ignored = CounterMetricFamily(
+        "dossier_events_ignored",
+        "Valid events that changed nothing (duplicates, after the end, ...), by reason.",
+        labels=["reason"],
+    )
+    _fill(ignored, totals.ignored.items())
+
+    ended = CounterMetricFamily(
+        "dossiers_ended",
+        "Dossiers that ended, by receiving agency and outcome.",
+        labels=["agency", "outcome"],
+    )
+    _fill(ended, _fold(((label(a), o), n) for (a, o), n in totals.ended.items()).items())
+    received = CounterMetricFamily(
+        "dossiers_received",
+        "Dossiers received, by agency, channel and online service level.",
+        labels=["agency", "channel", "level"],
+    )
+    _fill(
+        received,
+        _fold(((label(a), c, lv), n) for (a, c, lv), n in totals.received.items()).items(),
+    )
+    opened = GaugeMetricFamily(
+        "dossiers_open",
+        "Open dossiers now, by receiving agency and state.",
+        labels=["agency", "state"],
+    )
+    _fill(opened, _fold(((label(a), str(s)), n) for (a, s), n in totals.open.items()).items())
+    return [events, rejected, ignored, ended, received, opened]
+
+
+def render(families: Iterable[Metric]) -> bytes:
+    """Exposition text of the process metrics followed by the given families."""
+    snapshot = CollectorRegistry(auto_describe=False)
+    fixed = list(families)
+    snapshot.register(_Fixed(fixed))
+    return generate_latest(REGISTRY) + generate_latest(snapshot)
+
+
+class _Fixed:
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> list[Metric]:
+        return self._families
+
+    def describe(self) -> list[Metric]:
+        return []
+
+
+def _fold(items: Iterable[tuple[tuple[str, ...], int]]) -> Counter[tuple[str, ...]]:
+    out: Counter[tuple[str, ...]] = Counter()
+    for key, n in items:
+        out[key] += n
+    return out
+
+
+def _fill(family: CounterMetricFamily | GaugeMetricFamily, items: Iterable[tuple[object, int]]) -> None:
+    for key, n in sorted(items, key=lambda kv: str(kv[0])):
+        labels = list(key) if isinstance(key, tuple) else [str(key)]
+        family.add_metric(labels, n)

@@ -1,0 +1,201 @@
+"""Reads figures back out of Redis: period counts, open dossiers now, the overdue list.
+
+Every figure is the sum over the topic's partitions, so it does not matter which worker (or
+how many) applied the batches, nor which worker answers the query.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from redis.asyncio import Redis
+
+from iocmon.domain.buckets import ALL_TIME, Cover
+from iocmon.domain.figures import Figures
+from iocmon.domain.judge import OpenState, overdue_days
+from iocmon.domain.lifecycle import DossierState
+from streams.keys import PartitionKeys
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """All-time counters and open dossiers now, per agency: what `/metrics` reports."""
+
+    ended: Counter[tuple[str, str]]
+    received: Counter[tuple[str, str, str]]
+    open: Counter[tuple[str, str]]
+    events: Counter[str]
+    ignored: Counter[str]
+    rejected: Counter[str]
+
+
+class FigureReader:
+    def __init__(self, redis: Redis, prefix: str, topic: str, partitions: int) -> None:
+        self._redis = redis
+        self._parts = [PartitionKeys(prefix, topic, p) for p in range(partitions)]
+
+    async def period_counts(
+        self, cover: Cover
+    ) -> tuple[Counter[tuple[str, str]], Counter[tuple[str, str, str]]]:
+        """Ended (agency, outcome) and received (agency, channel, level) in the cover."""
+        pipe = self._redis.pipeline(transaction=False)
+        for keys in self._parts:
+            for bucket in cover.buckets:
+                pipe.hgetall(keys.ended(bucket))
+                pipe.hgetall(keys.received(bucket))
+        replies = await pipe.execute()
+        ended: Counter[tuple[str, str]] = Counter()
+        received: Counter[tuple[str, str, str]] = Counter()
+        for i in range(0, len(replies), 2):
+            _add_split(ended, replies[i], 1)
+            _add_split(received, replies[i + 1], 2)
+        return ended, received
+
+    async def agencies(self) -> set[str]:
+        pipe = self._redis.pipeline(transaction=False)
+        for keys in self._parts:
+            pipe.smembers(keys.agencies)
+        return {_text(a) for members in await pipe.execute() for a in members}
+
+    async def open_now(self, now: datetime, agency: str | None) -> Counter[str]:
+        """Open dossiers by state at `now`, in one agency or (None) in all."""
+        by_agency = await self._open_by_agency(now, [agency])
+        return Counter({state: n for (_, state), n in by_agency.items()})
+
+    async def open_all_agencies(self, now: datetime) -> Counter[tuple[str, str]]:
+        agencies = sorted(await self.agencies())
+        return await self._open_by_agency(now, agencies)
+
+    async def _open_by_agency(
+        self, now: datetime, agencies: list[str | None]
+    ) -> Counter[tuple[str, str]]:
+        score = now.timestamp()
+        pipe = self._redis.pipeline(transaction=False)
+        for keys in self._parts:
+            for agency in agencies:
+                suffix = "" if agency is None else f"|{agency}"
+                pipe.hmget(keys.open_counts, f"open{suffix}", f"paused{suffix}")
+                pipe.zcount(keys.due_soon_from(agency), "-inf", score)
+                pipe.zcount(keys.overdue_from(agency), "-inf", score)
+        replies = await pipe.execute()
+        out: Counter[tuple[str, str]] = Counter()
+        i = 0
+        for _ in self._parts:
+            for agency in agencies:
+                (open_raw, paused_raw), reached_soon, overdue = replies[i : i + 3]
+                i += 3
+                name = agency or ""
+                opened, paused = int(open_raw or 0), int(paused_raw or 0)
+                out[(name, OpenState.PAUSED)] += paused
+                out[(name, OpenState.OVERDUE)] += overdue
+                out[(name, OpenState.DUE_SOON)] += reached_soon - overdue
+                out[(name, OpenState.ON_TRACK)] += opened - paused - reached_soon
+        return out
+
+    async def figures(self, cover: Cover, now: datetime, agency: str | None) -> Figures:
+        ended, received = await self.period_counts(cover)
+        open_states = await self.open_now(now, agency)
+        return _figures(ended, received, open_states, agency)
+
+    async def figures_by_agency(self, cover: Cover, now: datetime) -> dict[str, Figures]:
+        ended, received = await self.period_counts(cover)
+        open_states = await self.open_all_agencies(now)
+        agencies = sorted({a for a, _ in ended} | {a for a, *_ in received} | {a for a, _ in open_states})
+        return {
+            a: _figures(
+                ended,
+                received,
+                Counter({s: n for (ag, s), n in open_states.items() if ag == a}),
+                a,
+            )
+            for a in agencies
+        }
+
+    async def overdue(self, now: datetime, agency: str | None, limit: int) -> list[dict[str, Any]]:
+        """The most overdue open dossiers first (smallest overdue-from score)."""
+        score = now.timestamp()
+        pipe = self._redis.pipeline(transaction=False)
+        for keys in self._parts:
+            pipe.zrangebyscore(keys.overdue_from(agency), "-inf", score, start=0, num=limit, withscores=True)
+        candidates: list[tuple[float, int, str]] = []
+        for p, rows in enumerate(await pipe.execute()):
+            candidates.extend((s, p, _text(m)) for m, s in rows)
+        candidates.sort()
+        chosen = candidates[:limit]
+        if not chosen:
+            return []
+        pipe = self._redis.pipeline(transaction=False)
+        for _, p, dossier_id in chosen:
+            pipe.get(self._parts[p].dossier(dossier_id))
+        items = []
+        for (overdue_from, _, _), blob in zip(chosen, await pipe.execute(), strict=True):
+            if blob is None:
+                continue
+            state = DossierState.from_json(json.loads(blob))
+            assert state.due_at is not None
+            items.append(
+                {
+                    "dossier_id": state.dossier_id,
+                    "agency": state.agency,
+                    "procedure": state.procedure,
+                    "due_at": state.due_at.isoformat(),
+                    "overdue_days": overdue_days(datetime.fromtimestamp(overdue_from, UTC), now),
+                }
+            )
+        return items
+
+    async def totals(self, now: datetime) -> Totals:
+        ended, received = await self.period_counts(Cover(now, now, (ALL_TIME,)))
+        pipe = self._redis.pipeline(transaction=False)
+        for keys in self._parts:
+            pipe.hgetall(keys.stats)
+        stats: dict[str, Counter[str]] = {"events": Counter(), "ignored": Counter(), "rejected": Counter()}
+        for reply in await pipe.execute():
+            for field, n in reply.items():
+                kind, _, name = _text(field).partition("|")
+                stats[kind][name] += int(n)
+        return Totals(
+            ended=ended,
+            received=received,
+            open=await self.open_all_agencies(now),
+            events=stats["events"],
+            ignored=stats["ignored"],
+            rejected=stats["rejected"],
+        )
+
+
+def _figures(
+    ended: Counter[tuple[str, str]],
+    received: Counter[tuple[str, str, str]],
+    open_states: Counter[str],
+    agency: str | None,
+) -> Figures:
+    outcomes: Counter[str] = Counter()
+    for (a, outcome), n in ended.items():
+        if agency is None or a == agency:
+            outcomes[outcome] += n
+    return Figures(
+        early=outcomes["early"],
+        on_time=outcomes["on_time"],
+        late=outcomes["late"],
+        withdrawn=outcomes["withdrawn"],
+        received=sum(n for (a, *_), n in received.items() if agency is None or a == agency),
+        on_track=open_states[OpenState.ON_TRACK],
+        due_soon=open_states[OpenState.DUE_SOON],
+        overdue=open_states[OpenState.OVERDUE],
+        paused=open_states[OpenState.PAUSED],
+    )
+
+
+def _add_split(into: Counter[Any], reply: dict[Any, Any], splits: int) -> None:
+    """Agency codes may contain '|'; the fields after them never do, so split from the right."""
+    for field, n in reply.items():
+        into[tuple(_text(field).rsplit("|", splits))] += int(n)
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode("utf-8") if isinstance(raw, bytes) else raw

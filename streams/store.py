@@ -1,0 +1,132 @@
+"""Writes a partition's batch plan to Redis, atomically and exactly once.
+
+`load` reads the partition's last applied offset together with the dossiers' states in one
+command, so the plan is made against a consistent snapshot; `apply` writes the plan in one Lua
+script that first checks the offset is still the one the plan was made against. A worker
+whose partition moved to another worker in the meantime (a zombie after a rebalance) gets
+`False` back and must load and plan again; it never applies part of a stale batch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from importlib import resources
+from typing import Any
+
+from redis.asyncio import Redis
+
+from iocmon.domain.batch import BatchPlan, OpenEntry
+from iocmon.domain.buckets import HOURLY_RETENTION
+from iocmon.domain.lifecycle import DossierState
+from streams.keys import PartitionKeys, open_count_fields
+
+NOTHING_APPLIED = -1
+_APPLY_LUA = resources.files("streams").joinpath("lua/apply_batch.lua").read_text("utf-8")
+
+
+class BatchStore:
+    def __init__(self, redis: Redis, prefix: str, topic: str) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._topic = topic
+        self._apply = redis.register_script(_APPLY_LUA)
+
+    def keys(self, partition: int) -> PartitionKeys:
+        return PartitionKeys(self._prefix, self._topic, partition)
+
+    async def applied_offset(self, partition: int) -> int:
+        raw = await self._redis.get(self.keys(partition).offset)
+        return NOTHING_APPLIED if raw is None else int(raw)
+
+    async def load(
+        self, partition: int, dossier_ids: Iterable[str]
+    ) -> tuple[int, dict[str, DossierState | None]]:
+        keys = self.keys(partition)
+        ids = sorted(dossier_ids)
+        raw = await self._redis.mget([keys.offset, *(keys.dossier(d) for d in ids)])
+        offset = NOTHING_APPLIED if raw[0] is None else int(raw[0])
+        states = {
+            d: None if blob is None else DossierState.from_json(json.loads(blob))
+            for d, blob in zip(ids, raw[1:], strict=True)
+        }
+        return offset, states
+
+    async def apply(self, partition: int, planned_against: int, plan: BatchPlan) -> bool:
+        ops = _Ops(self.keys(partition))
+        ops.write(plan)
+        applied, _current = await self._apply(
+            keys=ops.keys, args=[planned_against, plan.last_offset, json.dumps(ops.ops)]
+        )
+        return bool(applied)
+
+
+class _Ops:
+    """Translates a plan into the Lua script's op list, numbering keys as it goes."""
+
+    def __init__(self, keys: PartitionKeys) -> None:
+        self._k = keys
+        self.keys: list[str] = [keys.offset]
+        self._index: dict[str, int] = {keys.offset: 1}
+        self.ops: list[list[Any]] = []
+
+    def _key(self, name: str) -> int:
+        if name not in self._index:
+            self.keys.append(name)
+            self._index[name] = len(self.keys)
+        return self._index[name]
+
+    def op(self, name: str, key: str, *args: Any) -> None:
+        self.ops.append([name, self._key(key), *args])
+
+    def write(self, plan: BatchPlan) -> None:
+        k = self._k
+        for dossier_id, state in plan.states.items():
+            self.op("set", k.dossier(dossier_id), json.dumps(state.to_json(), ensure_ascii=False))
+        agencies: set[str] = set()
+        for (bucket, agency, outcome), n in plan.ended.items():
+            self._count(k.ended(bucket), f"{agency}|{outcome}", n, bucket.resolution == "h")
+            agencies.add(agency)
+        for (bucket, agency, channel, level), n in plan.received.items():
+            self._count(k.received(bucket), f"{agency}|{channel}|{level}", n, bucket.resolution == "h")
+            agencies.add(agency)
+        for kind, counter in (("events", plan.events), ("ignored", plan.ignored), ("rejected", plan.rejected)):
+            for name, n in counter.items():
+                self.op("hincrby", k.stats, f"{kind}|{name}", n)
+
+        open_delta: Counter[str] = Counter()
+        for dossier_id, (before, after) in plan.index_changes.items():
+            if before is not None:
+                self._unindex(dossier_id, before, open_delta)
+            if after is not None:
+                self._index_entry(dossier_id, after, open_delta)
+                agencies.add(after.agency)
+        for field, n in open_delta.items():
+            if n:
+                self.op("hincrby", k.open_counts, field, n)
+        for agency in sorted(agencies):
+            self.op("sadd", k.agencies, agency)
+
+    def _count(self, key: str, field: str, n: int, expires: bool) -> None:
+        self.op("hincrby", key, field, n)
+        if expires:
+            self.op("expire", key, int(HOURLY_RETENTION.total_seconds()))
+
+    def _unindex(self, dossier_id: str, entry: OpenEntry, delta: Counter[str]) -> None:
+        for field in open_count_fields(entry):
+            delta[field] -= 1
+        if entry.clock is not None:
+            for agency in (None, entry.agency):
+                self.op("zrem", self._k.overdue_from(agency), dossier_id)
+                self.op("zrem", self._k.due_soon_from(agency), dossier_id)
+
+    def _index_entry(self, dossier_id: str, entry: OpenEntry, delta: Counter[str]) -> None:
+        for field in open_count_fields(entry):
+            delta[field] += 1
+        if entry.clock is not None:
+            overdue = entry.clock.overdue_from.timestamp()
+            due_soon = entry.clock.due_soon_from.timestamp()
+            for agency in (None, entry.agency):
+                self.op("zadd", self._k.overdue_from(agency), overdue, dossier_id)
+                self.op("zadd", self._k.due_soon_from(agency), due_soon, dossier_id)
