@@ -1,0 +1,3 @@
+from iocmon.cli import main
+
+main()

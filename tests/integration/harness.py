@@ -1,0 +1,281 @@
+"""Drives the real services for integration tests: the local stack, workers, producers.
+
+The stack is started once per session by `deploy/local/stack.sh` on ports of its own, so a
+developer's `make run` stack is left alone. Each test gets fresh topics, a fresh Redis key
+prefix and a fresh consumer group, so tests never see each other's figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import KafkaAdminClient, NewTopic
+
+REPO = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Stack:
+    kafka: str
+    redis_url: str
+    prometheus_url: str
+    alertmanager_url: str
+    local_dir: Path
+
+
+STACK_PORTS = {
+    "KAFKA_PORT": 19192,
+    "KAFKA_CONTROLLER_PORT": 19193,
+    "REDIS_PORT": 16479,
+    "PROMETHEUS_PORT": 19190,
+    "ALERTMANAGER_PORT": 19195,
+}
+
+
+def start_stack() -> Stack:
+    local_dir = REPO / ".local" / "test"
+    env = {
+        **os.environ,
+        **{k: str(v) for k, v in STACK_PORTS.items()},
+        "IOCMON_LOCAL_DIR": str(local_dir),
+        "IOCMON_SCRAPE_TARGETS": "127.0.0.1:1",
+    }
+    subprocess.run(["bash", str(REPO / "deploy/local/stack.sh"), "up"], env=env, check=True)
+    return Stack(
+        kafka=f"127.0.0.1:{STACK_PORTS['KAFKA_PORT']}",
+        redis_url=f"redis://127.0.0.1:{STACK_PORTS['REDIS_PORT']}/0",
+        prometheus_url=f"http://127.0.0.1:{STACK_PORTS['PROMETHEUS_PORT']}",
+        alertmanager_url=f"http://127.0.0.1:{STACK_PORTS['ALERTMANAGER_PORT']}",
+        local_dir=local_dir,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Pipeline:
+    """One isolated pipeline on the shared stack: its own topics, Redis prefix and group."""
+
+    stack: Stack
+    partitions: int = 12
+    name: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:10]}")
+    workers: list[Worker] = field(default_factory=list)
+
+    @property
+    def events_topic(self) -> str:
+        return f"{self.name}-events"
+
+    @property
+    def dlq_topic(self) -> str:
+        return f"{self.name}-dlq"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.stack.kafka,
+            "REDIS_URL": self.stack.redis_url,
+            "IOCMON_EVENTS_TOPIC": self.events_topic,
+            "IOCMON_DLQ_TOPIC": self.dlq_topic,
+            "IOCMON_ALERTS_TOPIC": f"{self.name}-alerts",
+            "IOCMON_EVENT_PARTITIONS": str(self.partitions),
+            "IOCMON_CONSUMER_GROUP": self.name,
+            "IOCMON_REDIS_PREFIX": self.name,
+            **extra,
+        }
+
+    def create_topics(self) -> None:
+        admin = KafkaAdminClient(bootstrap_servers=self.stack.kafka)
+        try:
+            admin.create_topics(
+                [
+                    NewTopic(self.events_topic, self.partitions, 1, {"retention.ms": "-1"}),
+                    NewTopic(self.dlq_topic, 3, 1),
+                    NewTopic(f"{self.name}-alerts", 3, 1),
+                ]
+            )
+        finally:
+            admin.close()
+
+    def start_worker(self, **extra: str) -> Worker:
+        worker = Worker(self, free_port(), extra)
+        worker.start()
+        self.workers.append(worker)
+        return worker
+
+    def iocmon(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "iocmon", *args],
+            env=self.env(),
+            cwd=REPO,
+            check=check,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+    def end_offsets(self, topic: str | None = None) -> dict[int, int]:
+        topic = topic or self.events_topic
+        consumer = KafkaConsumer(bootstrap_servers=self.stack.kafka)
+        try:
+            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            return {tp.partition: off for tp, off in consumer.end_offsets(parts).items()}
+        finally:
+            consumer.close()
+
+    def applied_offsets(self) -> dict[int, int]:
+        import redis
+
+        client = redis.Redis.from_url(self.stack.redis_url)
+        try:
+            raw = client.mget(
+                [f"{self.name}:{{{self.events_topic}/{p}}}:offset" for p in range(self.partitions)]
+            )
+            return {p: -1 if v is None else int(v) for p, v in enumerate(raw)}
+        finally:
+            client.close()
+
+    def wait_caught_up(self, timeout_s: float = 240) -> None:
+        """Until every record in the events topic has been applied in Redis."""
+        ends = self.end_offsets()
+
+        def caught_up() -> bool:
+            applied = self.applied_offsets()
+            return all(applied[p] >= end - 1 for p, end in ends.items())
+
+        wait_for(caught_up, timeout_s, "the worker(s) to apply every record")
+
+    def dead_letters(self) -> list[tuple[bytes | None, bytes | None, dict[str, bytes]]]:
+        consumer = KafkaConsumer(
+            self.dlq_topic,
+            bootstrap_servers=self.stack.kafka,
+            auto_offset_reset="earliest",
+            consumer_timeout_ms=3000,
+        )
+        try:
+            return [(m.key, m.value, dict(m.headers)) for m in consumer]
+        finally:
+            consumer.close()
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+
+@dataclass
+class Worker:
+    pipeline: Pipeline
+    port: int
+    extra_env: Mapping[str, str]
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.pipeline.stack.local_dir / "logs" / f"worker-{self.pipeline.name}-{self.port}.log"
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = self.pipeline.env(IOCMON_WEB_PORT=str(self.port), **self.extra_env)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "iocmon", "worker"],
+                env=env,
+                cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_for(self._answers, 90, f"worker on port {self.port} to answer (log: {self.log_path})")
+
+    def _answers(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"worker exited with {self.process.returncode}; see {self.log_path}")
+        try:
+            return http_get(f"{self.url}/metrics", timeout=2)[0] == 200
+        except OSError:
+            return False
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.kill9()
+
+    def get_json(self, path: str) -> tuple[int, Any]:
+        status, body = http_get(f"{self.url}{path}")
+        return status, json.loads(body)
+
+    def metrics(self) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        from prometheus_client.parser import text_string_to_metric_families
+
+        _, body = http_get(f"{self.url}/metrics")
+        out: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
+        for family in text_string_to_metric_families(body.decode()):
+            for sample in family.samples:
+                out[(sample.name, frozenset(sample.labels.items()))] = sample.value
+        return out
+
+
+def http_get(url: str, timeout: float = 10) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+def sum_samples(
+    samples: Mapping[tuple[str, frozenset[tuple[str, str]]], float], name: str, **match: str
+) -> Counter[frozenset[tuple[str, str]]]:
+    out: Counter[frozenset[tuple[str, str]]] = Counter()
+    for (sample_name, labels), value in samples.items():
+        if sample_name == name and all((k, v) in labels for k, v in match.items()):
+            out[labels] += int(value)
+    return out

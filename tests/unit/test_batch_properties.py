@@ -1,0 +1,160 @@
+"""Properties of judging a stream, whatever its order, duplicates and batching (hypothesis)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from iocmon.domain.batch import Record, decode_batch, plan_batch
+from iocmon.domain.calendar import LOCAL_TZ, load_calendar
+from iocmon.domain.lifecycle import DossierState
+
+CAL = load_calendar()
+NOW = datetime(2031, 1, 1, tzinfo=LOCAL_TZ)
+MIDDLE = ["processing", "transferred", "supplement_requested", "fee_requested", "resumed", "rescheduled"]
+TERMINAL = ["resolved", "stopped", "withdrawn", "result_returned"]
+
+
+@st.composite
+def dossier_stream(draw: st.DrawFn, dossier_id: str) -> list[dict[str, object]]:
+    """One dossier's events in an order that respects the lifecycle (and some that follow it)."""
+    start = datetime(2024, 1, 1, 8, tzinfo=LOCAL_TZ) + timedelta(
+        minutes=draw(st.integers(0, 60 * 24 * 365))
+    )
+    gaps = iter(draw(st.lists(st.integers(1, 60 * 24 * 6), min_size=20, max_size=20)))
+    at = start
+    seq = 0
+
+    def event(kind: str, **fields: object) -> dict[str, object]:
+        nonlocal at, seq
+        seq += 1
+        at += timedelta(minutes=next(gaps))
+        return {"v": 1, "event_id": f"{dossier_id}-{seq}", "dossier_id": dossier_id,
+                "type": kind, "at": at.isoformat(), **fields}  # fmt: skip
+
+    events = []
+    if draw(st.booleans()):
+        events.append(event("submitted"))
+    due = {"processing_days": draw(st.integers(1, 15))} if draw(st.booleans()) else {
+        "due_at": (start + timedelta(days=draw(st.integers(0, 20)))).isoformat()
+    }
+    events.append(event("received", agency=draw(st.sampled_from(["STP", "XLX", "AG"])),
+                        procedure="1.001", channel="online", level="full", **due))  # fmt: skip
+    for kind in draw(st.lists(st.sampled_from(MIDDLE), max_size=6)):
+        extra: dict[str, object] = {}
+        if kind == "rescheduled":
+            extra["due_at"] = (at + timedelta(days=3)).isoformat()
+        if kind == "transferred":
+            extra["handler"] = "STNMT"
+        events.append(event(kind, **extra))
+    if draw(st.booleans()):
+        events.append(event(draw(st.sampled_from(TERMINAL))))
+        for kind in draw(st.lists(st.sampled_from(MIDDLE + TERMINAL), max_size=2)):
+            events.append(event(kind, due_at=at.isoformat(), handler="X"))
+    return events
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> list[dict[str, object]]:
+    """Several dossiers interleaved, each keeping its own order (as one Kafka partition does)."""
+    per_dossier = [draw(dossier_stream(f"D{i}")) for i in range(draw(st.integers(1, 6)))]
+    merged: list[dict[str, object]] = []
+    cursors = [0] * len(per_dossier)
+    while any(c < len(s) for c, s in zip(cursors, per_dossier, strict=True)):
+        live = [i for i, s in enumerate(per_dossier) if cursors[i] < len(s)]
+        i = draw(st.sampled_from(live))
+        merged.append(per_dossier[i][cursors[i]])
+        cursors[i] += 1
+    return merged
+
+
+def records(events: list[dict[str, object]]) -> list[Record]:
+    return [
+        Record(offset, str(e["dossier_id"]).encode(), json.dumps(e).encode())
+        for offset, e in enumerate(events)
+    ]
+
+
+def judge(batches: list[list[Record]]) -> tuple[dict[str, DossierState], Counter[object]]:
+    """Applies batches like the store does: skip what was applied, carry state forward."""
+    states: dict[str, DossierState] = {}
+    totals: Counter[object] = Counter()
+    applied = -1
+    for batch in batches:
+        fresh = [r for r in batch if r.offset > applied]
+        if not fresh:
+            continue
+        decoded = decode_batch(fresh, NOW)
+        ids = {e.dossier_id for _, e in decoded if hasattr(e, "dossier_id")}
+        plan = plan_batch(decoded, {d: states.get(d) for d in ids}, CAL)
+        states.update(plan.states)
+        for (bucket, agency, outcome), n in plan.ended.items():
+            if bucket.resolution == "t":
+                totals[("ended", agency, outcome)] += n
+        for (bucket, agency, *_), n in plan.received.items():
+            if bucket.resolution == "t":
+                totals[("received", agency)] += n
+        totals.update({("events", k): n for k, n in plan.events.items()})
+        totals.update({("rejected", k): n for k, n in plan.rejected.items()})
+        applied = plan.last_offset
+    return states, totals
+
+
+def outcomes(states: dict[str, DossierState]) -> dict[str, object]:
+    return {d: (s.status, s.outcome) for d, s in states.items()}
+
+
+@settings(max_examples=150, deadline=None)
+@given(streams())
+def test_every_received_dossier_ends_at_most_once(events: list[dict[str, object]]) -> None:
+    states, totals = judge([records(events)])
+    received = {e["dossier_id"] for e in events if e["type"] == "received"}
+    ended_with_terminal = {
+        e["dossier_id"] for e in events if e["type"] in TERMINAL
+    }
+    ended = sum(n for k, n in totals.items() if k[0] == "ended")
+    assert ended == len(received & ended_with_terminal)
+    assert sum(n for k, n in totals.items() if k[0] == "received") == len(received)
+    for dossier_id in received:
+        state = states[str(dossier_id)]
+        assert (state.outcome is not None) == (dossier_id in ended_with_terminal)
+
+
+@settings(max_examples=150, deadline=None)
+@given(streams(), st.data())
+def test_duplicates_never_change_the_figures(events: list[dict[str, object]], data: st.DataObject) -> None:
+    baseline_states, baseline = judge([records(events)])
+    with_dupes = list(events)
+    for _ in range(data.draw(st.integers(1, 5))):
+        source = data.draw(st.integers(0, len(events) - 1))
+        position = data.draw(st.integers(with_dupes.index(events[source]) + 1, len(with_dupes)))
+        with_dupes.insert(position, events[source])
+    states, totals = judge([records(with_dupes)])
+    assert outcomes(states) == outcomes(baseline_states)
+    assert totals == baseline
+
+
+@settings(max_examples=150, deadline=None)
+@given(streams(), st.data())
+def test_batching_and_redelivery_never_change_the_figures(
+    events: list[dict[str, object]], data: st.DataObject
+) -> None:
+    """Whatever worker sees whatever slice — and slices are redelivered after a crash or a
+    rebalance — the figures equal those of one pass over the whole partition."""
+    all_records = records(events)
+    _, baseline = judge([all_records])
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(all_records)), max_size=6)))
+    batches = []
+    start = 0
+    for cut in [*cuts, len(all_records)]:
+        rewind = data.draw(st.integers(0, start))  # redelivery from an older committed offset
+        batches.append(all_records[start - rewind : cut] if cut > start - rewind else [])
+        start = max(start, cut)
+    states, totals = judge([b for b in batches if b])
+    assert totals == baseline
+    baseline_states, _ = judge([all_records])
+    assert outcomes(states) == outcomes(baseline_states)

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from iocmon.domain.buckets import ALL_TIME, Bucket, buckets_of, cover
+from iocmon.domain.calendar import LOCAL_TZ
+
+NOW = datetime(2026, 11, 30, 15, 20, tzinfo=LOCAL_TZ)
+
+
+def span(b: Bucket) -> tuple[datetime, datetime]:
+    if b.resolution == "h":
+        start = datetime.strptime(b.id, "%Y%m%d%H").replace(tzinfo=LOCAL_TZ)
+        return start, start + timedelta(hours=1)
+    if b.resolution == "d":
+        start = datetime.strptime(b.id, "%Y%m%d").replace(tzinfo=LOCAL_TZ)
+        return start, start + timedelta(days=1)
+    start = datetime.strptime(b.id, "%Y%m").replace(tzinfo=LOCAL_TZ)
+    end = start.replace(year=start.year + (start.month == 12), month=start.month % 12 + 1)
+    return start, end
+
+
+def test_an_event_counts_in_its_local_hour_day_month_and_all_time() -> None:
+    at = datetime.fromisoformat("2024-01-31T17:30:00+00:00")  # 1 Feb 00:30 in Vietnam
+    assert buckets_of(at) == (
+        Bucket("h", "2024020100"),
+        Bucket("d", "20240201"),
+        Bucket("m", "202402"),
+        ALL_TIME,
+    )
+
+
+def test_last_24_hours_is_widened_to_whole_hours() -> None:
+    c = cover(NOW - timedelta(hours=24), NOW, NOW)
+    assert c.start == datetime(2026, 11, 29, 15, tzinfo=LOCAL_TZ)
+    assert c.end == datetime(2026, 11, 30, 16, tzinfo=LOCAL_TZ)
+    assert [b.resolution for b in c.buckets].count("d") == 0
+    assert len(c.buckets) == 25
+
+
+def test_a_year_uses_months() -> None:
+    c = cover(datetime(2023, 1, 1, tzinfo=LOCAL_TZ), datetime(2024, 1, 1, tzinfo=LOCAL_TZ), NOW)
+    assert [b.id for b in c.buckets] == [f"2023{m:02d}" for m in range(1, 13)]
+
+
+def test_old_ranges_are_rounded_to_days() -> None:
+    c = cover(
+        datetime(2022, 3, 5, 10, 30, tzinfo=LOCAL_TZ),
+        datetime(2022, 3, 7, 9, 0, tzinfo=LOCAL_TZ),
+        NOW,
+    )
+    assert (c.start, c.end) == (
+        datetime(2022, 3, 5, tzinfo=LOCAL_TZ),
+        datetime(2022, 3, 8, tzinfo=LOCAL_TZ),
+    )
+    assert {b.resolution for b in c.buckets} == {"d"}
+
+
+instants = st.datetimes(
+    min_value=datetime(2020, 1, 1), max_value=datetime(2026, 12, 31)
+).map(lambda d: d.replace(tzinfo=LOCAL_TZ))
+
+
+@settings(max_examples=300, deadline=None)
+@given(instants, instants)
+def test_cover_tiles_the_widened_range_exactly(a: datetime, b: datetime) -> None:
+    start, end = min(a, b), max(a, b)
+    c = cover(start, end, NOW)
+    assert c.start <= start and (end <= c.end or c.start == c.end)
+    edge = c.start
+    for bucket in c.buckets:
+        lo, hi = span(bucket)
+        assert lo == edge
+        edge = hi
+        if bucket.resolution == "h":
+            assert lo >= NOW - timedelta(days=91)
+    assert edge == c.end
+    assert c.start - start < timedelta(days=1) and c.end - end < timedelta(days=1)
+    if start >= NOW - timedelta(days=89):
+        assert start - c.start < timedelta(hours=1) and c.end - end < timedelta(hours=1)
+    assert len(c.buckets) <= 12 * 7 + 31 * 2 + 24 * 2 + 2
