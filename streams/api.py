@@ -12,6 +12,7 @@ from typing import Any
 
 from iocmon.domain.buckets import cover
 from iocmon.domain.events import RecordRejected, parse_timestamp
+from iocmon.domain.periods import PeriodError, parse_period
 from streams.queries import FigureReader
 
 DEFAULT_PERIOD = timedelta(hours=24)
@@ -25,11 +26,27 @@ class BadParameter(ValueError):
     """A query parameter that the API cannot use; the message says what it accepts."""
 
 
-async def summary(reader: FigureReader, params: Mapping[str, str], now: datetime) -> Response:
+async def summary(
+    reader: FigureReader,
+    params: Mapping[str, str],
+    now: datetime,
+    names: Mapping[str, str] | None = None,
+) -> Response:
+    """Figures for [from, to) or a calendar `period` (2024, 2024-H1, 2024-Q3, 2024-02, ...)."""
+    names = names or {}
     try:
-        _only(params, {"from", "to", "agency", "by"})
-        start = _timestamp(params, "from") or now - DEFAULT_PERIOD
-        end = _timestamp(params, "to") or now
+        _only(params, {"from", "to", "period", "agency", "by"})
+        if params.get("period"):
+            if params.get("from") or params.get("to"):
+                raise BadParameter("give either 'period' or 'from'/'to', not both")
+            try:
+                period = parse_period(params["period"])
+            except PeriodError as exc:
+                raise BadParameter(str(exc)) from None
+            start, end = period.start, period.end
+        else:
+            start = _timestamp(params, "from") or now - DEFAULT_PERIOD
+            end = _timestamp(params, "to") or now
         if end <= start:
             raise BadParameter("'to' must be later than 'from'")
         agency = _agency(params)
@@ -46,12 +63,13 @@ async def summary(reader: FigureReader, params: Mapping[str, str], now: datetime
         "requested": {"from": start.isoformat(), "to": end.isoformat()},
         "as_of": now.isoformat(),
         "agency": agency,
+        "agency_name": names.get(agency) if agency else None,
         **figures.to_json(),
     }
     if by == "agency":
         per_agency = await reader.figures_by_agency(used, now)
         body["by_agency"] = [
-            {"agency": code, **f.to_json()}
+            {"agency": code, "agency_name": names.get(code), **f.to_json()}
             for code, f in per_agency.items()
             if agency is None or code == agency
         ]

@@ -25,6 +25,7 @@ from iocmon.domain.agencies import load_catalogue
 from iocmon.domain.batch import DeadLetter, Record
 from iocmon.domain.calendar import load_calendar
 from streams import api, metrics
+from streams.exporter import FigureExporter
 from streams.intake import BatchApplier
 from streams.labels import AgencyLabels
 from streams.queries import FigureReader
@@ -50,15 +51,19 @@ def create_app(settings: Settings) -> faust.App:
     )
     redis = Redis.from_url(settings.redis_url)
     calendar = load_calendar(settings.calendar_file)
-    catalogue = (
-        frozenset(a.code for a in load_catalogue(settings.agencies_file))
-        if settings.agencies_file is not None
-        else None
+    catalogue = load_catalogue(settings.agencies_file)
+    labels = AgencyLabels(
+        redis,
+        settings.redis_prefix,
+        settings.agency_label_limit,
+        frozenset(a.code for a in catalogue) if settings.agencies_file is not None else None,
     )
-    labels = AgencyLabels(redis, settings.redis_prefix, settings.agency_label_limit, catalogue)
     reader = FigureReader(
         redis, settings.redis_prefix, settings.events_topic, settings.event_partitions
     )
+    store = BatchStore(redis, settings.redis_prefix, settings.events_topic)
+    exporter = FigureExporter(reader, store, labels, catalogue)
+    agency_names = {a.code: a.name for a in catalogue}
     events_topic = app.topic(
         settings.events_topic,
         key_type=bytes,
@@ -84,7 +89,7 @@ def create_app(settings: Settings) -> faust.App:
         metrics.DEAD_LETTERS.inc()
 
     applier = BatchApplier(
-        BatchStore(redis, settings.redis_prefix, settings.events_topic),
+        store,
         calendar,
         dead_letter,
         clock=lambda: datetime.now(UTC),
@@ -112,33 +117,34 @@ def create_app(settings: Settings) -> faust.App:
             age = now.timestamp() - event.message.timestamp / 1000
             metrics.EVENT_AGE_SECONDS.observe(max(0.0, age))
 
-    def reports_figures() -> bool:
-        actives = app.assignor.assigned_actives()
-        metrics.ASSIGNED_PARTITIONS.set(sum(tp.topic == settings.events_topic for tp in actives))
-        reports = reporter_tp in actives
-        metrics.REPORTS_FIGURES.set(int(reports))
-        return reports
+    def owned_partitions() -> set[TP]:
+        actives = {tp for tp in app.assignor.assigned_actives() if tp.topic == settings.events_topic}
+        metrics.ASSIGNED_PARTITIONS.set(len(actives))
+        metrics.REPORTS_FIGURES.set(int(reporter_tp in actives))
+        return actives
 
     @app.page("/metrics")
     class MetricsView(View):
         async def get(self, request: Request) -> Response:
             families: list[Any] = []
-            if reports_figures():
-                try:
-                    totals = await reader.totals(datetime.now(UTC))
-                    families = metrics.figure_families(totals, set(await labels.allowed()))
-                    metrics.REDIS_UP.set(1)
-                except RedisError:
-                    metrics.REDIS_UP.set(0)
-                    log.warning("cannot read figures from Redis for /metrics; is it running?")
-            return self.bytes(
-                metrics.render(families), content_type="text/plain; version=0.0.4"
-            )
+            try:
+                actives = owned_partitions()
+                if reporter_tp in actives:
+                    families.extend(await exporter.dossier_families(datetime.now(UTC)))
+                ends = await app.consumer.highwaters(*actives) if actives else {}
+                families.append(await exporter.lag_family({tp.partition: n for tp, n in ends.items()}))
+                metrics.REDIS_UP.set(1)
+            except RedisError:
+                metrics.REDIS_UP.set(0)
+                log.warning("cannot read figures from Redis for /metrics; is it running?")
+            return self.bytes(metrics.render(families), content_type="text/plain; version=0.0.4")
 
     @app.page("/api/v1/summary")
     class SummaryView(View):
         async def get(self, request: Request) -> Response:
-            status, body = await api.summary(reader, dict(request.query), datetime.now(UTC))
+            status, body = await api.summary(
+                reader, dict(request.query), datetime.now(UTC), agency_names
+            )
             return self.json(body, status=status)
 
     @app.page("/api/v1/overdue")

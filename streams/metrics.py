@@ -8,12 +8,15 @@ others report none, and the series move with that partition on a rebalance.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter as PromCounter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
+from prometheus_client.samples import Sample
 
+from iocmon.domain.agencies import Agency
+from iocmon.domain.figures import Figures
 from streams.queries import Totals
 
 OTHER_AGENCY = "other"
@@ -118,6 +121,79 @@ def figure_families(totals: Totals, allowed_agencies: set[str]) -> list[Metric]:
     )
     _fill(opened, _fold(((label(a), str(s)), n) for (a, s), n in totals.open.items()).items())
     return [events, rejected, ignored, ended, received, opened]
+
+
+def period_families(
+    periods: Mapping[str, Mapping[str, Figures]], allowed_agencies: set[str]
+) -> list[Metric]:
+    """Calendar-period figures (today, month, quarter, half-year, year), province and agency.
+
+    Agencies outside the label set are summed into `other` before ratios are taken, so the
+    `other` ratio is a true ratio, not an average of ratios.
+    """
+    ended = GaugeMetricFamily(
+        "dossiers_period_ended",
+        "Dossiers that ended in the current calendar period, by agency and outcome.",
+        labels=["period", "agency", "outcome"],
+    )
+    received = GaugeMetricFamily(
+        "dossiers_period_received",
+        "Dossiers received in the current calendar period, by agency.",
+        labels=["period", "agency"],
+    )
+    ratio = GaugeMetricFamily(
+        "dossiers_on_time_ratio",
+        "(early + on_time) / judged, of dossiers that ended in the period; absent if none. "
+        "Without an agency label: the whole province.",
+    )
+    score = GaugeMetricFamily(
+        "dossiers_progress_766",
+        "Decision 766 progress score (0-20 points) for the period; absent if no dossiers. "
+        "Without an agency label: the whole province.",
+    )
+    for period, by_agency in sorted(periods.items()):
+        folded: dict[str, Figures] = {}
+        for agency, figures in by_agency.items():
+            label = agency if agency in allowed_agencies else OTHER_AGENCY
+            folded[label] = folded.get(label, Figures()) + figures
+        province = Figures.total(by_agency.values())
+        _add_ratio(ratio, {"period": period}, province.on_time_ratio)
+        _add_ratio(score, {"period": period}, province.progress_766)
+        for agency, figures in sorted(folded.items()):
+            for outcome in ("early", "on_time", "late", "withdrawn"):
+                ended.add_metric([period, agency, outcome], getattr(figures, outcome))
+            received.add_metric([period, agency], figures.received)
+            _add_ratio(ratio, {"period": period, "agency": agency}, figures.on_time_ratio)
+            _add_ratio(score, {"period": period, "agency": agency}, figures.progress_766)
+    return [ended, received, ratio, score]
+
+
+def agency_info_family(catalogue: Iterable[Agency], allowed_agencies: set[str]) -> Metric:
+    info = GaugeMetricFamily(
+        "iocmon_agency_info",
+        "Catalogue entry of each agency label value (join on `agency` for names).",
+        labels=["agency", "name", "kind", "parent"],
+    )
+    for agency in catalogue:
+        if agency.code in allowed_agencies:
+            info.add_metric([agency.code, agency.name, agency.kind, agency.parent or ""], 1)
+    return info
+
+
+def lag_family(lag_by_partition: Mapping[int, int]) -> Metric:
+    lag = GaugeMetricFamily(
+        "iocmon_partition_lag_records",
+        "Records in the events topic not yet applied, per partition this worker owns.",
+        labels=["partition"],
+    )
+    for partition, n in sorted(lag_by_partition.items()):
+        lag.add_metric([str(partition)], max(0, n))
+    return lag
+
+
+def _add_ratio(family: GaugeMetricFamily, labels: dict[str, str], value: float | None) -> None:
+    if value is not None:
+        family.samples.append(Sample(family.name, labels, value, None))
 
 
 def render(families: Iterable[Metric]) -> bytes:

@@ -101,9 +101,16 @@ class FigureReader:
         open_states = await self.open_now(now, agency)
         return _figures(ended, received, open_states, agency)
 
-    async def figures_by_agency(self, cover: Cover, now: datetime) -> dict[str, Figures]:
+    async def figures_by_agency(
+        self,
+        cover: Cover,
+        now: datetime,
+        open_states: Counter[tuple[str, str]] | None = None,
+    ) -> dict[str, Figures]:
+        """Figures per agency; pass `open_states` to reuse one read of the open dossiers."""
         ended, received = await self.period_counts(cover)
-        open_states = await self.open_all_agencies(now)
+        if open_states is None:
+            open_states = await self.open_all_agencies(now)
         agencies = sorted({a for a, _ in ended} | {a for a, *_ in received} | {a for a, _ in open_states})
         return {
             a: _figures(

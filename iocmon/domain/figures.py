@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
 from typing import Any
 
 PROGRESS_766_POINTS = 20
@@ -21,6 +22,16 @@ class Figures:
     due_soon: int = 0
     overdue: int = 0
     paused: int = 0
+
+    def __add__(self, other: Figures) -> Figures:
+        return Figures(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+
+    @staticmethod
+    def total(parts: Iterable[Figures]) -> Figures:
+        out = Figures()
+        for part in parts:
+            out = out + part
+        return out
 
     @property
     def ended(self) -> int:
