@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import ClassVar
 
 import click
 
@@ -18,7 +19,7 @@ from iocmon.errors import IocmonError
 class _Lazy(click.Group):
     """Resolves `name -> (module, attribute)` on first use."""
 
-    commands_by_name = {
+    commands_by_name: ClassVar[dict[str, tuple[str, str]]] = {
         "replay": ("producers.replay", "replay_command"),
         "simulate": ("producers.simulate", "simulate_command"),
         "live": ("iocmon.console.live", "live_command"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from iocmon.errors import ConfigError
@@ -32,6 +33,14 @@ class Settings:
     batch_size: int = 500
     batch_window_s: float = 0.2
     log_level: str = "info"
+    session_timeout_s: float = 30.0
+    clock_offset_s: float = 0.0
+    alert_check_interval_s: float = 10.0
+    alert_due_soon_share: float = 0.0
+
+    def now(self) -> datetime:
+        """The worker's clock: wall time shifted by `clock_offset_s` (for tests and drills)."""
+        return datetime.now(UTC) + timedelta(seconds=self.clock_offset_s)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -64,6 +73,10 @@ _ENV_NAMES: dict[str, str] = {
     "batch_size": "IOCMON_BATCH_SIZE",
     "batch_window_s": "IOCMON_BATCH_WINDOW_S",
     "log_level": "IOCMON_LOG_LEVEL",
+    "session_timeout_s": "IOCMON_SESSION_TIMEOUT_S",
+    "clock_offset_s": "IOCMON_CLOCK_OFFSET_S",
+    "alert_check_interval_s": "IOCMON_ALERT_CHECK_INTERVAL_S",
+    "alert_due_soon_share": "IOCMON_ALERT_DUE_SOON_SHARE",
 }
 
 

@@ -7,14 +7,15 @@ anything, so a malformed record reaches our validation (and the dead-letter topi
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from collections import defaultdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import faust
+from aiokafka.errors import KafkaError
 from faust.types import TP, EventT
 from faust.web import Request, Response, View
 from redis.asyncio import Redis
@@ -22,6 +23,7 @@ from redis.exceptions import RedisError
 
 from iocmon.config import Settings
 from iocmon.domain.agencies import load_catalogue
+from iocmon.domain.alerts import Alert, AlertPolicy
 from iocmon.domain.batch import DeadLetter, Record
 from iocmon.domain.calendar import load_calendar
 from streams import api, metrics
@@ -47,6 +49,9 @@ def create_app(settings: Settings) -> faust.App:
         web_port=settings.web_port,
         web_bind=settings.web_host,
         web_host=settings.web_host,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_rebalance_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 10),
         datadir=Path(tempfile.gettempdir()) / f"iocmon-faust-{settings.web_port}",
     )
     redis = Redis.from_url(settings.redis_url)
@@ -83,17 +88,46 @@ def create_app(settings: Settings) -> faust.App:
             headers=[
                 ("iocmon-reason", dead.reason.encode()),
                 ("iocmon-detail", dead.detail.encode()),
-                ("iocmon-source", f"{settings.events_topic}/{partition}/{dead.record.offset}".encode()),
+                (
+                    "iocmon-source",
+                    f"{settings.events_topic}/{partition}/{dead.record.offset}".encode(),
+                ),
             ],
         )
         metrics.DEAD_LETTERS.inc()
+
+    async def send_alert(alert: Alert) -> None:
+        value = alert.to_json(settings.now(), agency_names.get(alert.agency))
+        await app.producer.send_and_wait(
+            settings.alerts_topic,
+            alert.dossier_id.encode("utf-8"),
+            json.dumps(value, ensure_ascii=False).encode("utf-8"),
+            partition=None,
+            timestamp=None,
+            headers=None,
+        )
 
     applier = BatchApplier(
         store,
         calendar,
         dead_letter,
-        clock=lambda: datetime.now(UTC),
+        send_alert,
+        clock=settings.now,
+        policy=AlertPolicy(settings.alert_due_soon_share or None),
     )
+
+    @app.timer(settings.alert_check_interval_s)
+    async def check_alerts() -> None:
+        """Time, not events, drives alerts: a dossier that hears nothing still goes overdue."""
+        for tp in sorted(owned_partitions()):
+            try:
+                await applier.check_alerts(tp.partition)
+            except (RedisError, KafkaError) as exc:
+                log.warning(
+                    "alert check of partition %d failed (%s); retrying at the next tick",
+                    tp.partition,
+                    type(exc).__name__,
+                )
 
     @app.agent(events_topic, name="intake")
     async def intake(stream: faust.StreamT[bytes]) -> None:
@@ -107,7 +141,7 @@ def create_app(settings: Settings) -> faust.App:
             by_partition[message.partition].append(
                 Record(message.offset, message.key, message.value)
             )
-        now = datetime.now(UTC)
+        now = settings.now()
         for partition, records in by_partition.items():
             plan = await applier.apply(partition, records)
             if plan is None:
@@ -118,7 +152,9 @@ def create_app(settings: Settings) -> faust.App:
             metrics.EVENT_AGE_SECONDS.observe(max(0.0, age))
 
     def owned_partitions() -> set[TP]:
-        actives = {tp for tp in app.assignor.assigned_actives() if tp.topic == settings.events_topic}
+        actives = {
+            tp for tp in app.assignor.assigned_actives() if tp.topic == settings.events_topic
+        }
         metrics.ASSIGNED_PARTITIONS.set(len(actives))
         metrics.REPORTS_FIGURES.set(int(reporter_tp in actives))
         return actives
@@ -130,9 +166,11 @@ def create_app(settings: Settings) -> faust.App:
             try:
                 actives = owned_partitions()
                 if reporter_tp in actives:
-                    families.extend(await exporter.dossier_families(datetime.now(UTC)))
+                    families.extend(await exporter.dossier_families(settings.now()))
                 ends = await app.consumer.highwaters(*actives) if actives else {}
-                families.append(await exporter.lag_family({tp.partition: n for tp, n in ends.items()}))
+                families.append(
+                    await exporter.lag_family({tp.partition: n for tp, n in ends.items()})
+                )
                 metrics.REDIS_UP.set(1)
             except RedisError:
                 metrics.REDIS_UP.set(0)
@@ -143,14 +181,14 @@ def create_app(settings: Settings) -> faust.App:
     class SummaryView(View):
         async def get(self, request: Request) -> Response:
             status, body = await api.summary(
-                reader, dict(request.query), datetime.now(UTC), agency_names
+                reader, dict(request.query), settings.now(), agency_names
             )
             return self.json(body, status=status)
 
     @app.page("/api/v1/overdue")
     class OverdueView(View):
         async def get(self, request: Request) -> Response:
-            status, body = await api.overdue(reader, dict(request.query), datetime.now(UTC))
+            status, body = await api.overdue(reader, dict(request.query), settings.now())
             return self.json(body, status=status)
 
     return app

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,12 +19,14 @@ from datetime import datetime
 from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
+from iocmon.domain.alerts import DEFAULT_POLICY, Alert, AlertPolicy
 from iocmon.domain.batch import (
     BatchPlan,
     DeadLetter,
     Record,
     decode_batch,
     dossier_ids,
+    plan_alert_check,
     plan_batch,
 )
 from iocmon.domain.calendar import WorkingCalendar
@@ -33,6 +36,7 @@ from streams.store import BatchStore
 log = logging.getLogger(__name__)
 
 DeadLetterSink = Callable[[int, DeadLetter], Awaitable[None]]
+AlertSink = Callable[[Alert], Awaitable[None]]
 Clock = Callable[[], datetime]
 
 
@@ -41,7 +45,7 @@ class Backoff:
     first_s: float = 0.2
     max_s: float = 10.0
 
-    def delays(self) -> "_Delays":
+    def delays(self) -> _Delays:
         return _Delays(self)
 
 
@@ -56,24 +60,60 @@ class _Delays:
 
 
 class BatchApplier:
-    """Applies one partition's records, retrying until they are applied (never skipping)."""
+    """Applies one partition's records, retrying until they are applied (never skipping),
+    and checks its alert thresholds; both under one lock per partition, so a check never
+    interleaves with a batch of the same partition in this worker.
+    """
 
     def __init__(
         self,
         store: BatchStore,
         calendar: WorkingCalendar,
         dead_letters: DeadLetterSink,
+        alerts: AlertSink,
         clock: Clock,
+        policy: AlertPolicy = DEFAULT_POLICY,
         backoff: Backoff = Backoff(),
     ) -> None:
         self._store = store
         self._calendar = calendar
         self._dead_letters = dead_letters
+        self._alerts = alerts
         self._clock = clock
+        self._policy = policy
         self._backoff = backoff
+        self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def apply(self, partition: int, records: Sequence[Record]) -> BatchPlan | None:
         """The plan that was applied, or None if every record had been applied before."""
+        async with self._locks[partition]:
+            return await self._apply_until_done(partition, records)
+
+    async def check_alerts(self, partition: int, limit: int = 1000) -> int:
+        """Emit the alerts whose thresholds have passed; the number emitted. Alerts go out
+        before their thresholds are recorded, so a crash repeats an alert (same id), never
+        loses one; a batch applied meanwhile by another worker makes this check a no-op.
+        """
+        async with self._locks[partition]:
+            now = self._clock()
+            applied = await self._store.applied_offset(partition)
+            candidates = await self._store.alert_candidates(partition, now, limit)
+            if not candidates:
+                return 0
+            offset, states = await self._store.load(partition, candidates)
+            if offset != applied:
+                return 0
+            plan = plan_alert_check(offset, states, now, self._calendar, self._policy)
+            for alert in plan.alerts:
+                await self._alerts(alert)
+            if not await self._store.apply(partition, offset, plan):
+                return 0
+            metrics.ALERTS_EMITTED.inc(len(plan.alerts))
+            return len(plan.alerts)
+
+    async def _apply_until_done(
+        self, partition: int, records: Sequence[Record]
+    ) -> BatchPlan | None:
         delays = self._backoff.delays()
         while True:
             try:
@@ -107,9 +147,11 @@ class BatchApplier:
         planned_against, states = await self._store.load(partition, dossier_ids(decoded))
         if planned_against != applied:
             return False, None
-        plan = plan_batch(decoded, states, self._calendar)
+        plan = plan_batch(decoded, states, self._calendar, self._policy)
         for dead in plan.dead_letters:
             await self._dead_letters(partition, dead)
+        for alert in plan.alerts:
+            await self._alerts(alert)
         with metrics.APPLY_SECONDS.time():
             done = await self._store.apply(partition, planned_against, plan)
         if done:

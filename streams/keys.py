@@ -57,6 +57,11 @@ class PartitionKeys:
         return f"{self._base}:due-soon-from" + (f":{agency}" if agency else "")
 
     @property
+    def alert_next(self) -> str:
+        """Sorted set of open dossiers, scored by when their next alert threshold passes."""
+        return f"{self._base}:alert-next"
+
+    @property
     def agencies(self) -> str:
         """Set of agency codes that have figures in this partition."""
         return f"{self._base}:agencies"

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from prometheus_client import CollectorRegistry, Counter as PromCounter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client import Counter as PromCounter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.samples import Sample
@@ -45,6 +46,11 @@ REDIS_ERRORS = PromCounter(
 DEAD_LETTERS = PromCounter(
     "iocmon_dead_letters_produced_total",
     "Records this worker wrote to the dead-letter topic (may repeat after a crash).",
+    registry=REGISTRY,
+)
+ALERTS_EMITTED = PromCounter(
+    "iocmon_alerts_emitted_total",
+    "Due-soon and overdue alerts this worker sent to the alerts topic.",
     registry=REGISTRY,
 )
 APPLY_SECONDS = Histogram(
@@ -222,7 +228,9 @@ def _fold(items: Iterable[tuple[tuple[str, ...], int]]) -> Counter[tuple[str, ..
     return out
 
 
-def _fill(family: CounterMetricFamily | GaugeMetricFamily, items: Iterable[tuple[object, int]]) -> None:
+def _fill(
+    family: CounterMetricFamily | GaugeMetricFamily, items: Iterable[tuple[object, int]]
+) -> None:
     for key, n in sorted(items, key=lambda kv: str(kv[0])):
         labels = list(key) if isinstance(key, tuple) else [str(key)]
         family.add_metric(labels, n)

@@ -111,7 +111,9 @@ class FigureReader:
         ended, received = await self.period_counts(cover)
         if open_states is None:
             open_states = await self.open_all_agencies(now)
-        agencies = sorted({a for a, _ in ended} | {a for a, *_ in received} | {a for a, _ in open_states})
+        agencies = sorted(
+            {a for a, _ in ended} | {a for a, *_ in received} | {a for a, _ in open_states}
+        )
         return {
             a: _figures(
                 ended,
@@ -127,7 +129,9 @@ class FigureReader:
         score = now.timestamp()
         pipe = self._redis.pipeline(transaction=False)
         for keys in self._parts:
-            pipe.zrangebyscore(keys.overdue_from(agency), "-inf", score, start=0, num=limit, withscores=True)
+            pipe.zrangebyscore(
+                keys.overdue_from(agency), "-inf", score, start=0, num=limit, withscores=True
+            )
         candidates: list[tuple[float, int, str]] = []
         for p, rows in enumerate(await pipe.execute()):
             candidates.extend((s, p, _text(m)) for m, s in rows)
@@ -160,7 +164,11 @@ class FigureReader:
         pipe = self._redis.pipeline(transaction=False)
         for keys in self._parts:
             pipe.hgetall(keys.stats)
-        stats: dict[str, Counter[str]] = {"events": Counter(), "ignored": Counter(), "rejected": Counter()}
+        stats: dict[str, Counter[str]] = {
+            "events": Counter(),
+            "ignored": Counter(),
+            "rejected": Counter(),
+        }
         for reply in await pipe.execute():
             for field, n in reply.items():
                 kind, _, name = _text(field).partition("|")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable
+from datetime import datetime
 from importlib import resources
 from typing import Any
 
@@ -53,6 +54,13 @@ class BatchStore:
         }
         return offset, states
 
+    async def alert_candidates(self, partition: int, now: datetime, limit: int) -> list[str]:
+        """Open dossiers whose next alert threshold has passed, earliest first."""
+        members = await self._redis.zrangebyscore(
+            self.keys(partition).alert_next, "-inf", now.timestamp(), start=0, num=limit
+        )
+        return [m.decode("utf-8") if isinstance(m, bytes) else m for m in members]
+
     async def apply(self, partition: int, planned_against: int, plan: BatchPlan) -> bool:
         ops = _Ops(self.keys(partition))
         ops.write(plan)
@@ -89,9 +97,15 @@ class _Ops:
             self._count(k.ended(bucket), f"{agency}|{outcome}", n, bucket.resolution == "h")
             agencies.add(agency)
         for (bucket, agency, channel, level), n in plan.received.items():
-            self._count(k.received(bucket), f"{agency}|{channel}|{level}", n, bucket.resolution == "h")
+            self._count(
+                k.received(bucket), f"{agency}|{channel}|{level}", n, bucket.resolution == "h"
+            )
             agencies.add(agency)
-        for kind, counter in (("events", plan.events), ("ignored", plan.ignored), ("rejected", plan.rejected)):
+        for kind, counter in (
+            ("events", plan.events),
+            ("ignored", plan.ignored),
+            ("rejected", plan.rejected),
+        ):
             for name, n in counter.items():
                 self.op("hincrby", k.stats, f"{kind}|{name}", n)
 
@@ -120,6 +134,8 @@ class _Ops:
             for agency in (None, entry.agency):
                 self.op("zrem", self._k.overdue_from(agency), dossier_id)
                 self.op("zrem", self._k.due_soon_from(agency), dossier_id)
+        if entry.alert_at is not None:
+            self.op("zrem", self._k.alert_next, dossier_id)
 
     def _index_entry(self, dossier_id: str, entry: OpenEntry, delta: Counter[str]) -> None:
         for field in open_count_fields(entry):
@@ -130,3 +146,5 @@ class _Ops:
             for agency in (None, entry.agency):
                 self.op("zadd", self._k.overdue_from(agency), overdue, dossier_id)
                 self.op("zadd", self._k.due_soon_from(agency), due_soon, dossier_id)
+        if entry.alert_at is not None:
+            self.op("zadd", self._k.alert_next, entry.alert_at.timestamp(), dossier_id)

@@ -10,9 +10,18 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from iocmon.domain.alerts import (
+    DEFAULT_POLICY,
+    Alert,
+    AlertKind,
+    AlertPolicy,
+    alert_clock,
+    alert_id,
+    alerts_due,
+)
 from iocmon.domain.buckets import Bucket, buckets_of
 from iocmon.domain.calendar import WorkingCalendar
 from iocmon.domain.events import Event, RecordRejected, parse_record
@@ -36,10 +45,14 @@ class DeadLetter:
 
 @dataclass(frozen=True, slots=True)
 class OpenEntry:
-    """Where an open dossier sits in the open-dossier index; `clock` None means paused."""
+    """Where an open dossier sits in the open-dossier index; `clock` None means paused.
+
+    `alert_at` is when its next alert threshold passes (None: paused or nothing pending).
+    """
 
     agency: str
     clock: OpenClock | None
+    alert_at: datetime | None = None
 
 
 @dataclass
@@ -54,6 +67,7 @@ class BatchPlan:
     ignored: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
 
     @property
     def index_changes(self) -> dict[str, tuple[OpenEntry | None, OpenEntry | None]]:
@@ -81,19 +95,49 @@ def dossier_ids(decoded: Iterable[tuple[Record, Decoded]]) -> set[str]:
     return {item.dossier_id for _, item in decoded if isinstance(item, Event)}
 
 
-def open_entry(state: DossierState | None, calendar: WorkingCalendar) -> OpenEntry | None:
+def open_entry(
+    state: DossierState | None, calendar: WorkingCalendar, policy: AlertPolicy
+) -> OpenEntry | None:
     if state is None or not state.is_open:
         return None
     assert state.agency is not None and state.due_at is not None
     if state.is_paused:
         return OpenEntry(state.agency, None)
-    return OpenEntry(state.agency, open_clock(state.due_at, state.paused_s, calendar))
+    return OpenEntry(
+        state.agency,
+        open_clock(state.due_at, state.paused_s, calendar),
+        _next_alert_at(state, calendar, policy),
+    )
+
+
+def _alert_clock(state: DossierState, calendar: WorkingCalendar, policy: AlertPolicy) -> OpenClock:
+    assert state.received_at is not None and state.alert_due_at is not None
+    return alert_clock(
+        received_at=state.received_at,
+        alert_due_at=state.alert_due_at,
+        paused_s=state.paused_s,
+        calendar=calendar,
+        policy=policy,
+    )
+
+
+def _next_alert_at(
+    state: DossierState, calendar: WorkingCalendar, policy: AlertPolicy
+) -> datetime | None:
+    assert state.alert_due_at is not None
+    clock = _alert_clock(state, calendar, policy)
+    if alert_id(state.dossier_id, AlertKind.OVERDUE, state.alert_due_at) in state.alerted:
+        return None
+    if alert_id(state.dossier_id, AlertKind.DUE_SOON, state.alert_due_at) in state.alerted:
+        return clock.overdue_from
+    return clock.due_soon_from
 
 
 def plan_batch(
     decoded: Sequence[tuple[Record, Decoded]],
     states: Mapping[str, DossierState | None],
     calendar: WorkingCalendar,
+    policy: AlertPolicy = DEFAULT_POLICY,
 ) -> BatchPlan:
     """`states` must hold every dossier named in `decoded` (None for one never seen)."""
     plan = BatchPlan(last_offset=decoded[-1][0].offset)
@@ -106,7 +150,7 @@ def plan_batch(
         dossier_id = item.dossier_id
         if dossier_id not in current:
             current[dossier_id] = states[dossier_id]
-            plan.index_before[dossier_id] = open_entry(states[dossier_id], calendar)
+            plan.index_before[dossier_id] = open_entry(states[dossier_id], calendar, policy)
         try:
             transition = apply_event(current[dossier_id], item, calendar)
         except RecordRejected as rejected:
@@ -121,6 +165,7 @@ def plan_batch(
         current[dossier_id] = transition.state
         plan.states[dossier_id] = transition.state
         plan.events[item.type.value] += 1
+        plan.alerts.extend(transition.clears)
         if isinstance(effect, Received):
             for bucket in buckets_of(effect.at):
                 plan.received[(bucket, effect.agency, effect.channel, effect.level)] += 1
@@ -128,5 +173,40 @@ def plan_batch(
             for bucket in buckets_of(effect.at):
                 plan.ended[(bucket, effect.agency, effect.outcome.value)] += 1
     for dossier_id, state in plan.states.items():
-        plan.index_after[dossier_id] = open_entry(state, calendar)
+        plan.index_after[dossier_id] = open_entry(state, calendar, policy)
+    return plan
+
+
+def plan_alert_check(
+    applied_offset: int,
+    states: Mapping[str, DossierState | None],
+    now: datetime,
+    calendar: WorkingCalendar,
+    policy: AlertPolicy,
+) -> BatchPlan:
+    """Alerts due at `now` for the given dossiers (candidates from the alert index), and the
+    state changes that record them. The plan leaves the partition's offset where it is.
+    """
+    plan = BatchPlan(last_offset=applied_offset)
+    for dossier_id, state in states.items():
+        entry = open_entry(state, calendar, policy)
+        if state is None or entry is None or entry.clock is None:
+            continue
+        assert state.agency and state.procedure and state.alert_due_at
+        emitted = alerts_due(
+            dossier_id=dossier_id,
+            agency=state.agency,
+            procedure=state.procedure,
+            alert_due_at=state.alert_due_at,
+            clock=_alert_clock(state, calendar, policy),
+            already=state.alerted,
+            now=now,
+        )
+        if not emitted:
+            continue
+        updated = replace(state, alerted=(*state.alerted, *(a.alert_id for a in emitted)))
+        plan.alerts.extend(emitted)
+        plan.index_before[dossier_id] = entry
+        plan.states[dossier_id] = updated
+        plan.index_after[dossier_id] = open_entry(updated, calendar, policy)
     return plan

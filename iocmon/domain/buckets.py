@@ -105,6 +105,8 @@ def _floor_month(t: datetime) -> datetime:
 
 def _next_month(t: datetime) -> datetime:
     first = _floor_month(t)
-    return first.replace(year=first.year + 1, month=1) if first.month == 12 else first.replace(
-        month=first.month + 1
+    return (
+        first.replace(year=first.year + 1, month=1)
+        if first.month == 12
+        else first.replace(month=first.month + 1)
     )

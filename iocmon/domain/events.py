@@ -133,7 +133,7 @@ def parse_timestamp(field: str, raw: object) -> datetime:
         digits = re.match(r"\d+", rest)
         assert digits is not None
         fraction = digits.group(0)
-        text = f"{head}.{fraction[:6].ljust(6, '0')}{rest[len(fraction):]}"
+        text = f"{head}.{fraction[:6].ljust(6, '0')}{rest[len(fraction) :]}"
     try:
         return datetime.fromisoformat(text)
     except ValueError:
@@ -253,7 +253,8 @@ def _required_choice(doc: dict[str, Any], name: str, choices: frozenset[str]) ->
         raise RecordRejected(RejectReason.WRONG_TYPE, f"field '{name}' must be a string")
     if raw not in choices:
         raise RecordRejected(
-            RejectReason.INVALID_VALUE, f"field '{name}' must be one of: {', '.join(sorted(choices))}"
+            RejectReason.INVALID_VALUE,
+            f"field '{name}' must be one of: {', '.join(sorted(choices))}",
         )
     return raw
 

@@ -24,7 +24,9 @@ class Figures:
     paused: int = 0
 
     def __add__(self, other: Figures) -> Figures:
-        return Figures(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+        return Figures(
+            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
+        )
 
     @staticmethod
     def total(parts: Iterable[Figures]) -> Figures:

@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
+from iocmon.domain.alerts import Alert, clearing
 from iocmon.domain.calendar import WorkingCalendar, due_at_from_processing_days
 from iocmon.domain.events import Event, EventType, RecordRejected, RejectReason
 from iocmon.domain.judge import Outcome, judge_outcome
@@ -55,6 +56,8 @@ class DossierState:
     supplement_requests: int = 0
     ended_at: datetime | None = None
     outcome: Outcome | None = None
+    alerted: tuple[str, ...] = ()
+    """Ids of the alerts emitted for the current appointment and not yet cleared."""
 
     @property
     def is_open(self) -> bool:
@@ -83,8 +86,9 @@ class DossierState:
         for name in _DATETIME_FIELDS:
             if name in values:
                 values[name] = datetime.fromisoformat(values[name])
-        if "event_ids" in values:
-            values["event_ids"] = tuple(values["event_ids"])
+        for name in ("event_ids", "alerted"):
+            if name in values:
+                values[name] = tuple(values[name])
         if "outcome" in values:
             values["outcome"] = Outcome(values["outcome"])
         return cls(**values)
@@ -133,11 +137,11 @@ class Transition:
     effect: Effect
     counted: bool = field(default=True)
     """False only for a duplicate event_id: it must not count as a new event."""
+    clears: tuple[Alert, ...] = ()
+    """Alerts to resolve: the dossier ended, or its appointment moved."""
 
 
-def apply_event(
-    state: DossierState | None, event: Event, calendar: WorkingCalendar
-) -> Transition:
+def apply_event(state: DossierState | None, event: Event, calendar: WorkingCalendar) -> Transition:
     """Apply one event to a dossier's state (None: never seen). Raises `RecordRejected`
     (reason `unknown_dossier`) for an event that needs a received dossier that does not exist.
     """
@@ -221,7 +225,11 @@ def _while_open(state: DossierState, event: Event) -> Transition:
             Informational(),
         )
     if kind is EventType.RESCHEDULED:
-        return Transition(replace(state, alert_due_at=event.due_at), Informational())
+        return Transition(
+            replace(state, alert_due_at=event.due_at, alerted=()),
+            Informational(),
+            clears=_clears(state, event.at),
+        )
     if kind is EventType.TRANSFERRED:
         return Transition(replace(state, handler=event.handler), Informational())
     if kind in TERMINAL_TYPES:
@@ -250,8 +258,25 @@ def _end(state: DossierState, event: Event) -> Transition:
         pause_started_at=None,
         ended_at=event.at,
         outcome=outcome,
+        alerted=(),
     )
-    return Transition(ended, Ended(state.agency, outcome, event.at))
+    return Transition(
+        ended, Ended(state.agency, outcome, event.at), clears=_clears(state, event.at)
+    )
+
+
+def _clears(state: DossierState, at: datetime) -> tuple[Alert, ...]:
+    assert state.agency and state.procedure and state.alert_due_at
+    return tuple(
+        clearing(
+            dossier_id=state.dossier_id,
+            agency=state.agency,
+            procedure=state.procedure,
+            active=state.alerted,
+            due_at=state.alert_due_at,
+            at=at,
+        )
+    )
 
 
 def _seconds_between(start: datetime, end: datetime) -> float:

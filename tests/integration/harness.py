@@ -193,7 +193,9 @@ class Worker:
 
     @property
     def log_path(self) -> Path:
-        return self.pipeline.stack.local_dir / "logs" / f"worker-{self.pipeline.name}-{self.port}.log"
+        return (
+            self.pipeline.stack.local_dir / "logs" / f"worker-{self.pipeline.name}-{self.port}.log"
+        )
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -212,7 +214,9 @@ class Worker:
     def _answers(self) -> bool:
         assert self.process is not None
         if self.process.poll() is not None:
-            raise AssertionError(f"worker exited with {self.process.returncode}; see {self.log_path}")
+            raise AssertionError(
+                f"worker exited with {self.process.returncode}; see {self.log_path}"
+            )
         try:
             return http_get(f"{self.url}/metrics", timeout=2)[0] == 200
         except OSError:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import REPO, Pipeline, read_jsonl, sum_samples, wait_for
+from tests.integration.harness import REPO, Pipeline, sum_samples, wait_for
 from tests.integration.truth import (
     Expected,
     api_figures,
@@ -83,7 +83,9 @@ def test_simulated_stream_equals_ground_truth(pipeline: Pipeline, tmp_path: Path
     assert len(pipeline.dead_letters()) == rejected
 
 
-def test_replaying_twice_and_duplicates_change_no_figure(pipeline: Pipeline, tmp_path: Path) -> None:
+def test_replaying_twice_and_duplicates_change_no_figure(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
     events, expected = simulate(pipeline, tmp_path, seed=12)
     worker = pipeline.start_worker()
     pipeline.iocmon("replay", str(events))

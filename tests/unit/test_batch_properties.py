@@ -15,7 +15,14 @@ from iocmon.domain.lifecycle import DossierState
 
 CAL = load_calendar()
 NOW = datetime(2031, 1, 1, tzinfo=LOCAL_TZ)
-MIDDLE = ["processing", "transferred", "supplement_requested", "fee_requested", "resumed", "rescheduled"]
+MIDDLE = [
+    "processing",
+    "transferred",
+    "supplement_requested",
+    "fee_requested",
+    "resumed",
+    "rescheduled",
+]
 TERMINAL = ["resolved", "stopped", "withdrawn", "result_returned"]
 
 
@@ -39,9 +46,11 @@ def dossier_stream(draw: st.DrawFn, dossier_id: str) -> list[dict[str, object]]:
     events = []
     if draw(st.booleans()):
         events.append(event("submitted"))
-    due = {"processing_days": draw(st.integers(1, 15))} if draw(st.booleans()) else {
-        "due_at": (start + timedelta(days=draw(st.integers(0, 20)))).isoformat()
-    }
+    due = (
+        {"processing_days": draw(st.integers(1, 15))}
+        if draw(st.booleans())
+        else {"due_at": (start + timedelta(days=draw(st.integers(0, 20)))).isoformat()}
+    )
     events.append(event("received", agency=draw(st.sampled_from(["STP", "XLX", "AG"])),
                         procedure="1.001", channel="online", level="full", **due))  # fmt: skip
     for kind in draw(st.lists(st.sampled_from(MIDDLE), max_size=6)):
@@ -113,9 +122,7 @@ def outcomes(states: dict[str, DossierState]) -> dict[str, object]:
 def test_every_received_dossier_ends_at_most_once(events: list[dict[str, object]]) -> None:
     states, totals = judge([records(events)])
     received = {e["dossier_id"] for e in events if e["type"] == "received"}
-    ended_with_terminal = {
-        e["dossier_id"] for e in events if e["type"] in TERMINAL
-    }
+    ended_with_terminal = {e["dossier_id"] for e in events if e["type"] in TERMINAL}
     ended = sum(n for k, n in totals.items() if k[0] == "ended")
     assert ended == len(received & ended_with_terminal)
     assert sum(n for k, n in totals.items() if k[0] == "received") == len(received)
@@ -126,7 +133,9 @@ def test_every_received_dossier_ends_at_most_once(events: list[dict[str, object]
 
 @settings(max_examples=150, deadline=None)
 @given(streams(), st.data())
-def test_duplicates_never_change_the_figures(events: list[dict[str, object]], data: st.DataObject) -> None:
+def test_duplicates_never_change_the_figures(
+    events: list[dict[str, object]], data: st.DataObject
+) -> None:
     baseline_states, baseline = judge([records(events)])
     with_dupes = list(events)
     for _ in range(data.draw(st.integers(1, 5))):

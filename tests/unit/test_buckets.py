@@ -59,9 +59,9 @@ def test_old_ranges_are_rounded_to_days() -> None:
     assert {b.resolution for b in c.buckets} == {"d"}
 
 
-instants = st.datetimes(
-    min_value=datetime(2020, 1, 1), max_value=datetime(2026, 12, 31)
-).map(lambda d: d.replace(tzinfo=LOCAL_TZ))
+instants = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2026, 12, 31)).map(
+    lambda d: d.replace(tzinfo=LOCAL_TZ)
+)
 
 
 @settings(max_examples=300, deadline=None)

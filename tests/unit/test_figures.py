@@ -18,7 +18,9 @@ def test_ratio_and_score_are_null_without_dossiers() -> None:
 
 def test_766_progress_score_counts_open_not_overdue_as_good() -> None:
     # 20 x (early + on_time + withdrawn + open not overdue) / (ended + open)
-    f = Figures(early=6, on_time=2, late=1, withdrawn=1, on_track=5, due_soon=3, overdue=1, paused=1)
+    f = Figures(
+        early=6, on_time=2, late=1, withdrawn=1, on_track=5, due_soon=3, overdue=1, paused=1
+    )
     assert f.ended == 10 and f.open == 10
     assert f.progress_766 == pytest.approx(20 * (6 + 2 + 1 + 9) / 20)
 

@@ -13,8 +13,8 @@ from iocmon.domain.judge import OpenState, Outcome, open_clock, open_state
 from iocmon.domain.lifecycle import (
     DossierState,
     Ended,
-    IgnoreReason,
     Ignored,
+    IgnoreReason,
     Informational,
     Received,
     Transition,
@@ -89,7 +89,7 @@ def test_pause_over_a_weekend_moves_the_effective_end_back() -> None:
 
 
 def test_two_supplementation_requests_make_an_early_resolution_late() -> None:
-    state, steps = run(
+    state, _ = run(
         receive("2024-03-04T08:00:00", days=10),
         ev(EventType.SUPPLEMENT_REQUESTED, "2024-03-04T09:00:00"),
         ev(EventType.RESUMED, "2024-03-05T09:00:00"),
@@ -155,14 +155,20 @@ def test_paused_dossiers_are_paused_whatever_the_date() -> None:
 
 
 def test_withdrawn_and_stopped() -> None:
-    withdrawn, _ = run(receive("2024-03-04T08:00:00", days=1), ev(EventType.WITHDRAWN, "2024-03-20T08:00:00"))
+    withdrawn, _ = run(
+        receive("2024-03-04T08:00:00", days=1), ev(EventType.WITHDRAWN, "2024-03-20T08:00:00")
+    )
     assert withdrawn.outcome is Outcome.WITHDRAWN
-    stopped, _ = run(receive("2024-03-04T08:00:00", days=1), ev(EventType.STOPPED, "2024-03-06T08:00:00"))
+    stopped, _ = run(
+        receive("2024-03-04T08:00:00", days=1), ev(EventType.STOPPED, "2024-03-06T08:00:00")
+    )
     assert stopped.outcome is Outcome.LATE
 
 
 def test_result_returned_ends_only_a_dossier_that_has_not_ended() -> None:
-    alone, steps = run(receive("2024-03-04T08:00:00", days=3), ev(EventType.RESULT_RETURNED, "2024-03-05T08:00:00"))
+    alone, steps = run(
+        receive("2024-03-04T08:00:00", days=3), ev(EventType.RESULT_RETURNED, "2024-03-05T08:00:00")
+    )
     assert alone.outcome is Outcome.EARLY and isinstance(steps[-1].effect, Ended)
     after, steps = run(
         receive("2024-03-04T08:00:00", days=3),
@@ -182,14 +188,18 @@ def test_result_returned_ends_only_a_dossier_that_has_not_ended() -> None:
     ],
 )
 def test_events_after_the_end_are_ignored(late_event: Event, reason: IgnoreReason) -> None:
-    ended, _ = run(receive("2024-03-04T08:00:00", days=3), ev(EventType.RESOLVED, "2024-03-05T08:00:00"))
+    ended, _ = run(
+        receive("2024-03-04T08:00:00", days=3), ev(EventType.RESOLVED, "2024-03-05T08:00:00")
+    )
     step = apply_event(ended, late_event, CAL)
     assert step.effect == Ignored(reason)
     assert step.state.outcome is Outcome.EARLY and step.state.ended_at == ended.ended_at
 
 
 def test_second_received_is_ignored_and_keeps_the_first_due_date() -> None:
-    state, steps = run(receive("2024-03-04T08:00:00", days=3), receive("2024-03-05T08:00:00", days=10))
+    state, steps = run(
+        receive("2024-03-04T08:00:00", days=3), receive("2024-03-05T08:00:00", days=10)
+    )
     assert steps[-1].effect == Ignored(IgnoreReason.SECOND_RECEIVED)
     assert state.due_at == local("2024-03-07T17:00:00")
 
@@ -203,7 +213,9 @@ def test_duplicate_event_id_changes_nothing_and_is_not_counted() -> None:
 
 
 def test_resume_without_a_pause_is_ignored() -> None:
-    _, steps = run(receive("2024-03-04T08:00:00", days=3), ev(EventType.RESUMED, "2024-03-05T08:00:00"))
+    _, steps = run(
+        receive("2024-03-04T08:00:00", days=3), ev(EventType.RESUMED, "2024-03-05T08:00:00")
+    )
     assert steps[-1].effect == Ignored(IgnoreReason.NOT_PAUSED)
 
 
@@ -219,7 +231,9 @@ def test_rejected_at_intake_is_never_received() -> None:
 
 
 def test_submitted_then_received_opens_the_dossier() -> None:
-    state, steps = run(ev(EventType.SUBMITTED, "2024-03-04T07:00:00"), receive("2024-03-04T09:00:00", days=3))
+    state, steps = run(
+        ev(EventType.SUBMITTED, "2024-03-04T07:00:00"), receive("2024-03-04T09:00:00", days=3)
+    )
     assert state.is_open and isinstance(steps[-1].effect, Received)
     assert len(state.event_ids) == 2
 
@@ -232,7 +246,10 @@ def test_events_for_a_dossier_never_received_are_rejected(kind: EventType) -> No
 
 
 def test_transfer_changes_the_handler_but_not_the_agency() -> None:
-    state, _ = run(receive("2024-03-04T08:00:00", days=3), ev(EventType.TRANSFERRED, "2024-03-04T10:00:00", handler="STNMT"))
+    state, _ = run(
+        receive("2024-03-04T08:00:00", days=3),
+        ev(EventType.TRANSFERRED, "2024-03-04T10:00:00", handler="STNMT"),
+    )
     assert state.handler == "STNMT" and state.agency == "STP"
 
 
