@@ -37,6 +37,7 @@ class Settings:
     clock_offset_s: float = 0.0
     alert_check_interval_s: float = 10.0
     alert_due_soon_share: float = 0.0
+    api_token: str = ""
 
     def now(self) -> datetime:
         """The worker's clock: wall time shifted by `clock_offset_s` (for tests and drills)."""
@@ -77,6 +78,7 @@ _ENV_NAMES: dict[str, str] = {
     "clock_offset_s": "IOCMON_CLOCK_OFFSET_S",
     "alert_check_interval_s": "IOCMON_ALERT_CHECK_INTERVAL_S",
     "alert_due_soon_share": "IOCMON_ALERT_DUE_SOON_SHARE",
+    "api_token": "IOCMON_API_TOKEN",
 }
 
 

@@ -1,92 +1,229 @@
-"""The JSON query API of CONTRACT §5, independent of the web framework that serves it.
+"""The read-only JSON query API (CONTRACT §5 and the duty tools), framework-independent.
 
 Each handler takes the query parameters and the current instant and returns (status, body),
-so it can be tested against a real Redis without starting a web server.
+so it can be tested against a real Redis without a web server. Bad parameters get 400 with
+a message that says what is accepted.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from iocmon.domain.buckets import cover
-from iocmon.domain.events import RecordRejected, parse_timestamp
+from iocmon.domain.buckets import cover, day_buckets
+from iocmon.domain.calendar import LOCAL_TZ
+from iocmon.domain.events import MAX_ID_CHARS, RecordRejected, parse_timestamp
+from iocmon.domain.figures import Figures
+from iocmon.domain.judge import open_clock, open_state, overdue_days
 from iocmon.domain.periods import PeriodError, parse_period
 from streams.queries import FigureReader
 
 DEFAULT_PERIOD = timedelta(hours=24)
 DEFAULT_OVERDUE_LIMIT = 100
 MAX_OVERDUE_LIMIT = 1000
+MAX_SERIES_DAYS = 5 * 366 + 1
+RANKINGS = ("on_time_ratio", "overdue", "late", "progress_766")
 
 Response = tuple[int, dict[str, Any]]
+RANGE_PARAMS = frozenset({"from", "to", "period"})
 
 
 class BadParameter(ValueError):
     """A query parameter that the API cannot use; the message says what it accepts."""
 
 
-async def summary(
-    reader: FigureReader,
-    params: Mapping[str, str],
-    now: datetime,
-    names: Mapping[str, str] | None = None,
-) -> Response:
-    """Figures for [from, to) or a calendar `period` (2024, 2024-H1, 2024-Q3, 2024-02, ...)."""
-    names = names or {}
-    try:
-        _only(params, {"from", "to", "period", "agency", "by"})
-        if params.get("period"):
-            if params.get("from") or params.get("to"):
-                raise BadParameter("give either 'period' or 'from'/'to', not both")
-            try:
-                period = parse_period(params["period"])
-            except PeriodError as exc:
-                raise BadParameter(str(exc)) from None
-            start, end = period.start, period.end
-        else:
-            start = _timestamp(params, "from") or now - DEFAULT_PERIOD
-            end = _timestamp(params, "to") or now
-        if end <= start:
-            raise BadParameter("'to' must be later than 'from'")
-        agency = _agency(params)
-        by = params.get("by")
-        if by not in (None, "agency"):
-            raise BadParameter("'by' accepts only 'agency'")
-    except BadParameter as exc:
-        return 400, {"error": str(exc)}
-    used = cover(start, end, now)
-    figures = await reader.figures(used, now, agency)
-    body: dict[str, Any] = {
-        "from": used.start.isoformat(),
-        "to": used.end.isoformat(),
+class Api:
+    def __init__(
+        self,
+        reader: FigureReader,
+        names: Mapping[str, str],
+        calendar: Any,
+    ) -> None:
+        self._reader = reader
+        self._names = names
+        self._calendar = calendar
+
+    async def summary(self, params: Mapping[str, str], now: datetime) -> Response:
+        """Figures for [from, to) or a calendar `period` (2024, 2024-H1, 2024-Q3, 2024-02)."""
+        try:
+            _only(params, RANGE_PARAMS | {"agency", "by"})
+            start, end = _range(params, now)
+            agency = _agency(params)
+            by = params.get("by")
+            if by not in (None, "", "agency"):
+                raise BadParameter("'by' accepts only 'agency'")
+        except BadParameter as exc:
+            return 400, {"error": str(exc)}
+        used = cover(start, end, now)
+        figures = await self._reader.figures(used, now, agency)
+        body: dict[str, Any] = {
+            **_range_json(used.start, used.end, start, end, now),
+            "agency": agency,
+            "agency_name": self._names.get(agency) if agency else None,
+            **figures.to_json(),
+        }
+        if by == "agency":
+            per_agency = await self._reader.figures_by_agency(used, now)
+            body["by_agency"] = [
+                self._agency_row(code, f)
+                for code, f in per_agency.items()
+                if agency is None or code == agency
+            ]
+        return 200, body
+
+    async def overdue(self, params: Mapping[str, str], now: datetime) -> Response:
+        try:
+            _only(params, {"agency", "limit"})
+            agency = _agency(params)
+            limit = _limit(params, DEFAULT_OVERDUE_LIMIT)
+        except BadParameter as exc:
+            return 400, {"error": str(exc)}
+        items = await self._reader.overdue(now, agency, limit)
+        for item in items:
+            item["agency_name"] = self._names.get(item["agency"])
+        return 200, {"as_of": now.isoformat(), "items": items}
+
+    async def rankings(self, params: Mapping[str, str], now: datetime) -> Response:
+        """Agencies ranked by a figure: worst first by default (lowest on-time ratio,
+        most overdue), which is what an operations center looks for."""
+        try:
+            _only(params, RANGE_PARAMS | {"by", "limit", "order"})
+            start, end = _range(params, now)
+            by = params.get("by") or "on_time_ratio"
+            if by not in RANKINGS:
+                raise BadParameter(f"'by' must be one of: {', '.join(RANKINGS)}")
+            order = params.get("order") or (
+                "asc" if by in ("on_time_ratio", "progress_766") else "desc"
+            )
+            if order not in ("asc", "desc"):
+                raise BadParameter("'order' must be 'asc' or 'desc'")
+            limit = _limit(params, 20)
+        except BadParameter as exc:
+            return 400, {"error": str(exc)}
+        used = cover(start, end, now)
+        per_agency = await self._reader.figures_by_agency(used, now)
+        rows = [
+            {"value": getattr(f, by), **self._agency_row(code, f)}
+            for code, f in per_agency.items()
+            if getattr(f, by) is not None
+        ]
+        rows.sort(key=lambda r: (r["value"], r["agency"]), reverse=order == "desc")
+        return 200, {**_range_json(used.start, used.end, start, end, now), "by": by,
+                     "order": order, "items": rows[:limit]}  # fmt: skip
+
+    async def procedures(self, agency: str, params: Mapping[str, str], now: datetime) -> Response:
+        """Per-procedure outcomes of one agency (counted by whole local days)."""
+        try:
+            _only(params, RANGE_PARAMS)
+            _agency({"agency": agency})
+            start, end = _range(params, now)
+        except BadParameter as exc:
+            return 400, {"error": str(exc)}
+        used = cover(start, end, now, hours=False)
+        by_procedure = await self._reader.procedures(used, agency)
+        items = []
+        for procedure, outcomes in sorted(by_procedure.items()):
+            f = Figures(**{o: outcomes[o] for o in ("early", "on_time", "late", "withdrawn")})
+            items.append({"procedure": procedure, **_ended_json(f)})
+        return 200, {**_range_json(used.start, used.end, start, end, now), "agency": agency,
+                     "agency_name": self._names.get(agency), "items": items}  # fmt: skip
+
+    async def series(self, params: Mapping[str, str], now: datetime) -> Response:
+        """Daily figures (local days) for a period: for trends and reports."""
+        try:
+            _only(params, RANGE_PARAMS | {"agency"})
+            start, end = _range(params, now, default=timedelta(days=30))
+            agency = _agency(params)
+        except BadParameter as exc:
+            return 400, {"error": str(exc)}
+        days = day_buckets(start, end)
+        if len(days) > MAX_SERIES_DAYS:
+            return 400, {"error": f"a series covers at most {MAX_SERIES_DAYS} days"}
+        rows = await self._reader.daily(days, agency)
+        return 200, {
+            **_range_json(
+                datetime.strptime(days[0].id, "%Y%m%d").replace(tzinfo=LOCAL_TZ),
+                datetime.strptime(days[-1].id, "%Y%m%d").replace(tzinfo=LOCAL_TZ)
+                + timedelta(days=1),
+                start,
+                end,
+                now,
+            ),
+            "agency": agency,
+            "days": [
+                {"date": f"{d[:4]}-{d[4:6]}-{d[6:]}", "received": f.received, **_ended_json(f)}
+                for d, f in rows
+            ],
+        }
+
+    async def dossier(self, dossier_id: str, now: datetime) -> Response:
+        if not 1 <= len(dossier_id) <= MAX_ID_CHARS:
+            return 400, {"error": f"a dossier id has 1 to {MAX_ID_CHARS} characters"}
+        state = await self._reader.dossier(dossier_id)
+        if state is None:
+            return 404, {"error": f"no dossier {dossier_id!r} has been received"}
+        body: dict[str, Any] = {
+            "dossier_id": state.dossier_id,
+            "status": state.status,
+            "agency": state.agency,
+            "agency_name": self._names.get(state.agency or ""),
+            "procedure": state.procedure,
+            "channel": state.channel,
+            "level": state.level,
+            "handler": state.handler,
+            "received_at": _iso(state.received_at),
+            "due_at": _iso(state.due_at),
+            "alert_due_at": _iso(state.alert_due_at),
+            "paused_s": state.paused_s,
+            "paused": state.is_paused,
+            "supplement_requests": state.supplement_requests,
+            "ended_at": _iso(state.ended_at),
+            "outcome": state.outcome.value if state.outcome else None,
+            "state": None,
+            "overdue_days": 0,
+            "history": [
+                {"event_id": e, "type": t, "at": at, "effect": effect}
+                for e, t, at, effect in state.history
+            ],
+        }
+        if state.is_open and state.due_at is not None:
+            clock = (
+                None
+                if state.is_paused
+                else open_clock(state.due_at, state.paused_s, self._calendar)
+            )
+            body["state"] = open_state(clock, now).value
+            if clock is not None:
+                body["overdue_days"] = overdue_days(clock.overdue_from, now)
+        return 200, body
+
+    def _agency_row(self, code: str, figures: Figures) -> dict[str, Any]:
+        return {"agency": code, "agency_name": self._names.get(code), **figures.to_json()}
+
+
+def _ended_json(f: Figures) -> dict[str, Any]:
+    return {"early": f.early, "on_time": f.on_time, "late": f.late, "withdrawn": f.withdrawn,
+            "ended": f.ended, "on_time_ratio": f.on_time_ratio}  # fmt: skip
+
+
+def _range_json(
+    used_from: datetime, used_to: datetime, start: datetime, end: datetime, now: datetime
+) -> dict[str, Any]:
+    return {
+        "from": used_from.isoformat(),
+        "to": used_to.isoformat(),
         "requested": {"from": start.isoformat(), "to": end.isoformat()},
         "as_of": now.isoformat(),
-        "agency": agency,
-        "agency_name": names.get(agency) if agency else None,
-        **figures.to_json(),
     }
-    if by == "agency":
-        per_agency = await reader.figures_by_agency(used, now)
-        body["by_agency"] = [
-            {"agency": code, "agency_name": names.get(code), **f.to_json()}
-            for code, f in per_agency.items()
-            if agency is None or code == agency
-        ]
-    return 200, body
 
 
-async def overdue(reader: FigureReader, params: Mapping[str, str], now: datetime) -> Response:
-    try:
-        _only(params, {"agency", "limit"})
-        agency = _agency(params)
-        limit = _limit(params)
-    except BadParameter as exc:
-        return 400, {"error": str(exc)}
-    return 200, {"as_of": now.isoformat(), "items": await reader.overdue(now, agency, limit)}
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
 
-def _only(params: Mapping[str, str], accepted: set[str]) -> None:
+def _only(params: Mapping[str, str], accepted: set[str] | frozenset[str]) -> None:
     unknown = sorted(set(params) - accepted)
     if unknown:
         raise BadParameter(
@@ -94,15 +231,36 @@ def _only(params: Mapping[str, str], accepted: set[str]) -> None:
         )
 
 
+def _range(
+    params: Mapping[str, str], now: datetime, default: timedelta = DEFAULT_PERIOD
+) -> tuple[datetime, datetime]:
+    if params.get("period"):
+        if params.get("from") or params.get("to"):
+            raise BadParameter("give either 'period' or 'from'/'to', not both")
+        try:
+            period = parse_period(params["period"])
+        except PeriodError as exc:
+            raise BadParameter(str(exc)) from None
+        return period.start, period.end
+    start = _timestamp(params, "from") or now - default
+    end = _timestamp(params, "to") or now
+    if end <= start:
+        raise BadParameter("'to' must be later than 'from'")
+    return start, end
+
+
 def _timestamp(params: Mapping[str, str], name: str) -> datetime | None:
     raw = params.get(name)
     if raw is None or raw == "":
         return None
+    if re.search(r" \d{2}:\d{2}$", raw):
+        raw = raw[:-6] + "+" + raw[-5:]  # an unencoded '+' in a URL arrives as a space
     try:
         return parse_timestamp(name, raw)
     except RecordRejected:
         raise BadParameter(
             f"'{name}' must be an RFC 3339 timestamp with offset, e.g. 2024-02-05T00:00:00+07:00"
+            " (in a URL, write + as %2B)"
         ) from None
 
 
@@ -110,15 +268,15 @@ def _agency(params: Mapping[str, str]) -> str | None:
     raw = params.get("agency")
     if raw is None or raw == "":
         return None
-    if len(raw) > 64:
-        raise BadParameter("'agency' is an agency code of at most 64 characters")
+    if len(raw) > MAX_ID_CHARS:
+        raise BadParameter(f"'agency' is an agency code of at most {MAX_ID_CHARS} characters")
     return raw
 
 
-def _limit(params: Mapping[str, str]) -> int:
+def _limit(params: Mapping[str, str], default: int) -> int:
     raw = params.get("limit")
     if raw is None or raw == "":
-        return DEFAULT_OVERDUE_LIMIT
+        return default
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_OVERDUE_LIMIT:
         raise BadParameter(f"'limit' must be a whole number from 1 to {MAX_OVERDUE_LIMIT}")
     return int(raw)

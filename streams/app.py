@@ -12,12 +12,10 @@ import logging
 import tempfile
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 import faust
 from aiokafka.errors import KafkaError
 from faust.types import TP, EventT
-from faust.web import Request, Response, View
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -26,17 +24,28 @@ from iocmon.domain.agencies import load_catalogue
 from iocmon.domain.alerts import Alert, AlertPolicy
 from iocmon.domain.batch import DeadLetter, Record
 from iocmon.domain.calendar import load_calendar
-from streams import api, metrics
+from iocmon.errors import ConfigError
+from streams import metrics
+from streams.api import Api
 from streams.exporter import FigureExporter
 from streams.intake import BatchApplier
 from streams.labels import AgencyLabels
 from streams.queries import FigureReader
 from streams.store import BatchStore
+from streams.web import register_routes
 
 log = logging.getLogger(__name__)
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
 def create_app(settings: Settings) -> faust.App:
+    if settings.web_host not in LOOPBACK_HOSTS and not settings.api_token:
+        raise ConfigError(
+            f"IOCMON_WEB_HOST={settings.web_host} exposes the API beyond this machine; "
+            "set IOCMON_API_TOKEN to require a bearer token, or bind to 127.0.0.1"
+        )
     app = faust.App(
         settings.consumer_group,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap_servers.split(",")],
@@ -107,12 +116,21 @@ def create_app(settings: Settings) -> faust.App:
             headers=None,
         )
 
+    class ConsumerRewinder:
+        async def earliest(self, partition: int) -> int:
+            tp = TP(settings.events_topic, partition)
+            return (await app.consumer.earliest_offsets(tp))[tp]
+
+        async def seek(self, partition: int, offset: int) -> None:
+            await app.consumer.seek(TP(settings.events_topic, partition), offset)
+
     applier = BatchApplier(
         store,
         calendar,
         dead_letter,
         send_alert,
         clock=settings.now,
+        rewinder=ConsumerRewinder(),
         policy=AlertPolicy(settings.alert_due_soon_share or None),
     )
 
@@ -159,38 +177,7 @@ def create_app(settings: Settings) -> faust.App:
         metrics.REPORTS_FIGURES.set(int(reporter_tp in actives))
         return actives
 
-    @app.page("/metrics")
-    class MetricsView(View):
-        async def get(self, request: Request) -> Response:
-            families: list[Any] = []
-            try:
-                actives = owned_partitions()
-                if reporter_tp in actives:
-                    families.extend(await exporter.dossier_families(settings.now()))
-                ends = await app.consumer.highwaters(*actives) if actives else {}
-                families.append(
-                    await exporter.lag_family({tp.partition: n for tp, n in ends.items()})
-                )
-                metrics.REDIS_UP.set(1)
-            except RedisError:
-                metrics.REDIS_UP.set(0)
-                log.warning("cannot read figures from Redis for /metrics; is it running?")
-            return self.bytes(metrics.render(families), content_type="text/plain; version=0.0.4")
-
-    @app.page("/api/v1/summary")
-    class SummaryView(View):
-        async def get(self, request: Request) -> Response:
-            status, body = await api.summary(
-                reader, dict(request.query), settings.now(), agency_names
-            )
-            return self.json(body, status=status)
-
-    @app.page("/api/v1/overdue")
-    class OverdueView(View):
-        async def get(self, request: Request) -> Response:
-            status, body = await api.overdue(reader, dict(request.query), settings.now())
-            return self.json(body, status=status)
-
+    register_routes(app, settings, Api(reader, agency_names, calendar), exporter, owned_partitions)
     return app
 
 

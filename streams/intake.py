@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
@@ -37,6 +39,17 @@ log = logging.getLogger(__name__)
 
 DeadLetterSink = Callable[[int, DeadLetter], Awaitable[None]]
 AlertSink = Callable[[Alert], Awaitable[None]]
+
+
+class Rewinder(Protocol):
+    """The consumer side of gap handling: where a partition's log starts, and seeking."""
+
+    async def earliest(self, partition: int) -> int: ...
+
+    async def seek(self, partition: int, offset: int) -> None: ...
+
+
+REWIND_EVERY_S = 2.0
 Clock = Callable[[], datetime]
 
 
@@ -59,6 +72,9 @@ class _Delays:
         return delay
 
 
+DEFAULT_BACKOFF = Backoff()
+
+
 class BatchApplier:
     """Applies one partition's records, retrying until they are applied (never skipping),
     and checks its alert thresholds; both under one lock per partition, so a check never
@@ -72,8 +88,9 @@ class BatchApplier:
         dead_letters: DeadLetterSink,
         alerts: AlertSink,
         clock: Clock,
+        rewinder: Rewinder,
         policy: AlertPolicy = DEFAULT_POLICY,
-        backoff: Backoff = Backoff(),
+        backoff: Backoff = DEFAULT_BACKOFF,
     ) -> None:
         self._store = store
         self._calendar = calendar
@@ -82,6 +99,8 @@ class BatchApplier:
         self._clock = clock
         self._policy = policy
         self._backoff = backoff
+        self._rewinder = rewinder
+        self._last_rewind: dict[int, float] = {}
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def apply(self, partition: int, records: Sequence[Record]) -> BatchPlan | None:
@@ -143,6 +162,8 @@ class BatchApplier:
         if not fresh:
             metrics.RECORDS_SKIPPED.inc(len(records))
             return True, None
+        if fresh[0].offset > applied + 1 and await self._rewind(partition, applied + 1):
+            return True, None
         decoded = decode_batch(fresh, self._clock())
         planned_against, states = await self._store.load(partition, dossier_ids(decoded))
         if planned_against != applied:
@@ -158,3 +179,34 @@ class BatchApplier:
             metrics.RECORDS_APPLIED.inc(len(fresh))
             metrics.RECORDS_SKIPPED.inc(len(records) - len(fresh))
         return done, plan
+
+    async def _rewind(self, partition: int, wanted: int) -> bool:
+        """Records between the last applied one and this batch were never applied: Kafka's
+        committed offset ran ahead of Redis (a Redis restart lost its last writes, or Redis
+        lost its data), so read the partition again from the first unapplied record. True
+        if the batch must be dropped (it will be delivered again after the seek).
+        """
+        earliest = await self._rewinder.earliest(partition)
+        if earliest > wanted:
+            log.error(
+                "partition %d: records from offset %d are gone from Kafka (log starts at %d); "
+                "figures miss them. Keep the events topic's retention unlimited "
+                "(retention.ms=-1) and rebuild with `iocmon rebuild`.",
+                partition,
+                wanted,
+                earliest,
+            )
+            return False
+        now = time.monotonic()
+        if now - self._last_rewind.get(partition, -REWIND_EVERY_S) >= REWIND_EVERY_S:
+            log.warning(
+                "partition %d: last applied offset in Redis is %d but Kafka delivered a later "
+                "one; reading again from offset %d",
+                partition,
+                wanted - 1,
+                wanted,
+            )
+            metrics.REWINDS.inc()
+            self._last_rewind[partition] = now
+            await self._rewinder.seek(partition, wanted)
+        return True

@@ -34,6 +34,10 @@ class PartitionKeys:
         """Hash `agency|outcome` -> dossiers that ended in the bucket."""
         return f"{self._base}:ended:{bucket.name}"
 
+    def ended_by_procedure(self, bucket: Bucket) -> str:
+        """Hash `agency|procedure|outcome` -> dossiers that ended (no hourly buckets)."""
+        return f"{self._base}:ended-procedure:{bucket.name}"
+
     def received(self, bucket: Bucket) -> str:
         """Hash `agency|channel|level` -> dossiers received in the bucket."""
         return f"{self._base}:received:{bucket.name}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Gauge, Histogram, disable_created_metrics
 from prometheus_client import Counter as PromCounter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
@@ -21,6 +21,8 @@ from iocmon.domain.figures import Figures
 from streams.queries import Totals
 
 OTHER_AGENCY = "other"
+
+disable_created_metrics()  # `_created` series double the exposition and no panel reads them
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 RECORDS_APPLIED = PromCounter(
@@ -46,6 +48,11 @@ REDIS_ERRORS = PromCounter(
 DEAD_LETTERS = PromCounter(
     "iocmon_dead_letters_produced_total",
     "Records this worker wrote to the dead-letter topic (may repeat after a crash).",
+    registry=REGISTRY,
+)
+REWINDS = PromCounter(
+    "iocmon_partition_rewinds_total",
+    "Seeks back to the first unapplied record after Kafka's offset ran ahead of Redis.",
     registry=REGISTRY,
 )
 ALERTS_EMITTED = PromCounter(

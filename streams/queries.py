@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
 
-from iocmon.domain.buckets import ALL_TIME, Cover
+from iocmon.domain.buckets import ALL_TIME, Bucket, Cover
 from iocmon.domain.figures import Figures
 from iocmon.domain.judge import OpenState, overdue_days
 from iocmon.domain.lifecycle import DossierState
@@ -158,6 +159,54 @@ class FigureReader:
                 }
             )
         return items
+
+    async def dossier(self, dossier_id: str) -> DossierState | None:
+        """A dossier lives in the partition Kafka chose for its key; ask them all at once
+        rather than re-implement the producer's partitioner here."""
+        pipe = self._redis.pipeline(transaction=False)
+        for keys in self._parts:
+            pipe.get(keys.dossier(dossier_id))
+        for blob in await pipe.execute():
+            if blob is not None:
+                return DossierState.from_json(json.loads(blob))
+        return None
+
+    async def procedures(self, cover: Cover, agency: str) -> dict[str, Counter[str]]:
+        """Outcomes per procedure of one agency's dossiers that ended in the cover."""
+        pipe = self._redis.pipeline(transaction=False)
+        for keys in self._parts:
+            for bucket in cover.buckets:
+                pipe.hgetall(keys.ended_by_procedure(bucket))
+        prefix = f"{agency}|"
+        out: dict[str, Counter[str]] = {}
+        for reply in await pipe.execute():
+            for field, n in reply.items():
+                text = _text(field)
+                if not text.startswith(prefix):
+                    continue
+                procedure, _, outcome = text[len(prefix) :].rpartition("|")
+                out.setdefault(procedure, Counter())[outcome] += int(n)
+        return out
+
+    async def daily(self, days: Sequence[Bucket], agency: str | None) -> list[tuple[str, Figures]]:
+        """Ended and received dossiers per local day bucket, in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for bucket in days:
+            for keys in self._parts:
+                pipe.hgetall(keys.ended(bucket))
+                pipe.hgetall(keys.received(bucket))
+        replies = await pipe.execute()
+        rows = []
+        per_day = 2 * len(self._parts)
+        for i, bucket in enumerate(days):
+            ended: Counter[tuple[str, str]] = Counter()
+            received: Counter[tuple[str, str, str]] = Counter()
+            chunk = replies[i * per_day : (i + 1) * per_day]
+            for j in range(0, per_day, 2):
+                _add_split(ended, chunk[j], 1)
+                _add_split(received, chunk[j + 1], 2)
+            rows.append((bucket.id, _figures(ended, received, Counter(), agency)))
+        return rows
 
     async def totals(self, now: datetime) -> Totals:
         ended, received = await self.period_counts(Cover(now, now, (ALL_TIME,)))

@@ -96,6 +96,8 @@ class _Ops:
         for (bucket, agency, outcome), n in plan.ended.items():
             self._count(k.ended(bucket), f"{agency}|{outcome}", n, bucket.resolution == "h")
             agencies.add(agency)
+        for (bucket, agency, procedure, outcome), n in plan.ended_by_procedure.items():
+            self.op("hincrby", k.ended_by_procedure(bucket), f"{agency}|{procedure}|{outcome}", n)
         for (bucket, agency, channel, level), n in plan.received.items():
             self._count(
                 k.received(bucket), f"{agency}|{channel}|{level}", n, bucket.resolution == "h"

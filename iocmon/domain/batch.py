@@ -62,6 +62,8 @@ class BatchPlan:
     index_before: dict[str, OpenEntry | None] = field(default_factory=dict)
     index_after: dict[str, OpenEntry | None] = field(default_factory=dict)
     ended: Counter[tuple[Bucket, str, str]] = field(default_factory=Counter)
+    ended_by_procedure: Counter[tuple[Bucket, str, str, str]] = field(default_factory=Counter)
+    """(bucket, agency, procedure, outcome), in day, month and all-time buckets only."""
     received: Counter[tuple[Bucket, str, str, str]] = field(default_factory=Counter)
     events: Counter[str] = field(default_factory=Counter)
     ignored: Counter[str] = field(default_factory=Counter)
@@ -170,8 +172,12 @@ def plan_batch(
             for bucket in buckets_of(effect.at):
                 plan.received[(bucket, effect.agency, effect.channel, effect.level)] += 1
         elif isinstance(effect, Ended):
+            procedure = transition.state.procedure or ""
             for bucket in buckets_of(effect.at):
                 plan.ended[(bucket, effect.agency, effect.outcome.value)] += 1
+                if bucket.resolution != "h":
+                    key = (bucket, effect.agency, procedure, effect.outcome.value)
+                    plan.ended_by_procedure[key] += 1
     for dossier_id, state in plan.states.items():
         plan.index_after[dossier_id] = open_entry(state, calendar, policy)
     return plan

@@ -52,11 +52,14 @@ def buckets_of(at: datetime) -> tuple[Bucket, ...]:
     )
 
 
-def cover(start: datetime, end: datetime, now: datetime) -> Cover:
+def cover(start: datetime, end: datetime, now: datetime, *, hours: bool = True) -> Cover:
     """Buckets covering [start, end): widened to whole hours within the last 90 days, to
     whole days before that (the contract allows this rounding; the response reports it).
+    `hours=False` widens to whole days everywhere, for counters kept without hours.
     """
     hourly_from = _floor_day(now.astimezone(LOCAL_TZ) - HOURLY_QUERY_WINDOW)
+    if not hours:
+        hourly_from = _ceil_day(now.astimezone(LOCAL_TZ)) + timedelta(days=1)
     start = start.astimezone(LOCAL_TZ)
     end = end.astimezone(LOCAL_TZ)
     lo = _floor_hour(start) if start >= hourly_from else _floor_day(start)
@@ -79,6 +82,17 @@ def cover(start: datetime, end: datetime, now: datetime) -> Cover:
             picked.append(Bucket("h", at.strftime("%Y%m%d%H")))
             at = at + timedelta(hours=1)
     return Cover(lo, hi, tuple(picked))
+
+
+def day_buckets(start: datetime, end: datetime) -> tuple[Bucket, ...]:
+    """One bucket per local day touched by [start, end), for daily time series."""
+    day = _floor_day(start.astimezone(LOCAL_TZ))
+    stop = _ceil_day(end.astimezone(LOCAL_TZ))
+    out = []
+    while day < stop:
+        out.append(Bucket("d", day.strftime("%Y%m%d")))
+        day = day + timedelta(days=1)
+    return tuple(out)
 
 
 def _floor_hour(t: datetime) -> datetime:

@@ -18,6 +18,7 @@ from iocmon.domain.events import Event, EventType, RecordRejected, RejectReason
 from iocmon.domain.judge import Outcome, judge_outcome
 
 Status = Literal["submitted", "rejected_at_intake", "open", "ended"]
+HistoryEntry = tuple[str, str, str, str]
 
 PAUSE_TYPES = frozenset({EventType.SUPPLEMENT_REQUESTED, EventType.FEE_REQUESTED})
 TERMINAL_TYPES = frozenset(
@@ -42,7 +43,8 @@ class DossierState:
 
     dossier_id: str
     status: Status
-    event_ids: tuple[str, ...] = ()
+    history: tuple[HistoryEntry, ...] = ()
+    """Every distinct event applied: (event_id, type, at, effect); also the dedup record."""
     agency: str | None = None
     procedure: str | None = None
     channel: str | None = None
@@ -58,6 +60,10 @@ class DossierState:
     outcome: Outcome | None = None
     alerted: tuple[str, ...] = ()
     """Ids of the alerts emitted for the current appointment and not yet cleared."""
+
+    @property
+    def event_ids(self) -> frozenset[str]:
+        return frozenset(entry[0] for entry in self.history)
 
     @property
     def is_open(self) -> bool:
@@ -76,7 +82,7 @@ class DossierState:
             if isinstance(value, datetime):
                 value = value.isoformat()
             elif isinstance(value, tuple):
-                value = list(value)
+                value = [list(v) if isinstance(v, tuple) else v for v in value]
             out[name] = value
         return out
 
@@ -86,9 +92,10 @@ class DossierState:
         for name in _DATETIME_FIELDS:
             if name in values:
                 values[name] = datetime.fromisoformat(values[name])
-        for name in ("event_ids", "alerted"):
-            if name in values:
-                values[name] = tuple(values[name])
+        if "history" in values:
+            values["history"] = tuple(tuple(entry) for entry in values["history"])
+        if "alerted" in values:
+            values["alerted"] = tuple(values["alerted"])
         if "outcome" in values:
             values["outcome"] = Outcome(values["outcome"])
         return cls(**values)
@@ -147,30 +154,37 @@ def apply_event(state: DossierState | None, event: Event, calendar: WorkingCalen
     """
     if state is not None and event.event_id in state.event_ids:
         return Transition(state, Ignored(IgnoreReason.DUPLICATE_EVENT), counted=False)
+    transition = _transition(state, event, calendar)
+    entry = (event.event_id, event.type.value, event.at.isoformat(), _label(transition.effect))
+    history = (*(state.history if state else ()), entry)
+    return replace(transition, state=replace(transition.state, history=history))
 
+
+def _label(effect: Effect) -> str:
+    if isinstance(effect, Ended):
+        return f"ended:{effect.outcome.value}"
+    if isinstance(effect, Ignored):
+        return f"ignored:{effect.reason.value}"
+    return "received" if isinstance(effect, Received) else "recorded"
+
+
+def _transition(state: DossierState | None, event: Event, calendar: WorkingCalendar) -> Transition:
     if state is None or state.status == "submitted":
-        return _before_receipt(state, event, calendar)
-
-    seen = replace(state, event_ids=(*state.event_ids, event.event_id))
+        return _before_receipt(event, calendar)
     if state.status == "rejected_at_intake":
-        return Transition(seen, Ignored(IgnoreReason.AFTER_REJECTION))
+        return Transition(state, Ignored(IgnoreReason.AFTER_REJECTION))
     if state.status == "ended":
         if event.type is EventType.RESULT_RETURNED:
-            return Transition(seen, Informational())
-        return Transition(seen, Ignored(IgnoreReason.AFTER_END))
-    return _while_open(seen, event)
+            return Transition(state, Informational())
+        return Transition(state, Ignored(IgnoreReason.AFTER_END))
+    return _while_open(state, event)
 
 
-def _before_receipt(
-    state: DossierState | None, event: Event, calendar: WorkingCalendar
-) -> Transition:
-    ids = (*(state.event_ids if state else ()), event.event_id)
+def _before_receipt(event: Event, calendar: WorkingCalendar) -> Transition:
     if event.type is EventType.SUBMITTED:
-        return Transition(DossierState(event.dossier_id, "submitted", ids), Informational())
+        return Transition(DossierState(event.dossier_id, "submitted"), Informational())
     if event.type is EventType.REJECTED_AT_INTAKE:
-        return Transition(
-            DossierState(event.dossier_id, "rejected_at_intake", ids), Informational()
-        )
+        return Transition(DossierState(event.dossier_id, "rejected_at_intake"), Informational())
     if event.type is not EventType.RECEIVED:
         raise RecordRejected(
             RejectReason.UNKNOWN_DOSSIER,
@@ -185,7 +199,6 @@ def _before_receipt(
     opened = DossierState(
         dossier_id=event.dossier_id,
         status="open",
-        event_ids=ids,
         agency=event.agency,
         procedure=event.procedure,
         channel=event.channel,

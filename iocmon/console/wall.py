@@ -1,0 +1,245 @@
+"""The status wall, as pure functions: the worker's summaries in, lines of text out.
+
+`status.py` fetches three summaries (today, this month with `by=agency`, the last 24 h) and
+hands them here as a `WallData`; the frame, the below-target ranking and the JSON document are
+computed from that alone, so they are tested without a worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from iocmon.console import labels as L
+from iocmon.console.fmt import (
+    LOCAL_TZ,
+    Palette,
+    clip,
+    integer,
+    late_ratio,
+    local_time,
+    percent,
+    score,
+    table,
+)
+
+Summary = Mapping[str, Any]
+DEFAULT_TARGET = 99.9
+DEFAULT_TOP = 10
+TITLE = "IOCMON · Hồ sơ thủ tục hành chính (administrative dossiers)"
+
+
+@dataclass(frozen=True, slots=True)
+class WallData:
+    """What one frame shows; the summaries are the worker's JSON, untouched."""
+
+    url: str
+    today: Summary
+    month: Summary  # fetched with by=agency
+    last_24h: Summary
+
+    @property
+    def as_of(self) -> str:
+        return str(self.month.get("as_of") or self.today.get("as_of") or "")
+
+
+def periods_for(as_of: str) -> tuple[str, str]:
+    """The `period` values for today and this month, in the worker's local calendar."""
+    moment = datetime.fromisoformat(as_of).astimezone(LOCAL_TZ)
+    return moment.date().isoformat(), f"{moment.year}-{moment.month:02d}"
+
+
+def below_target(by_agency: Sequence[Summary], target_percent: float) -> list[Summary]:
+    """Agencies whose on-time ratio is below target, worst first.
+
+    Ties go to the agency with more late dossiers, then by code. Agencies with no judged
+    dossier (ratio null) are not below target: there is nothing to judge them on.
+    """
+    target = target_percent / 100
+    chosen = [
+        a for a in by_agency if a.get("on_time_ratio") is not None and a["on_time_ratio"] < target
+    ]
+    return sorted(chosen, key=lambda a: (a["on_time_ratio"], -int(a.get("late") or 0), a["agency"]))
+
+
+def overdue_by_agency(by_agency: Sequence[Summary]) -> list[Summary]:
+    """Agencies with overdue dossiers now, most first (ties by code)."""
+    chosen = [a for a in by_agency if int(a.get("overdue") or 0) > 0]
+    return sorted(chosen, key=lambda a: (-int(a["overdue"]), a["agency"]))
+
+
+def to_json(data: WallData, target_percent: float) -> dict[str, Any]:
+    """The `--json` document: every figure the frame shows, unabridged."""
+    by_agency = list(data.month.get("by_agency") or [])
+    month = {k: v for k, v in data.month.items() if k != "by_agency"}
+    return {
+        "url": data.url,
+        "as_of": data.as_of,
+        "target_percent": target_percent,
+        "periods": {
+            "today": dict(data.today),
+            "this_month": month,
+            "last_24h": dict(data.last_24h),
+        },
+        "now": {k: month.get(k) for k in ("open", "on_track", "due_soon", "overdue", "paused")},
+        "agencies_judged": sum(1 for a in by_agency if a.get("on_time_ratio") is not None),
+        "below_target": [dict(a) for a in below_target(by_agency, target_percent)],
+        "overdue_by_agency": [dict(a) for a in overdue_by_agency(by_agency)],
+    }
+
+
+def agency_cell(row: Summary, columns: int = 44) -> str:
+    name = row.get("agency_name")
+    return clip(f"{row['agency']} {name}" if name else str(row["agency"]), columns)
+
+
+def render_frame(
+    data: WallData,
+    *,
+    target_percent: float = DEFAULT_TARGET,
+    top: int = DEFAULT_TOP,
+    palette: Palette | None = None,
+    notice: Sequence[str] = (),
+    footer: str | None = None,
+) -> list[str]:
+    """One full frame. `notice` lines go under the title (e.g. the worker stopped answering)."""
+    c = palette or Palette(False)
+    target = target_percent / 100
+    lines = [
+        f"{c.bold(TITLE)}",
+        c.dim(f"{data.url} · {L.AS_OF} {local_time(data.as_of, seconds=True)}"),
+        *notice,
+        "",
+    ]
+
+    def ratio_cell(ratio: float | None) -> str:
+        if ratio is None:
+            return percent(None)
+        return c.good(percent(ratio)) if ratio >= target else c.bad(percent(ratio))
+
+    def late_cell(summary: Summary) -> str:
+        ratio = late_ratio(summary)
+        if ratio is None:
+            return percent(None)
+        return c.bad(percent(ratio)) if (1 - ratio) < target else percent(ratio)
+
+    columns = (data.today, data.month, data.last_24h)
+    lines += table(
+        ["", L.TODAY, L.THIS_MONTH, L.LAST_24H],
+        [
+            [L.ON_TIME, *(ratio_cell(s.get("on_time_ratio")) for s in columns)],
+            [L.LATE, *(late_cell(s) for s in columns)],
+            [L.SCORE_766, *(score(s.get("progress_766")) for s in columns)],
+            [L.RECEIVED, *(integer(s.get("received")) for s in columns)],
+            [L.ENDED, *(integer(s.get("ended")) for s in columns)],
+        ],
+        ["<", ">", ">", ">"],
+    )
+    now = data.month
+    overdue, due_soon = int(now.get("overdue") or 0), int(now.get("due_soon") or 0)
+    lines += ["", c.bold(L.NOW)]
+    lines += table(
+        ["", "", "", ""],
+        [
+            [
+                L.OPEN,
+                integer(now.get("open")),
+                L.OVERDUE,
+                c.bad(integer(overdue)) if overdue else integer(overdue),
+            ],
+            [
+                L.DUE_SOON,
+                c.warn(integer(due_soon)) if due_soon else integer(due_soon),
+                L.PAUSED,
+                integer(now.get("paused")),
+            ],
+        ],
+        ["<", ">", "<", ">"],
+        indent="  ",
+    )[1:]
+
+    by_agency = list(data.month.get("by_agency") or [])
+    judged = sum(1 for a in by_agency if a.get("on_time_ratio") is not None)
+    below = below_target(by_agency, target_percent)
+    month_name = str(data.month.get("from", ""))[:7]
+    lines += [
+        "",
+        c.bold(
+            f"Đơn vị dưới chỉ tiêu {target_percent:g} % (agencies below target) — "
+            f"tháng {month_name} (this month): {len(below)} / {judged}"
+        ),
+    ]
+    if not below:
+        lines.append(
+            c.good("  Tất cả đơn vị đạt chỉ tiêu (every agency meets the target)")
+            if judged
+            else c.dim("  Chưa có hồ sơ nào kết thúc trong tháng (no dossier ended this month)")
+        )
+    elif top > 0:
+        rows = [
+            [
+                str(i),
+                agency_cell(a),
+                ratio_cell(a["on_time_ratio"]),
+                integer(a.get("late")),
+                integer(judged_count(a)),
+                integer(a.get("overdue")),
+            ]
+            for i, a in enumerate(below[:top], start=1)
+        ]
+        lines += table(
+            ["#", L.AGENCY, L.ON_TIME, L.LATE, L.JUDGED, L.OVERDUE],
+            rows,
+            [">", "<", ">", ">", ">", ">"],
+            indent="  ",
+        )
+        if len(below) > top:
+            lines.append(c.dim(f"  … {len(below) - top} more (--top, or --json for all)"))
+
+    ranked = overdue_by_agency(by_agency)
+    title = f"Quá hạn theo đơn vị (overdue by agency) — {len(ranked)} đơn vị (agencies)"
+    lines += ["", c.bold(title)]
+    if not ranked:
+        lines.append(c.good("  Không có hồ sơ quá hạn (no overdue dossier)"))
+    elif top > 0:
+        rows = [
+            [
+                str(i),
+                agency_cell(a),
+                c.bad(integer(a.get("overdue"))),
+                integer(a.get("due_soon")),
+                integer(a.get("open")),
+            ]
+            for i, a in enumerate(ranked[:top], start=1)
+        ]
+        lines += table(
+            ["#", L.AGENCY, L.OVERDUE, L.DUE_SOON, L.OPEN],
+            rows,
+            [">", "<", ">", ">", ">"],
+            indent="  ",
+        )
+        if len(ranked) > top:
+            lines.append(c.dim(f"  … {len(ranked) - top} more (--top, or --json for all)"))
+    if footer:
+        lines += ["", c.dim(footer)]
+    return lines
+
+
+def judged_count(figures: Summary) -> int:
+    return sum(int(figures.get(k) or 0) for k in ("early", "on_time", "late"))
+
+
+def render_unreachable(
+    url: str, headline: str, detail: str, palette: Palette | None = None
+) -> list[str]:
+    """The frame when there is nothing to show yet: what is wrong and what to do."""
+    c = palette or Palette(False)
+    return [c.bold(TITLE), c.dim(url), "", c.bad(f"✗ {headline}"), c.dim(f"  {detail}")]
+
+
+def fitted_top(data: WallData, requested: int, rows: int, **kwargs: Any) -> int:
+    """The most list rows (≤ requested) that keep the frame within `rows` terminal lines."""
+    fixed = len(render_frame(data, top=0, **kwargs)) + 4  # two table headers, two "more" lines
+    return max(1, min(requested, (rows - fixed) // 2))

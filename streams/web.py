@@ -1,0 +1,112 @@
+"""HTTP routes on the worker's web port: `/metrics` and the read-only JSON API.
+
+Every API route shares one wrapper: the optional bearer-token check, and Redis outages
+turned into 503 with a message that says what to check, instead of a stack trace.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from importlib import resources
+from typing import Any
+
+import faust
+from faust.types import TP
+from faust.web import Request, Response, View
+from redis.exceptions import RedisError
+
+from iocmon.config import Settings
+from streams import metrics
+from streams.api import Api
+from streams.exporter import FigureExporter
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[..., Awaitable[tuple[int, dict[str, Any]]]]
+OPENAPI = json.loads(resources.files("streams").joinpath("openapi.json").read_text("utf-8"))
+
+
+def register_routes(
+    app: faust.App,
+    settings: Settings,
+    api: Api,
+    exporter: FigureExporter,
+    owned_partitions: Callable[[], set[TP]],
+) -> None:
+    reporter_tp = TP(settings.events_topic, 0)
+
+    @app.page("/metrics")
+    class MetricsView(View):
+        async def get(self, request: Request) -> Response:
+            families: list[Any] = []
+            try:
+                actives = owned_partitions()
+                if reporter_tp in actives:
+                    families.extend(await exporter.dossier_families(settings.now()))
+                ends = await app.consumer.highwaters(*actives) if actives else {}
+                families.append(
+                    await exporter.lag_family({tp.partition: n for tp, n in ends.items()})
+                )
+                metrics.REDIS_UP.set(1)
+            except RedisError:
+                metrics.REDIS_UP.set(0)
+                log.warning("cannot read figures from Redis for /metrics; is it running?")
+            return self.bytes(metrics.render(families), content_type="text/plain; version=0.0.4")
+
+    def route(path: str, handler: Handler) -> None:
+        async def view(self: View, request: Request, **path_params: str) -> Response:
+            if not _authorized(request, settings.api_token):
+                return self.json(
+                    {"error": "missing or wrong bearer token: send 'Authorization: Bearer "
+                     "<IOCMON_API_TOKEN>'"},
+                    status=401,
+                )  # fmt: skip
+            try:
+                status, body = await handler(
+                    *path_params.values(), dict(request.query), settings.now()
+                )
+            except RedisError as exc:
+                log.warning("API %s: Redis error %s", path, type(exc).__name__)
+                status, body = (
+                    503,
+                    {
+                        "error": "Redis is not answering; figures are unavailable until it is "
+                        "back. Check REDIS_URL and that Redis runs (`make up`)."
+                    },
+                )
+            return self.json(body, status=status)
+
+        view.__name__ = "api_" + path.strip("/").replace("/", "_").replace("{", "").replace("}", "")
+        app.page(path)(view)
+
+    route("/api/v1/summary", api.summary)
+    route("/api/v1/overdue", api.overdue)
+    route("/api/v1/rankings", api.rankings)
+    route("/api/v1/series", api.series)
+    route("/api/v1/agencies/{agency}/procedures", api.procedures)
+    route("/api/v1/dossiers/{dossier_id}", _ignore_params(api.dossier))
+    route("/api/v1/openapi.json", _static(OPENAPI))
+
+
+def _authorized(request: Request, token: str) -> bool:
+    if not token:
+        return True
+    sent = request.headers.get("Authorization", "")
+    return hmac.compare_digest(sent.encode(), f"Bearer {token}".encode())
+
+
+def _ignore_params(handler: Callable[..., Awaitable[Any]]) -> Handler:
+    async def call(path_value: str, params: Mapping[str, str], now: Any) -> Any:
+        return await handler(path_value, now)
+
+    return call
+
+
+def _static(body: dict[str, Any]) -> Handler:
+    async def call(params: Mapping[str, str], now: Any) -> tuple[int, dict[str, Any]]:
+        return 200, body
+
+    return call
