@@ -154,14 +154,23 @@ def table(
     aligns: Sequence[Align],
     indent: str = "",
     gap: str = "  ",
+    split_headers: bool = True,
 ) -> list[str]:
-    """Columns as wide as their widest cell (escapes ignored); the last column is not padded."""
-    widths = [width(h) for h in headers]
-    for row in rows:
+    """Columns as wide as their widest cell (escapes ignored), trailing blanks stripped.
+
+    With `split_headers`, a header "Quá hạn (overdue)" takes two lines, the English under the
+    Vietnamese, so that labels do not make the columns wider than the figures need.
+    """
+    header_rows = [list(headers)]
+    if split_headers and any(" (" in h for h in headers):
+        parts = [h.split(" (", 1) if " (" in h else [h, ""] for h in headers]
+        header_rows = [[p[0] for p in parts], [f"({p[1]}" if p[1] else "" for p in parts]]
+    widths = [0] * len(headers)
+    for row in [*header_rows, *rows]:
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], width(cell))
     lines = []
-    for row in [list(headers), *rows]:
+    for row in [*header_rows, *rows]:
         cells = [pad(cell, widths[i], aligns[i]) for i, cell in enumerate(row)]
         lines.append((indent + gap.join(cells)).rstrip())
     return lines

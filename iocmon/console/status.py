@@ -136,7 +136,7 @@ def status_command(
             echo_json(wall.to_json(data, target))
         else:
             frame = wall.render_frame(data, target_percent=target, top=top, palette=palette)
-            click.echo("\n".join(frame))
+            click.echo("\n".join(frame), color=palette.enabled)
         return
     _run(client, interval, target, top, palette, sys.stdout)
 

@@ -241,5 +241,6 @@ def render_unreachable(
 
 def fitted_top(data: WallData, requested: int, rows: int, **kwargs: Any) -> int:
     """The most list rows (≤ requested) that keep the frame within `rows` terminal lines."""
-    fixed = len(render_frame(data, top=0, **kwargs)) + 4  # two table headers, two "more" lines
+    # + two table headers of two lines each, and two "… more" lines
+    fixed = len(render_frame(data, top=0, **kwargs)) + 6
     return max(1, min(requested, (rows - fixed) // 2))
