@@ -1,0 +1,295 @@
+"""IOC wall: the province's figures on the operations center's TV, in kiosk mode.
+
+Readable from across a room: few, large panels; Vietnamese labels with the English variant;
+colours that say good / watch / bad against the province's on-time target.
+"""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard as builders
+
+from dashboards import common as c
+from dashboards import promql as q
+from dashboards.common import Size, bi
+
+UID = "iocmon-wall"
+TITLE = "iocmon — IOC wall / Màn hình IOC"
+
+TARGET = f"{c.ON_TIME_TARGET:.0%}"
+
+CHANNELS = {
+    "counter": bi("Trực tiếp", "At the desk"),
+    "online": bi("Trực tuyến", "Online"),
+    "postal": bi("Bưu chính", "Postal"),
+}
+LEVELS = {
+    "full": bi("Toàn trình", "Full online"),
+    "partial": bi("Một phần", "Partly online"),
+    "none": bi("Không trực tuyến", "Not online"),
+}
+
+
+def headline(board: builders.Dashboard) -> builders.Dashboard:
+    size = Size(4, 7)
+    return (
+        board.with_panel(
+            c.gauge_panel(
+                bi("Tỷ lệ đúng hạn", "On-time %"),
+                f"Hồ sơ giải quyết sớm hoặc đúng hạn trên tổng số hồ sơ đã giải quyết trong kỳ "
+                f"(không tính rút hồ sơ); chỉ tiêu {TARGET}. / Dossiers ended early or on time "
+                f"among those ended in the period (withdrawals excluded); target {TARGET}, "
+                f"red below {c.ON_TIME_WARNING:.0%}. Empty while nothing ended in the period.",
+                "percentunit",
+                c.ON_TIME,
+                [c.prom(q.on_time_ratio(), bi("Đúng hạn", "On time"))],
+                size,
+                minimum=0,
+                maximum=1,
+                decimals=1,
+                no_value="—",
+            )
+        )
+        .with_panel(
+            c.stat_panel(
+                bi("Tỷ lệ trễ hạn", "Late %"),
+                "Hồ sơ giải quyết quá hạn trên tổng số hồ sơ đã giải quyết trong kỳ. / Dossiers "
+                "ended late among those ended in the period (withdrawals excluded).",
+                "percentunit",
+                c.LATE,
+                [c.prom(q.late_ratio(), bi("Trễ hạn", "Late"))],
+                Size(3, 7),
+                decimals=1,
+                sparkline=True,
+                no_value="—",
+            )
+        )
+        .with_panel(
+            c.gauge_panel(
+                bi("Điểm tiến độ 766", "766 progress score"),
+                "Chỉ số 'tiến độ giải quyết' theo Quyết định 766/QĐ-TTg, thang 20 điểm. / "
+                "Decision 766/QĐ-TTg 'processing progress' score out of 20: 20 × (early + on "
+                "time + withdrawn ended in the period + open not overdue now) / (ended in the "
+                "period + open now).",
+                "none",
+                c.SCORE_766,
+                [c.prom(q.progress_766(), bi("Điểm", "Score"))],
+                size,
+                minimum=0,
+                maximum=20,
+                decimals=2,
+                no_value="—",
+            )
+        )
+        .with_panel(
+            c.stat_panel(
+                bi("Tiếp nhận hôm nay", "Received today"),
+                "Hồ sơ tiếp nhận từ 0 giờ hôm nay (giờ Việt Nam). / Dossiers received since "
+                "local midnight (Asia/Ho_Chi_Minh).",
+                "short",
+                c.NEUTRAL,
+                [
+                    c.prom(
+                        q.period_received("today"),
+                        bi("Tiếp nhận", "Received"),
+                    )
+                ],
+                Size(4, 7),
+                decimals=0,
+                sparkline=True,
+            )
+        )
+        .with_panel(
+            c.stat_panel(
+                bi("Giải quyết hôm nay", "Ended today"),
+                "Hồ sơ kết thúc từ 0 giờ hôm nay: giải quyết, dừng hoặc rút. / Dossiers ended "
+                "since local midnight: resolved, stopped or withdrawn.",
+                "short",
+                c.NEUTRAL,
+                [
+                    c.prom(
+                        q.period_ended(period="today"),
+                        bi("Giải quyết", "Ended"),
+                    )
+                ],
+                Size(3, 7),
+                decimals=0,
+                sparkline=True,
+            )
+        )
+        .with_panel(
+            c.stat_panel(
+                bi("Đang giải quyết", "Open now"),
+                "Hồ sơ đã tiếp nhận, chưa kết thúc (kể cả đang tạm dừng). / Dossiers received "
+                "and not ended yet, paused ones included.",
+                "short",
+                c.NEUTRAL,
+                [c.prom(q.open_now(), bi("Đang mở", "Open"))],
+                Size(3, 7),
+                decimals=0,
+                sparkline=True,
+            )
+        )
+        .with_panel(
+            c.stat_panel(
+                bi("Quá hạn", "Overdue now"),
+                "Hồ sơ đang giải quyết đã quá ngày hẹn trả; đỏ khi có ít nhất 1. / Open dossiers "
+                "past their due date; red from 1.",
+                "short",
+                c.ZERO_IS_GOOD,
+                [
+                    c.prom(
+                        q.open_now(q.eq("state", "overdue")),
+                        bi("Quá hạn", "Overdue"),
+                    )
+                ],
+                Size(3, 7),
+                decimals=0,
+                sparkline=True,
+            )
+        )
+    )
+
+
+def by_agency(board: builders.Dashboard) -> builders.Dashboard:
+    size = Size(8, 11)
+    overdue = q.with_names(q.open_by_agency(q.eq("state", "overdue")))
+    opened = q.with_names(q.open_by_agency())
+    on_time = q.with_names(
+        "max by (agency) ("
+        + q.sel("dossiers_on_time_ratio", q.eq("period", "$period"), q.AGENCY, q.NAMED_AGENCY)
+        + ")"
+    )
+    return (
+        board.with_panel(
+            c.ranking_panel(
+                bi("Quá hạn theo đơn vị", "Overdue by agency"),
+                "Số hồ sơ quá hạn của 15 đơn vị nhiều nhất, xếp giảm dần. / Overdue open "
+                "dossiers of the 15 agencies with the most, ranked.",
+                "short",
+                c.thresholds(("green", None), ("orange", 1.0), ("red", 10.0)),
+                [c.instant(f"topk(15,\n{overdue}\n)", "{{name}}")],
+                size,
+                decimals=0,
+            )
+        )
+        .with_panel(
+            c.ranking_panel(
+                bi("Đang giải quyết theo đơn vị", "Open by agency"),
+                "Số hồ sơ đang giải quyết của 15 đơn vị nhiều nhất, xếp giảm dần. / Open "
+                "dossiers of the 15 agencies with the most, ranked.",
+                "short",
+                c.NEUTRAL,
+                [c.instant(f"topk(15,\n{opened}\n)", "{{name}}")],
+                size,
+                decimals=0,
+            )
+        )
+        .with_panel(
+            c.ranking_panel(
+                bi("Tỷ lệ đúng hạn theo đơn vị", "On-time % by agency"),
+                f"Các đơn vị có tỷ lệ đúng hạn thấp nhất trong kỳ; màu đỏ/cam = dưới chỉ tiêu "
+                f"{TARGET}. / The 15 agencies with the lowest on-time % in the period; red or "
+                f"orange = below the {TARGET} target. Agencies with nothing ended are left out.",
+                "percentunit",
+                c.ON_TIME,
+                [c.instant(f"bottomk(15,\n{on_time}\n)", "{{name}}")],
+                size,
+                minimum=0,
+                maximum=1,
+                decimals=1,
+            )
+        )
+    )
+
+
+def channels_and_trend(board: builders.Dashboard) -> builders.Dashboard:
+    return (
+        board.with_panel(
+            c.pie_panel(
+                bi("Kênh tiếp nhận", "Channel"),
+                "Tỷ trọng hồ sơ tiếp nhận theo kênh trong khoảng thời gian đang xem. / Share "
+                "of the dossiers received in the dashboard's time range, by channel.",
+                [
+                    c.instant(
+                        q.increase_sum("dossiers_received_total", "$__range", by="channel"),
+                        "{{channel}}",
+                    )
+                ],
+                Size(4, 9),
+                names=CHANNELS,
+            )
+        )
+        .with_panel(
+            c.pie_panel(
+                bi("Mức độ dịch vụ công trực tuyến", "Online service level"),
+                "Tỷ trọng hồ sơ tiếp nhận theo mức độ DVC trực tuyến (toàn trình, một phần). / "
+                "Share of the dossiers received in the time range, by online service level.",
+                [
+                    c.instant(
+                        q.increase_sum("dossiers_received_total", "$__range", by="level"),
+                        "{{level}}",
+                    )
+                ],
+                Size(4, 9),
+                names=LEVELS,
+            )
+        )
+        .with_panel(
+            c.timeseries_panel(
+                bi("Xu hướng 30 ngày: tỷ lệ đúng hạn", "30-day trend: on-time %"),
+                f"Tỷ lệ đúng hạn của các hồ sơ kết thúc trong 24 giờ trước mỗi thời điểm; "
+                f"đường gạch = chỉ tiêu {TARGET}. / On-time % of the dossiers ended in the 24 h "
+                f"before each point; dashed lines = thresholds.",
+                "percentunit",
+                c.ON_TIME,
+                [c.prom(q.rolling_on_time("1d"), bi("Đúng hạn (24 giờ)", "On time (24 h)"))],
+                Size(8, 9),
+                maximum=1,
+                decimals=1,
+                show_thresholds=True,
+            ).time_from("30d")
+        )
+        .with_panel(
+            c.timeseries_panel(
+                bi("Tiếp nhận và giải quyết mỗi ngày", "Received and ended per day"),
+                "Số hồ sơ tiếp nhận và kết thúc trong 24 giờ trước mỗi thời điểm, 30 ngày qua. "
+                "/ Dossiers received and ended in the 24 h before each point, last 30 days.",
+                "short",
+                c.NEUTRAL,
+                [
+                    c.prom(
+                        q.increase_sum("dossiers_received_total", "1d"),
+                        bi("Tiếp nhận", "Received"),
+                        "A",
+                    ),
+                    c.prom(
+                        q.increase_sum("dossiers_ended_total", "1d"), bi("Giải quyết", "Ended"), "B"
+                    ),
+                ],
+                Size(8, 9),
+                decimals=0,
+            ).time_from("30d")
+        )
+    )
+
+
+def build() -> builders.Dashboard:
+    board = (
+        c.dashboard(
+            UID,
+            TITLE,
+            (
+                "Bảng điều hành hồ sơ thủ tục hành chính của tỉnh cho màn hình IOC (chế độ kiosk). "
+                "/ The province's administrative-dossier figures for the IOC wall (kiosk mode)."
+            ),
+            ["ioc"],
+            "now-30d",
+            "30s",
+        )
+        .with_variable(c.datasource_variable())
+        .with_variable(c.agency_variable())
+        .with_variable(c.period_variable())
+    )
+    board = headline(board)
+    board = by_agency(board)
+    return channels_and_trend(board)
