@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -11,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iocmon.console.errors import ApiError, NotFound, WorkerUnreachable
+from iocmon.console.net import network_reason
 
 DEFAULT_TIMEOUT_S = 5.0
 
@@ -47,31 +47,6 @@ class ApiClient:
 def quote(segment: str) -> str:
     """One path segment (a dossier id may hold '/', '?', '#')."""
     return urllib.parse.quote(segment, safe="")
-
-
-def network_reason(err: BaseException) -> str:
-    """A short operator-readable cause: 'connection refused', 'timed out', ..."""
-    seen: set[int] = set()
-    current: BaseException | None = err
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(current, TimeoutError | socket.timeout):
-            return "timed out"
-        if isinstance(current, socket.gaierror):
-            return "host name not found"
-        if isinstance(current, urllib.error.URLError) and isinstance(current.reason, BaseException):
-            current = current.reason
-            continue
-        current = current.__cause__ or current.__context__
-    text = str(err)
-    lowered = text.lower()
-    if "refused" in lowered:
-        return "connection refused"
-    if "timed out" in lowered or "timeout" in lowered:
-        return "timed out"
-    return text or type(err).__name__
 
 
 def _object(target: str, status: int, body: bytes) -> dict[str, Any]:

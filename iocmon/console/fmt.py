@@ -163,8 +163,7 @@ def table(
     """
     header_rows = [list(headers)]
     if split_headers and any(" (" in h for h in headers):
-        parts = [h.split(" (", 1) if " (" in h else [h, ""] for h in headers]
-        header_rows = [[p[0] for p in parts], [f"({p[1]}" if p[1] else "" for p in parts]]
+        header_rows = [list(row) for row in zip(*map(_split_header, headers), strict=True)]
     widths = [0] * len(headers)
     for row in [*header_rows, *rows]:
         for i, cell in enumerate(row):
@@ -174,6 +173,13 @@ def table(
         cells = [pad(cell, widths[i], aligns[i]) for i, cell in enumerate(row)]
         lines.append((indent + gap.join(cells)).rstrip())
     return lines
+
+
+def _split_header(header: str) -> tuple[str, str]:
+    """ "Quá hạn (overdue)" -> ("Quá hạn", "(overdue)"); "#" -> ("", "#"): one-line headers
+    sit on the lower line, next to the English."""
+    vietnamese, sep, english = header.partition(" (")
+    return (vietnamese, f"({english}") if sep else ("", header)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,9 +25,8 @@ def worker_options(command: F) -> F:
     """--url and --token, in that order on the command line help."""
     command = click.option(
         "--token",
-        envvar="IOCMON_API_TOKEN",
-        show_envvar=True,
-        default=None,
+        default=lambda: Settings.from_env().api_token or None,
+        show_default="$IOCMON_API_TOKEN",
         help="Bearer token for the worker's API, when it is protected.",
     )(command)
     return click.option(

@@ -51,15 +51,22 @@ def periods_for(as_of: str) -> tuple[str, str]:
     return moment.date().isoformat(), f"{moment.year}-{moment.month:02d}"
 
 
+def meets(ratio: float, target_percent: float) -> bool:
+    """ratio ≥ target, compared in percent with a little slack: 9990/10000 meets 99.9 %
+    although 0.999 < 99.9 / 100 (0.9990000000000001) in floating point."""
+    return ratio * 100 >= target_percent - 1e-9
+
+
 def below_target(by_agency: Sequence[Summary], target_percent: float) -> list[Summary]:
     """Agencies whose on-time ratio is below target, worst first.
 
     Ties go to the agency with more late dossiers, then by code. Agencies with no judged
     dossier (ratio null) are not below target: there is nothing to judge them on.
     """
-    target = target_percent / 100
     chosen = [
-        a for a in by_agency if a.get("on_time_ratio") is not None and a["on_time_ratio"] < target
+        a
+        for a in by_agency
+        if a.get("on_time_ratio") is not None and not meets(a["on_time_ratio"], target_percent)
     ]
     return sorted(chosen, key=lambda a: (a["on_time_ratio"], -int(a.get("late") or 0), a["agency"]))
 
@@ -106,7 +113,6 @@ def render_frame(
 ) -> list[str]:
     """One full frame. `notice` lines go under the title (e.g. the worker stopped answering)."""
     c = palette or Palette(False)
-    target = target_percent / 100
     lines = [
         f"{c.bold(TITLE)}",
         c.dim(f"{data.url} · {L.AS_OF} {local_time(data.as_of, seconds=True)}"),
@@ -117,13 +123,13 @@ def render_frame(
     def ratio_cell(ratio: float | None) -> str:
         if ratio is None:
             return percent(None)
-        return c.good(percent(ratio)) if ratio >= target else c.bad(percent(ratio))
+        return c.good(percent(ratio)) if meets(ratio, target_percent) else c.bad(percent(ratio))
 
     def late_cell(summary: Summary) -> str:
         ratio = late_ratio(summary)
         if ratio is None:
             return percent(None)
-        return c.bad(percent(ratio)) if (1 - ratio) < target else percent(ratio)
+        return percent(ratio) if meets(1 - ratio, target_percent) else c.bad(percent(ratio))
 
     columns = (data.today, data.month, data.last_24h)
     lines += table(

@@ -1,0 +1,46 @@
+# iocmon developer entry points. `make test` is also what CI runs (.ci/run).
+#
+#   make venv     .venv with iocmon[dev] installed (again only when pyproject.toml changes)
+#   make up       start the local stack: Kafka, Redis, Prometheus, Alertmanager (deploy/local/stack.sh)
+#   make down     stop it, keeping its data;  make reset  stop it and delete its data
+#   make status   one line per service
+#   make run      stack + worker + simulator + live view; Ctrl-C stops it all (deploy/local/run.sh)
+#   make test     ruff check + pytest (the tests start a stack of their own); ARGS="-k x" for pytest
+#   make lint     ruff check + ruff format --check
+#
+# Ports, folders and topic names come from the environment: see deploy/local/stack.sh.
+
+SHELL := bash
+VENV := .venv
+STACK := bash deploy/local/stack.sh
+LINT_PATHS := iocmon streams producers tests
+ARGS ?=
+
+.PHONY: venv up down reset status run test lint
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml deploy/local/venv.sh
+	@bash deploy/local/venv.sh
+
+up:
+	@$(STACK) up
+
+down:
+	@$(STACK) down
+
+reset:
+	@$(STACK) reset
+
+status:
+	@$(STACK) status || true
+
+run: venv
+	@bash deploy/local/run.sh
+
+test: venv
+	@bash deploy/local/test.sh $(ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The project's checks, as CI runs them (`make test` → .ci/run): lint, then the test suite.
+# Extra arguments go to pytest: deploy/local/test.sh -k summary -x
+# The integration tests start their own stack (deploy/local/stack.sh with IOCMON_LOCAL_DIR=.local/test
+# and ports of their own) through fixtures, so this needs only the venv (`make venv`).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+[[ -x .venv/bin/python ]] || {
+  echo "test.sh: no .venv; run 'make venv' (or 'make test')" >&2
+  exit 1
+}
+
+status=0
+echo "== ruff check"
+.venv/bin/ruff check || status=1
+
+echo "== pytest"
+.venv/bin/python -m pytest tests -q "$@"
+rc=$?
+case $rc in
+0) ;;
+5)
+  echo "test.sh: pytest collected no tests; that counts as a failure" >&2
+  status=1
+  ;;
+*) status=1 ;;
+esac
+exit "$status"
