@@ -47,7 +47,7 @@ KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}"
 SERVICES=(kafka redis alertmanager prometheus) # start order; stop runs in reverse
 KAFKA_POM="$HERE/kafka/pom.xml"
 KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KAFKA_POM")"
-TOOL_JVM_OPTS=(-Xshare:auto -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmx256m
+TOOL_JVM_OPTS=(-Xshare:auto -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmx256m -Xlog:cds=off -Xlog:cds+dynamic=off
   "-Dlog4j.configuration=file:$HERE/kafka/tools-log4j.properties")
 
 # ---------------------------------------------------------------------------------------------
@@ -294,8 +294,24 @@ resolve_kafka_libs() {
   exec 8>&-
 }
 
+# Runs a Kafka command-line tool. The first TopicCommand run also writes a class-data-sharing
+# archive beside the jars (keyed to this java), which halves the start of every later tool run.
 kafka_tool() {
-  java "${TOOL_JVM_OPTS[@]}" -cp "$KAFKA_LIBS/*" "$@"
+  local java_bin key archive tmp="" cds=() rc=0
+  java_bin="$(readlink -f "$(command -v java)")"
+  key="$(printf '%s %s' "$java_bin" "$(stat -c %Y "$java_bin")" | sha256sum | cut -c1-12)"
+  archive="$KAFKA_LIBS/.tools-$key.jsa"
+  if [[ -f $archive ]]; then
+    cds=("-XX:SharedArchiveFile=$archive")
+  elif [[ $1 == org.apache.kafka.tools.TopicCommand ]]; then
+    tmp="$archive.$$.tmp"
+    cds=("-XX:ArchiveClassesAtExit=$tmp")
+  fi
+  java "${TOOL_JVM_OPTS[@]}" "${cds[@]}" -cp "$KAFKA_LIBS/*" "$@" || rc=$?
+  if [[ -n $tmp ]]; then
+    if ((rc == 0)) && [[ -s $tmp ]]; then mv -f "$tmp" "$archive"; else rm -f "$tmp"; fi
+  fi
+  return "$rc"
 }
 
 # ---------------------------------------------------------------------------------------------
