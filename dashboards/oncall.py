@@ -187,6 +187,8 @@ def alerts_and_trend(board: builders.Dashboard) -> builders.Dashboard:
                 "alertstate": bi("Trạng thái", "State"),
                 "severity": bi("Mức độ", "Severity"),
                 "agency": bi("Đơn vị", "Agency"),
+                "window": bi("Cửa sổ", "Window"),
+                "instance": "Worker",
             },
             sort_by="Value",
         )

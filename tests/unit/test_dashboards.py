@@ -51,6 +51,16 @@ def test_output_is_canonical_json() -> None:
         assert text == json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
+def test_json_round_trips_through_the_sdk_model() -> None:
+    # The SDK's typed model of a Grafana dashboard reads every field back as written.
+    from grafana_foundation_sdk.cog.encoder import JSONEncoder
+    from grafana_foundation_sdk.models.dashboard import Dashboard
+
+    for name, data in load_all().items():
+        again = json.loads(json.dumps(Dashboard.from_json(data), cls=JSONEncoder))
+        assert again == data, name
+
+
 def test_uids_and_panel_ids_are_stable() -> None:
     boards = load_all()
     assert {d["uid"] for d in boards.values()} == {

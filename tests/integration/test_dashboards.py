@@ -1,0 +1,365 @@
+"""Every panel query of every dashboard, run against a real Prometheus that scrapes a real
+worker fed by the simulator: each must succeed and return data.
+
+The simulator's stream (≈17,000 records over 40 days, 5 % designed late) goes through Kafka
+in two waves, so that counters move between scrapes and every `rate()` and `increase()` has
+something to measure; the SLO recording rules and alerts of deploy/prometheus/ are evaluated
+by the same Prometheus. Then each query is evaluated with its template variables substituted
+the way Grafana does: `datasource` → that Prometheus, `agency` → a real agency code with data
+and the All value `.*`, `instance` → the worker and `.*`, `period` → `month`,
+`$__rate_interval` → a window spanning both waves, `$__range` → 1h. The overdue list, which
+reads the iocmon API through the Infinity plugin, is checked by calling its URL on the worker
+and applying its row filter. The wall's ratios, computed in PromQL so that they follow the
+agency variable, must equal the worker's own gauges for every period.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dashboards import common, lint, model, promql
+from tests.integration.harness import REPO, Pipeline, Stack, Worker, http_get, wait_for
+
+pytestmark = pytest.mark.integration
+
+DASHBOARDS = sorted((REPO / "dashboards").glob("*.json"))
+SCOPED = ("agency", "instance")
+PERIODS = tuple(value for _, value in common.PERIODS)
+RECORDED = lint.recorded_names(REPO)
+
+
+# ---------------------------------------------------------------------------------------------
+# the cases, known at collection time
+
+
+def _cases() -> Iterator[Any]:
+    for path in DASHBOARDS:
+        for target in model.targets(model.load(path)):
+            used = model.referenced_variables(json.dumps(target.query))
+            scopes = ["one", "all"] if used & set(SCOPED) else ["all"]
+            for scope in scopes:
+                yield pytest.param(
+                    target,
+                    scope,
+                    id=f"{target.dashboard}:{target.panel_id}:{target.ref_id}:{scope}",
+                )
+
+
+CASES = list(_cases())
+
+
+# ---------------------------------------------------------------------------------------------
+# the live pipeline, once for the module
+
+
+@dataclass(frozen=True)
+class Live:
+    prometheus: str
+    worker: Worker
+    agency: str
+    at: float
+    rate_interval: str
+
+    @property
+    def instance(self) -> str:
+        return f"127.0.0.1:{self.worker.port}"
+
+    def values(self, scope: str, *, prometheus: bool = True) -> dict[str, str]:
+        """Variable values for one scope: "one" agency and worker, or "all" (`.*`)."""
+
+        def one(value: str) -> str:
+            # Grafana regex-escapes a value of a multi or include-All variable for Prometheus.
+            return grafana_prometheus_escape(value) if prometheus else value
+
+        chosen = scope == "one"
+        return {
+            "datasource": common.PROMETHEUS_UID,
+            "api": common.API_UID,
+            "agency": one(self.agency) if chosen else ".*",
+            "instance": one(self.instance) if chosen else ".*",
+            "period": "month",
+            "__rate_interval": self.rate_interval,
+            "__interval": "15s",
+            "__range": "1h",
+        }
+
+    def query(self, expr: str, at: float | None = None) -> dict[str, Any]:
+        return prometheus_query(self.prometheus, expr, self.at if at is None else at)
+
+
+def grafana_prometheus_escape(value: str) -> str:
+    """Grafana's escaping of a variable value used in a Prometheus regex matcher."""
+    value = value.replace("\\", "\\\\\\\\")
+    return re.sub(r"([$^*{}\[\]'+?.()|])", r"\\\\\1", value)
+
+
+def prometheus_query(base: str, expr: str, at: float | None = None) -> dict[str, Any]:
+    form = {"query": expr}
+    if at is not None:
+        form["time"] = f"{at:.3f}"
+    data = urllib.parse.urlencode(form).encode()
+    request = urllib.request.Request(f"{base}/api/v1/query", data=data, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body: dict[str, Any] = json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        body = json.loads(err.read() or b"{}") or {"status": "error", "error": str(err)}
+    return body
+
+
+def result_of(body: dict[str, Any]) -> list[Any]:
+    assert body.get("status") == "success", body
+    data = body["data"]
+    if data["resultType"] == "scalar":
+        return [data["result"]]
+    return list(data["result"])
+
+
+def values_of(body: dict[str, Any]) -> dict[str, float]:
+    """{labels as text: value} of an instant vector."""
+    return {
+        json.dumps(sample["metric"], sort_keys=True): float(sample["value"][1])
+        for sample in result_of(body)
+    }
+
+
+@contextmanager
+def scraped(stack: Stack, worker: Worker) -> Iterator[None]:
+    """Adds the worker to the stack's file_sd targets (keeping the others) while inside."""
+    path = stack.local_dir / "prometheus" / "targets.json"
+    group = {"targets": [f"127.0.0.1:{worker.port}"], "labels": {"job": "iocmon"}}
+
+    def write(groups: list[dict[str, Any]]) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(groups) + "\n", encoding="utf-8")
+        tmp.replace(path)
+
+    def current() -> list[dict[str, Any]]:
+        try:
+            groups: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+            return groups
+        except (OSError, ValueError):
+            return []
+
+    write([*current(), group])
+    try:
+        yield
+    finally:
+        write([g for g in current() if g != group])
+
+
+def simulate(pipeline: Pipeline, folder: Path) -> tuple[Path, Path]:
+    """The simulated stream, split in two waves at its middle (file order is time order)."""
+    events = folder / "events.jsonl"
+    pipeline.iocmon(
+        "simulate",
+        "--seed", "5",
+        "--backfill-days", "40",
+        "--dossiers-per-day", "150",
+        "--late-rate", "0.05",
+        "--invalid-rate", "0.005",
+        "--rate", "0",
+        "--duration", "0",
+        "--max-events", "40000",
+        "--no-send",
+        "--events-out", str(events),
+    )  # fmt: skip
+    lines = events.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert len(lines) > 5_000, "the simulator produced too little to fill the dashboards"
+    first, second = folder / "wave1.jsonl", folder / "wave2.jsonl"
+    middle = len(lines) // 2
+    first.write_text("".join(lines[:middle]), encoding="utf-8")
+    second.write_text("".join(lines[middle:]), encoding="utf-8")
+    return first, second
+
+
+def scraped_events(base: str, instance: str) -> float | None:
+    """dossier_events_total summed, as Prometheus last scraped it from the worker."""
+    result = result_of(
+        prometheus_query(base, f'sum(dossier_events_total{{instance="{instance}"}})')
+    )
+    return float(result[0]["value"][1]) if result else None
+
+
+def worker_events(worker: Worker) -> float:
+    return sum(v for (name, _), v in worker.metrics().items() if name == "dossier_events_total")
+
+
+def choose_agency(base: str, instance: str, at: float) -> str:
+    """The busiest agency that has data for every agency-scoped panel."""
+    inst = f'instance="{instance}"'
+    conditions = [
+        f'(sum by (agency) (dossiers_open{{{inst}, state="{state}"}}) > 0)'
+        for state in ("overdue", "due_soon", "paused")
+    ]
+    conditions += [
+        f'dossiers_on_time_ratio{{{inst}, period="month"}}',
+        f'dossiers_progress_766{{{inst}, period="month"}}',
+    ]
+    if RECORDED:
+        conditions += [
+            f"iocmon:dossiers_late_ratio:rate{w}"
+            for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+            if f"iocmon:dossiers_late_ratio:rate{w}" in RECORDED
+        ]
+    expr = (
+        f"topk(1, sum by (agency) (dossiers_received_total{{{inst}}})\n  and on(agency) "
+        + "\n  and on(agency) ".join(conditions)
+        + ")"
+    )
+    result = result_of(prometheus_query(base, expr, at))
+    assert result, f"no agency has data for every agency-scoped panel:\n{expr}"
+    return str(result[0]["metric"]["agency"])
+
+
+@pytest.fixture(scope="module")
+def live(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    base = stack.prometheus_url
+    # Load the rules as they are now (the stack's Prometheus may be older than them).
+    status, body = http_get_post(f"{base}/-/reload")
+    assert status == 200, body
+    pipeline = Pipeline(stack)
+    pipeline.create_topics()
+    try:
+        worker = pipeline.start_worker()
+        instance = f"127.0.0.1:{worker.port}"
+        first, second = simulate(pipeline, tmp_path_factory.mktemp("dashboards"))
+        with scraped(stack, worker):
+            pipeline.iocmon("replay", str(first))
+            pipeline.wait_caught_up()
+            wave1 = worker_events(worker)
+            wait_for(
+                lambda: scraped_events(base, instance) == wave1,
+                90,
+                f"Prometheus ({base}) to scrape the worker {instance} after the first wave",
+            )
+            before_second = time.time()
+            pipeline.iocmon("replay", str(second))
+            pipeline.wait_caught_up()
+            wave2 = worker_events(worker)
+            assert wave2 > wave1
+            wait_for(
+                lambda: scraped_events(base, instance) == wave2,
+                90,
+                "Prometheus to scrape the worker after the second wave",
+            )
+            # The SLO rules' long windows are evaluated once a minute; alerts follow them.
+            ready = ["ALERTS", "iocmon:slo_error_budget", "iocmon:dossiers_late_ratio:rate3d"]
+            wait_for(
+                lambda: all(result_of(prometheus_query(base, e)) for e in ready),
+                150,
+                f"Prometheus to evaluate the rules and alerts ({', '.join(ready)})",
+            )
+            at = time.time()
+            # A window that holds a sample from before the second wave and the latest one.
+            rate_interval = f"{max(60, math.ceil(at - before_second) + 20)}s"
+            agency = choose_agency(base, instance, at)
+            print(f"evaluating at {at:.0f} with $__rate_interval={rate_interval}, agency={agency}")
+            yield Live(base, worker, agency, at, rate_interval)
+    finally:
+        pipeline.stop()
+
+
+def http_get_post(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+# ---------------------------------------------------------------------------------------------
+# the tests
+
+
+@pytest.mark.parametrize(("target", "scope"), CASES)
+def test_panel_query_returns_data(live: Live, target: model.Target, scope: str) -> None:
+    if target.is_infinity:
+        check_api_panel(live, target, scope)
+        return
+    missing = sorted(
+        name
+        for name in lint.METRIC_LIKE.findall(target.expr)
+        if name.startswith("iocmon:") and RECORDED is not None and name not in RECORDED
+    )
+    if RECORDED is None and "iocmon:" in target.expr:
+        pytest.skip("deploy/prometheus/*.rules.yml is missing: no recording rule to query")
+    assert not missing, f"not recorded by deploy/prometheus/*.rules.yml: {missing}"
+
+    expr = model.interpolate(target.expr, live.values(scope))
+    body = live.query(expr)
+    assert body.get("status") == "success", f"{target.where()}: {body}\n{expr}"
+    result = result_of(body)
+    assert result, f"{target.where()} returned no data ({scope}):\n{expr}"
+    for sample in result:
+        value = float(sample["value"][1]) if isinstance(sample, dict) else float(sample[1])
+        assert math.isfinite(value), f"{target.where()}: {sample} is not a number:\n{expr}"
+
+
+def check_api_panel(live: Live, target: model.Target, scope: str) -> None:
+    """The URL the panel names, on the worker the Infinity datasource points at."""
+    url = model.interpolate(target.query["url"], live.values(scope, prometheus=False))
+    status, raw = http_get(f"{live.worker.url}{url}")
+    assert status == 200, raw
+    body = json.loads(raw)
+    rows = body[target.query["root_selector"]]
+    assert rows, f"{url} returned no rows"
+    selectors = [column["selector"] for column in target.query["columns"]]
+    for row in rows:
+        assert set(selectors) <= set(row), f"{url}: a row lacks some of {selectors}: {row}"
+        assert isinstance(row["overdue_days"], int | float) and row["overdue_days"] > 0, row
+    # The row filter of the backend parser: `agency =~ '^(…)$'` (Go regexp, unanchored search).
+    condition = model.interpolate(
+        target.query["filterExpression"], live.values(scope, prometheus=False)
+    )
+    m = re.fullmatch(r"agency =~ '(.*)'", condition)
+    assert m, f"unexpected filter expression {condition!r}"
+    kept = [row for row in rows if re.search(m.group(1), row["agency"])]
+    assert kept, f"the filter {condition!r} keeps none of the {len(rows)} rows"
+    if scope == "all":
+        assert len(kept) == len(rows)
+    else:
+        assert {row["agency"] for row in kept} == {live.agency}
+
+
+@pytest.mark.parametrize("period", PERIODS)
+@pytest.mark.parametrize("scope", ["province", "agency"])
+def test_wall_ratios_equal_the_workers_gauges(live: Live, period: str, scope: str) -> None:
+    """The wall computes the on-time % and the 766 score from the period gauges (so that
+    they follow the agency variable); they must be the worker's figures, absent when it has
+    none."""
+    values = live.values("one" if scope == "agency" else "all")
+    gauge_scope = f'agency="{live.agency}"' if scope == "agency" else 'agency=""'
+    pairs = {
+        "dossiers_on_time_ratio": promql.on_time_ratio(period),
+        "dossiers_progress_766": promql.progress_766(period),
+    }
+    for metric, expr in pairs.items():
+        ours = values_of(live.query(model.interpolate(expr, values)))
+        theirs = values_of(
+            live.query(f'{metric}{{period="{period}", {gauge_scope}, instance="{live.instance}"}}')
+        )
+        assert len(ours) <= 1 and len(theirs) <= 1
+        assert bool(ours) == bool(theirs), f"{metric} {period} {scope}: {ours} vs {theirs}"
+        if ours:
+            (a,), (b,) = ours.values(), theirs.values()
+            assert a == pytest.approx(b, abs=1e-9), f"{metric} {period} {scope}"
+
+
+def test_every_panel_query_is_covered() -> None:
+    """The parametrisation above holds every query of every dashboard."""
+    total = sum(1 for path in DASHBOARDS for _ in model.targets(model.load(path)))
+    assert len({(c.values[0].where()) for c in CASES}) == total
