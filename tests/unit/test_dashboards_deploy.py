@@ -28,6 +28,13 @@ def test_datasources_have_the_uids_the_dashboards_default_to() -> None:
     api = by_type[infinity.PLUGIN_ID]
     assert api["uid"] == common.API_UID
     assert api["url"] == "http://worker:6066"  # the compose service; panels give /api/v1/ paths
+    # A worker listening beyond loopback requires its bearer token; Grafana sends the same one.
+    assert api["jsonData"]["httpHeaderName1"] == "Authorization"
+    assert api["secureJsonData"]["httpHeaderValue1"] == "Bearer $IOCMON_API_TOKEN"
+    services = load(DEPLOY / "compose.yaml")["services"]
+    token = services["worker"]["environment"]["IOCMON_API_TOKEN"]
+    assert token.startswith("${IOCMON_API_TOKEN:?")
+    assert services["grafana"]["environment"]["IOCMON_API_TOKEN"] == token
 
 
 def test_dashboard_provider_reads_the_folder_compose_mounts() -> None:
