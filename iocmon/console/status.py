@@ -33,7 +33,7 @@ def fetch(client: ApiClient) -> wall.WallData:
     """Three summaries: the last 24 h (which also gives the worker's clock), today and this
     month by agency, in the worker's local calendar."""
     last_24h = client.get("/api/v1/summary")
-    today_period, month_period = wall.periods_for(str(last_24h["as_of"]))
+    today_period, month_period = wall.periods_for(last_24h.get("as_of"))
     today = client.get("/api/v1/summary", period=today_period)
     month = client.get("/api/v1/summary", period=month_period, by="agency")
     return wall.WallData(url=client.url, today=today, month=month, last_24h=last_24h)

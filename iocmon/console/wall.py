@@ -45,9 +45,13 @@ class WallData:
         return str(self.month.get("as_of") or self.today.get("as_of") or "")
 
 
-def periods_for(as_of: str) -> tuple[str, str]:
-    """The `period` values for today and this month, in the worker's local calendar."""
-    moment = datetime.fromisoformat(as_of).astimezone(LOCAL_TZ)
+def periods_for(as_of: str | None) -> tuple[str, str]:
+    """The `period` values for today and this month, in the worker's local calendar (its
+    `as_of`; this machine's clock if the worker did not say)."""
+    try:
+        moment = datetime.fromisoformat(str(as_of)).astimezone(LOCAL_TZ)
+    except ValueError:
+        moment = datetime.now(LOCAL_TZ)
     return moment.date().isoformat(), f"{moment.year}-{moment.month:02d}"
 
 

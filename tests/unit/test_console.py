@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -162,6 +162,8 @@ def test_tables_align_columns_and_put_english_under_vietnamese() -> None:
 def test_periods_follow_the_local_calendar_of_the_worker_clock() -> None:
     assert wall.periods_for(AS_OF) == ("2024-02-06", "2024-02")
     assert wall.periods_for("2024-01-31T17:00:00+00:00") == ("2024-02-01", "2024-02")
+    today = datetime.now(fmt.LOCAL_TZ).date()
+    assert wall.periods_for(None)[0] in {today.isoformat(), (today + timedelta(days=1)).isoformat()}
 
 
 def test_below_target_ranks_worst_first_and_skips_agencies_with_nothing_judged() -> None:
