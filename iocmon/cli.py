@@ -23,6 +23,7 @@ class _Lazy(click.Group):
         "replay": ("producers.replay", "replay_command"),
         "simulate": ("producers.simulate", "simulate_command"),
         "live": ("iocmon.console.live", "live_command"),
+        "import": ("producers.importer.cli", "import_command"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -107,7 +107,12 @@ class Pipeline:
         try:
             admin.create_topics(
                 [
-                    NewTopic(self.events_topic, self.partitions, 1, {"retention.ms": "-1"}),
+                    NewTopic(
+                        self.events_topic,
+                        self.partitions,
+                        1,
+                        topic_configs={"retention.ms": "-1"},
+                    ),
                     NewTopic(self.dlq_topic, 3, 1),
                     NewTopic(f"{self.name}-alerts", 3, 1),
                 ]
@@ -251,7 +256,7 @@ class Worker:
         return out
 
 
-def http_get(url: str, timeout: float = 10) -> tuple[int, bytes]:
+def http_get(url: str, timeout: float = 60) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return response.status, response.read()
