@@ -23,6 +23,11 @@ class _Lazy(click.Group):
         "replay": ("producers.replay", "replay_command"),
         "simulate": ("producers.simulate", "simulate_command"),
         "live": ("iocmon.console.live", "live_command"),
+        "status": ("iocmon.console.status", "status_command"),
+        "overdue": ("iocmon.console.overdue", "overdue_command"),
+        "dossier": ("iocmon.console.dossier", "dossier_command"),
+        "doctor": ("iocmon.console.doctor", "doctor_command"),
+        "topics": ("iocmon.console.topics", "topics_command"),
         "import": ("producers.importer.cli", "import_command"),
     }
 
