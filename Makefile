@@ -7,16 +7,17 @@
 #   make run      stack + worker + simulator + live view; Ctrl-C stops it all (deploy/local/run.sh)
 #   make test     ruff check + pytest (the tests start a stack of their own); ARGS="-k x" for pytest
 #   make lint     ruff check + ruff format --check
+#   make dashboards  regenerate dashboards/*.json from code, then lint them
 #
 # Ports, folders and topic names come from the environment: see deploy/local/stack.sh.
 
 SHELL := bash
 VENV := .venv
 STACK := bash deploy/local/stack.sh
-LINT_PATHS := iocmon streams producers tests
+LINT_PATHS := iocmon streams producers tests dashboards benchmarks
 ARGS ?=
 
-.PHONY: venv up down reset status run test lint
+.PHONY: venv up down reset status run test lint dashboards
 
 venv: $(VENV)/.installed
 
@@ -44,3 +45,7 @@ test: venv
 lint: venv
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+
+dashboards: venv
+	$(VENV)/bin/python -m dashboards.generate
+	$(VENV)/bin/python -m dashboards.lint
