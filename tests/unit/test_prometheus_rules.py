@@ -1,0 +1,140 @@
+"""The Prometheus rules and the Alertmanager example, checked by the tools that load them.
+
+`promtool test rules` runs the scenarios in tests/promtool/ (what fires, when, and what stays
+silent); `amtool` checks the Alertmanager example and where its routing tree sends each kind
+of alert. Both come with the Debian packages `prometheus` and `prometheus-alertmanager`.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+RULES = sorted((REPO / "deploy/prometheus").glob("*.rules.yml"))
+PROMTOOL_TESTS = sorted((REPO / "tests/promtool").glob("*.test.yml"))
+ALERTMANAGER_CONFIG = REPO / "deploy/alertmanager/alertmanager.yml"
+
+PROMTOOL = shutil.which("promtool")
+AMTOOL = shutil.which("amtool")
+needs_promtool = pytest.mark.skipif(
+    PROMTOOL is None,
+    reason="promtool is not installed (Debian: apt-get install prometheus); CI installs it",
+)
+needs_amtool = pytest.mark.skipif(
+    AMTOOL is None,
+    reason="amtool is not installed (Debian: apt-get install prometheus-alertmanager); "
+    "CI installs it",
+)
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+def test_there_are_rules_and_scenarios() -> None:
+    assert RULES, "deploy/prometheus/*.rules.yml is empty"
+    assert PROMTOOL_TESTS, "tests/promtool/*.test.yml is empty"
+
+
+@needs_promtool
+def test_rule_files_pass_promtool_check() -> None:
+    fixtures = sorted((REPO / "tests/promtool").glob("*.rules.yml"))
+    result = run(str(PROMTOOL), "check", "rules", *map(str, RULES + fixtures))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@needs_promtool
+@pytest.mark.parametrize("scenario", PROMTOOL_TESTS, ids=lambda p: p.name)
+def test_promtool_scenarios(scenario: Path) -> None:
+    result = run(str(PROMTOOL), "test", "rules", str(scenario))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_alert_has_a_scenario() -> None:
+    """Each alert name appears in at least one promtool scenario."""
+    alerts = {
+        name
+        for path in RULES
+        for name in re.findall(r"^\s*- alert:\s*(\w+)", path.read_text(), re.MULTILINE)
+    }
+    scenarios = "\n".join(p.read_text() for p in PROMTOOL_TESTS)
+    untested = sorted(a for a in alerts if a not in scenarios)
+    assert alerts
+    assert not untested, f"alerts without a promtool scenario: {untested}"
+
+
+def test_every_alert_says_what_to_do() -> None:
+    """Each alert rule carries a severity and summary, description and runbook annotations."""
+    for path in RULES:
+        text = path.read_text()
+        blocks = re.split(r"^\s*- alert:", text, flags=re.MULTILINE)[1:]
+        for block in blocks:
+            body = block.split("- record:")[0]
+            name = body.split()[0]
+            assert re.search(r"severity:\s*(page|ticket)\b", body), f"{name}: severity"
+            for annotation in ("summary", "description", "runbook"):
+                assert re.search(rf"^\s*{annotation}:", body, re.MULTILINE), f"{name}: {annotation}"
+
+
+@needs_amtool
+def test_alertmanager_example_passes_amtool_check() -> None:
+    result = run(str(AMTOOL), "check-config", str(ALERTMANAGER_CONFIG))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@needs_amtool
+@pytest.mark.parametrize(
+    ("labels", "receivers"),
+    [
+        # per-dossier alerts from `iocmon notify`
+        ({"alertname": "DossierOverdue", "severity": "critical", "agency": "X"}, "ioc-oncall"),
+        ({"alertname": "DossierDueSoon", "severity": "warning", "agency": "X"}, "ioc-tickets"),
+        # an agency with its own channel: its on-call and the operations center's
+        (
+            {"alertname": "DossierOverdue", "severity": "critical", "agency": "000.00.31.H01"},
+            "so-tu-phap-oncall,ioc-oncall",
+        ),
+        (
+            {"alertname": "DossierDueSoon", "severity": "warning", "agency": "000.00.31.H01"},
+            "so-tu-phap-desk",
+        ),
+        # budget burns
+        ({"alertname": "DossierLateBudgetBurn", "severity": "page", "agency": "X"}, "ioc-oncall"),
+        ({"alertname": "DossierLateBudgetBurn", "severity": "ticket"}, "ioc-tickets"),
+        # pipeline health goes to the platform team, whatever else it carries
+        ({"alertname": "IocmonWorkerDown", "severity": "page"}, "platform-oncall"),
+        ({"alertname": "IocmonDeadLetters", "severity": "ticket"}, "platform-tickets"),
+        ({"alertname": "SomethingElse"}, "ioc-operations"),
+    ],
+)
+def test_alertmanager_example_routes(labels: dict[str, str], receivers: str) -> None:
+    result = run(
+        str(AMTOOL),
+        "config",
+        "routes",
+        "test",
+        f"--config.file={ALERTMANAGER_CONFIG}",
+        *(f"{k}={v}" for k, v in labels.items()),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == receivers
+
+
+def test_ticket_routes_are_office_hours_only() -> None:
+    """Every route under the ticket/warning branches names the office-hours interval
+    (Alertmanager does not pass active_time_intervals down to child routes)."""
+    text = ALERTMANAGER_CONFIG.read_text()
+    assert re.search(r"location:\s*Asia/Ho_Chi_Minh", text)
+    assert re.search(r'start_time:\s*"07:30"', text) and re.search(r'end_time:\s*"17:00"', text)
+    tree = text.split("inhibit_rules:")[0]
+    routes = re.split(r"^\s*- (?=matchers:|receiver:)", tree, flags=re.MULTILINE)
+    ticket = re.compile(r"receiver: (ioc-tickets|platform-tickets|so-tu-phap-desk)\b")
+    ticket_routes = [r for r in routes if ticket.search(r)]
+    assert len(ticket_routes) >= 4
+    for route in ticket_routes:
+        assert "active_time_intervals: [office-hours]" in route, route
