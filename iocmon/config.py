@@ -38,6 +38,7 @@ class Settings:
     alert_check_interval_s: float = 10.0
     alert_due_soon_share: float = 0.0
     api_token: str = ""
+    metrics_refresh_s: float = 5.0
 
     def now(self) -> datetime:
         """The worker's clock: wall time shifted by `clock_offset_s` (for tests and drills)."""
@@ -79,6 +80,7 @@ _ENV_NAMES: dict[str, str] = {
     "alert_check_interval_s": "IOCMON_ALERT_CHECK_INTERVAL_S",
     "alert_due_soon_share": "IOCMON_ALERT_DUE_SOON_SHARE",
     "api_token": "IOCMON_API_TOKEN",
+    "metrics_refresh_s": "IOCMON_METRICS_REFRESH_S",
 }
 
 

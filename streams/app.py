@@ -134,6 +134,19 @@ def create_app(settings: Settings) -> faust.App:
         policy=AlertPolicy(settings.alert_due_soon_share or None),
     )
 
+    @app.timer(settings.metrics_refresh_s)
+    async def refresh_figures() -> None:
+        """Only the owner of partition 0 reports global figures (see streams.metrics)."""
+        if reporter_tp not in owned_partitions():
+            exporter.clear()
+            return
+        try:
+            await exporter.refresh(settings.now())
+            metrics.REDIS_UP.set(1)
+        except RedisError as exc:
+            metrics.REDIS_UP.set(0)
+            log.warning("cannot read figures from Redis (%s); is it running?", type(exc).__name__)
+
     @app.timer(settings.alert_check_interval_s)
     async def check_alerts() -> None:
         """Time, not events, drives alerts: a dossier that hears nothing still goes overdue."""

@@ -82,6 +82,11 @@ REPORTS_FIGURES = Gauge(
     "1 if this worker reports the global dossier figures (it owns partition 0), else 0.",
     registry=REGISTRY,
 )
+SNAPSHOT_TIMESTAMP = Gauge(
+    "iocmon_figures_snapshot_timestamp_seconds",
+    "When the dossier figures on this /metrics were read from Redis (worker clock).",
+    registry=REGISTRY,
+)
 REDIS_UP = Gauge(
     "iocmon_redis_up",
     "1 if the last read of figures from Redis succeeded, else 0.",
@@ -209,12 +214,15 @@ def _add_ratio(family: GaugeMetricFamily, labels: dict[str, str], value: float |
         family.samples.append(Sample(family.name, labels, value, None))
 
 
-def render(families: Iterable[Metric]) -> bytes:
-    """Exposition text of the process metrics followed by the given families."""
+def render_families(families: Iterable[Metric]) -> bytes:
     snapshot = CollectorRegistry(auto_describe=False)
-    fixed = list(families)
-    snapshot.register(_Fixed(fixed))
-    return generate_latest(REGISTRY) + generate_latest(snapshot)
+    snapshot.register(_Fixed(list(families)))
+    return generate_latest(snapshot)
+
+
+def render(*parts: bytes) -> bytes:
+    """Exposition text of the process metrics followed by pre-rendered parts."""
+    return b"".join((generate_latest(REGISTRY), *parts))
 
 
 class _Fixed:

@@ -41,6 +41,15 @@ class BatchStore:
         raw = await self._redis.get(self.keys(partition).offset)
         return NOTHING_APPLIED if raw is None else int(raw)
 
+    async def applied_offsets(self, partitions: Iterable[int]) -> dict[int, int]:
+        wanted = sorted(partitions)
+        if not wanted:
+            return {}
+        raw = await self._redis.mget([self.keys(p).offset for p in wanted])
+        return {
+            p: NOTHING_APPLIED if v is None else int(v) for p, v in zip(wanted, raw, strict=True)
+        }
+
     async def load(
         self, partition: int, dossier_ids: Iterable[str]
     ) -> tuple[int, dict[str, DossierState | None]]:

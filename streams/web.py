@@ -16,6 +16,7 @@ from typing import Any
 import faust
 from faust.types import TP
 from faust.web import Request, Response, View
+from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
 from iocmon.config import Settings
@@ -41,20 +42,18 @@ def register_routes(
     @app.page("/metrics")
     class MetricsView(View):
         async def get(self, request: Request) -> Response:
-            families: list[Any] = []
+            lag = b""
+            actives = owned_partitions()
             try:
-                actives = owned_partitions()
-                if reporter_tp in actives:
-                    families.extend(await exporter.dossier_families(settings.now()))
                 ends = await app.consumer.highwaters(*actives) if actives else {}
-                families.append(
-                    await exporter.lag_family({tp.partition: n for tp, n in ends.items()})
-                )
-                metrics.REDIS_UP.set(1)
-            except RedisError:
-                metrics.REDIS_UP.set(0)
-                log.warning("cannot read figures from Redis for /metrics; is it running?")
-            return self.bytes(metrics.render(families), content_type="text/plain; version=0.0.4")
+                by_partition = {tp.partition: n for tp, n in ends.items()}
+                lag = metrics.render_families([await exporter.lag_family(by_partition)])
+            except (RedisError, KafkaError) as exc:
+                log.warning("no partition lag on /metrics this time: %s", type(exc).__name__)
+            figures = exporter.snapshot if reporter_tp in actives else b""
+            return self.bytes(
+                metrics.render(figures, lag), content_type="text/plain; version=0.0.4"
+            )
 
     def route(path: str, handler: Handler) -> None:
         async def view(self: View, request: Request, **path_params: str) -> Response:

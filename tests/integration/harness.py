@@ -204,7 +204,12 @@ class Worker:
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = self.pipeline.env(IOCMON_WEB_PORT=str(self.port), **self.extra_env)
+        env = self.pipeline.env(
+            IOCMON_WEB_PORT=str(self.port),
+            IOCMON_METRICS_REFRESH_S="1",
+            IOCMON_SESSION_TIMEOUT_S="10",
+            **self.extra_env,
+        )
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "iocmon", "worker"],
@@ -223,7 +228,7 @@ class Worker:
                 f"worker exited with {self.process.returncode}; see {self.log_path}"
             )
         try:
-            return http_get(f"{self.url}/metrics", timeout=2)[0] == 200
+            return http_get(f"{self.url}/metrics", timeout=5)[0] == 200
         except OSError:
             return False
 
@@ -245,7 +250,24 @@ class Worker:
         status, body = http_get(f"{self.url}{path}")
         return status, json.loads(body)
 
-    def metrics(self) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    def metrics(self, fresh: bool = True) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        """Samples of /metrics; `fresh` waits for dossier figures read after this call."""
+        asked = time.time()
+        samples = self._metrics()
+        if not fresh:
+            return samples
+
+        def snapshot_is_fresh() -> bool:
+            nonlocal samples
+            samples = self._metrics()
+            reports = samples.get(("iocmon_reports_dossier_figures", frozenset()), 0)
+            taken = samples.get(("iocmon_figures_snapshot_timestamp_seconds", frozenset()), 0)
+            return not reports or taken >= asked
+
+        wait_for(snapshot_is_fresh, 60, f"fresh figures on {self.url}/metrics")
+        return samples
+
+    def _metrics(self) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
         from prometheus_client.parser import text_string_to_metric_families
 
         _, body = http_get(f"{self.url}/metrics")
