@@ -14,9 +14,9 @@ from importlib import resources
 from typing import Any
 
 import faust
+from aiokafka.errors import KafkaError
 from faust.types import TP
 from faust.web import Request, Response, View
-from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
 from iocmon.config import Settings

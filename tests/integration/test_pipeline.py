@@ -18,7 +18,6 @@ import pytest
 from tests.integration.harness import REPO, Pipeline, sum_samples, wait_for
 from tests.integration.truth import (
     Expected,
-    api_figures,
     assert_figures_exact,
     expected_from_truth,
 )
