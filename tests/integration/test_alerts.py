@@ -1,0 +1,106 @@
+"""Per-dossier alerts on real Kafka and Redis, driven by a shifted worker clock.
+
+Two workers share the partitions. Their clocks start just before midnight local on a
+dossier's due date: the due-soon alert comes at once, the owner of the dossier's partition
+is killed before midnight, and the overdue alert still arrives — from the other worker —
+exactly once. Ending the dossier clears it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timedelta
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+
+from iocmon.domain.calendar import LOCAL_TZ
+from tests.integration.harness import Pipeline, Worker, sum_samples, wait_for
+
+pytestmark = pytest.mark.integration
+
+DUE_DAY = datetime(2026, 3, 10, tzinfo=LOCAL_TZ)  # a Tuesday, a working day
+START = DUE_DAY.replace(hour=23, minute=59, second=5)
+
+
+def alerts(pipeline: Pipeline) -> list[dict]:
+    consumer = KafkaConsumer(
+        f"{pipeline.name}-alerts",
+        bootstrap_servers=pipeline.stack.kafka,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=2000,
+    )
+    try:
+        return [json.loads(m.value) for m in consumer]
+    finally:
+        consumer.close()
+
+
+def send(pipeline: Pipeline, *events: dict) -> int:
+    """Sends events in order; the partition of the last one (they share a dossier)."""
+    producer = KafkaProducer(bootstrap_servers=pipeline.stack.kafka, acks="all")
+    try:
+        partition = -1
+        for event in events:
+            meta = producer.send(
+                pipeline.events_topic,
+                key=event["dossier_id"].encode(),
+                value=json.dumps(event).encode(),
+            ).get(timeout=30)
+            partition = meta.partition
+        return partition
+    finally:
+        producer.close()
+
+
+def owns(worker: Worker, partition: int) -> bool:
+    samples = worker.metrics(fresh=False)
+    return ("iocmon_partition_lag_records", frozenset({("partition", str(partition))})) in samples
+
+
+def test_due_soon_then_overdue_survive_the_owner_being_killed_and_end_clears(
+    pipeline: Pipeline,
+) -> None:
+    offset_s = START.timestamp() - time.time()
+    env = {"IOCMON_CLOCK_OFFSET_S": str(offset_s), "IOCMON_ALERT_CHECK_INTERVAL_S": "1"}
+    dossier = "000.00.31.H01-260310-0001"
+    received = {
+        "v": 1, "event_id": f"{dossier}-1", "dossier_id": dossier, "type": "received",
+        "at": DUE_DAY.replace(hour=8).isoformat(), "agency": "STP", "procedure": "1.001234",
+        "channel": "online", "level": "full", "due_at": DUE_DAY.replace(hour=17).isoformat(),
+        "citizen_id": "079203001234",
+    }  # fmt: skip
+    partition = send(pipeline, received)
+    first, second = pipeline.start_worker(**env), pipeline.start_worker(**env)
+
+    wait_for(lambda: any(a["kind"] == "due_soon" for a in alerts(pipeline)), 60, "due_soon")
+    wait_for(lambda: owns(first, partition) or owns(second, partition), 60, "an owner")
+    owner, survivor = (first, second) if owns(first, partition) else (second, first)
+    shifted_now = datetime.now(LOCAL_TZ) + timedelta(seconds=offset_s)
+    assert shifted_now < DUE_DAY + timedelta(days=1), "too slow: midnight passed before the kill"
+    owner.kill9()
+
+    wait_for(lambda: any(a["kind"] == "overdue" for a in alerts(pipeline)), 120, "overdue")
+    assert owns(survivor, partition)
+    assert (
+        sum(sum_samples(survivor.metrics(fresh=False), "iocmon_alerts_emitted_total").values()) >= 1
+    )
+
+    resolved = {"v": 1, "event_id": f"{dossier}-2", "dossier_id": dossier, "type": "resolved",
+                "at": (DUE_DAY + timedelta(days=1, minutes=1)).isoformat()}  # fmt: skip
+    send(pipeline, resolved)
+    wait_for(lambda: any(a["kind"] == "cleared" for a in alerts(pipeline)), 60, "cleared")
+
+    time.sleep(3)  # a few more checks: nothing may be repeated
+    seen = alerts(pipeline)
+    kinds = sorted(a["kind"] for a in seen)
+    assert kinds == ["cleared", "cleared", "due_soon", "overdue"]
+    fired = {a["kind"]: a for a in seen if a["kind"] != "cleared"}
+    assert fired["overdue"]["overdue_days"] == 1
+    assert fired["overdue"]["due_at"] == received["due_at"]
+    assert {a["clears"] for a in seen if a["kind"] == "cleared"} == {
+        fired["due_soon"]["alert_id"],
+        fired["overdue"]["alert_id"],
+    }
+    assert "079203001234" not in json.dumps(seen)
