@@ -1,0 +1,89 @@
+"""Which alert is active for each dossier: the state the notifier keeps Alertmanager in.
+
+A dossier has at most one active alert: the latest `due_soon` or `overdue` record about it.
+A newer one replaces it (an `overdue` replaces the `due_soon` of the same appointment; after
+a reschedule, alerts about the new appointment replace those about the old); when the two
+are different alerts in Alertmanager's eyes, the old one is resolved. A `cleared` record
+resolves the alert it names, if that is still the active one. An alert that was cleared or
+replaced is *retired*: its id never fires again, so neither a worker re-emitting an old alert
+after a crash nor a record read twice can revive it.
+
+The book is rebuilt after a restart by applying the topic's records from its beginning up to
+the committed offset (see `service`); applying is idempotent, so replaying records that were
+already applied changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from notifier.model import AlertRecord
+
+# Retired alert ids remembered to refuse them; the oldest are forgotten first.
+RETIRED_MEMORY = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class Fire:
+    """Send this alert to Alertmanager as firing."""
+
+    alert: AlertRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Resolve:
+    """Send this (previously fired) alert to Alertmanager as resolved."""
+
+    alert: AlertRecord
+
+
+Change = Fire | Resolve
+
+
+class ActiveBook:
+    def __init__(self, retired_memory: int = RETIRED_MEMORY) -> None:
+        self._active: dict[str, tuple[int, AlertRecord]] = {}  # dossier_id -> (partition, alert)
+        self._retired: OrderedDict[str, None] = OrderedDict()
+        self._retired_memory = retired_memory
+
+    def apply(self, alert: AlertRecord, partition: int) -> list[Change]:
+        """Record `alert` (read from `partition`) and say what Alertmanager must be told."""
+        current = self._active.get(alert.dossier_id)
+        if not alert.fires:
+            assert alert.clears is not None
+            self._retire(alert.clears)
+            if current is not None and current[1].alert_id == alert.clears:
+                del self._active[alert.dossier_id]
+                return [Resolve(current[1])]
+            return []
+        if alert.alert_id in self._retired:
+            return []
+        self._active[alert.dossier_id] = (partition, alert)
+        if current is None or current[1].alert_id == alert.alert_id:
+            return [Fire(alert)]
+        self._retire(current[1].alert_id)
+        if current[1].identity != alert.identity:
+            return [Resolve(current[1]), Fire(alert)]
+        return [Fire(alert)]
+
+    def drop_partition(self, partition: int) -> None:
+        """Forget the alerts of a partition this notifier no longer consumes."""
+        for dossier_id in [d for d, (p, _) in self._active.items() if p == partition]:
+            del self._active[dossier_id]
+
+    def active(self) -> list[AlertRecord]:
+        return [alert for _, alert in self._active.values()]
+
+    def __len__(self) -> int:
+        return len(self._active)
+
+    def __iter__(self) -> Iterator[AlertRecord]:
+        return iter(self.active())
+
+    def _retire(self, alert_id: str) -> None:
+        self._retired[alert_id] = None
+        self._retired.move_to_end(alert_id)
+        while len(self._retired) > self._retired_memory:
+            self._retired.popitem(last=False)

@@ -1,0 +1,58 @@
+"""`iocmon notify` (also `python -m notifier`): run the notifier in the foreground."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from types import FrameType
+
+import click
+
+from iocmon.errors import IocmonError
+from notifier.config import NotifierSettings
+
+
+@click.command("notify")
+def notify_command() -> None:
+    """Deliver per-dossier alerts (due soon, overdue, cleared) to Alertmanager and a webhook.
+
+    Reads the alerts topic as consumer group iocmon-notify and commits a record only once
+    every receiver has it. Configured by the environment: KAFKA_BOOTSTRAP_SERVERS,
+    IOCMON_ALERTS_TOPIC, ALERTMANAGER_URL, IOCMON_WEBHOOK_URL, IOCMON_NOTIFY_RESEND_S, ...
+    (see notifier/config.py). Stops cleanly on SIGTERM or Ctrl-C.
+    """
+    from prometheus_client import start_http_server
+
+    from notifier.service import Notifier
+
+    settings = NotifierSettings.from_env()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("kafka").setLevel(max(logging.WARNING, logging.root.level))
+    notifier = Notifier(settings)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        notifier.stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    server = None
+    if settings.metrics_port:
+        server, _ = start_http_server(
+            settings.metrics_port, settings.metrics_host, notifier.metrics.registry
+        )
+    try:
+        notifier.run()
+    finally:
+        if server is not None:
+            server.shutdown()
+
+
+def main() -> None:
+    try:
+        notify_command(standalone_mode=True)
+    except IocmonError as exc:
+        click.echo(f"iocmon notify: {exc}", err=True)
+        sys.exit(2)
