@@ -37,6 +37,10 @@ class AlertSource:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=500,
+            # A notifier that dies is replaced within 10 s, not Kafka's default 45 s: its
+            # heartbeats come from a thread of their own, so a short session is safe.
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=3_000,
         )
         self._consumer.subscribe([topic], listener=listener)
 

@@ -1,0 +1,545 @@
+"""`iocmon notify` against real Kafka and real Alertmanagers (Debian package), with a small
+webhook receiver of the test's own.
+
+Each test gets a fresh alerts topic and consumer group, and dossier ids no other test uses.
+The notifier runs as a subprocess (`python -m notifier`, what `iocmon notify` runs), resending
+active alerts every second so that Alertmanager's 4-second expiry is exercised. Receiver
+outages are real: the test's own Alertmanager and webhook start late, stop and start again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import urllib.parse
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import KafkaAdminClient, NewTopic
+
+from tests.integration.harness import REPO, Stack, free_port, http_get, wait_for
+
+pytestmark = pytest.mark.integration
+
+ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
+EXAMPLE_CONFIG = REPO / "deploy/alertmanager/alertmanager.yml"
+ICT = timezone(timedelta(hours=7))
+DUE = datetime(2026, 12, 1, 17, tzinfo=ICT)
+PARTITIONS = 3
+
+
+# -- alert records, as the worker emits them ------------------------------------------------
+
+
+def record(dossier: str, kind: str, clears: str | None = None) -> dict[str, Any]:
+    alert_id = f"{clears}:cleared" if clears else f"{dossier}:{kind}:{DUE.isoformat()}"
+    out: dict[str, Any] = {
+        "v": 1,
+        "alert_id": alert_id,
+        "kind": kind,
+        "dossier_id": dossier,
+        "agency": "000.00.31.H01",
+        "agency_name": "Sở Tư pháp",
+        "procedure": "1.004227",
+        "due_at": DUE.isoformat(),
+        "overdue_days": 1 if kind == "overdue" else 0,
+        "state_at": (DUE + timedelta(hours=7)).isoformat(),
+        "emitted_at": (DUE + timedelta(hours=7, seconds=1)).isoformat(),
+    }
+    if clears:
+        out["clears"] = clears
+    return out
+
+
+def cleared(fired: dict[str, Any]) -> dict[str, Any]:
+    return record(fired["dossier_id"], "cleared", clears=fired["alert_id"])
+
+
+# -- Kafka ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Alerts:
+    """A fresh alerts topic and consumer group on the stack's Kafka."""
+
+    stack: Stack
+    name: str = field(default_factory=lambda: f"n{uuid.uuid4().hex[:10]}")
+
+    @property
+    def topic(self) -> str:
+        return f"{self.name}-alerts"
+
+    def create(self) -> None:
+        admin = KafkaAdminClient(bootstrap_servers=self.stack.kafka)
+        try:
+            admin.create_topics([NewTopic(self.topic, PARTITIONS, 1)])
+        finally:
+            admin.close()
+
+    def dossier(self, n: int) -> str:
+        return f"{self.name}-HS{n:03}"
+
+    def produce(self, *records: dict[str, Any]) -> None:
+        producer = KafkaProducer(bootstrap_servers=self.stack.kafka, acks="all")
+        try:
+            for r in records:
+                producer.send(
+                    self.topic,
+                    key=r["dossier_id"].encode(),
+                    value=json.dumps(r, ensure_ascii=False).encode(),
+                )
+            producer.flush()
+        finally:
+            producer.close()
+
+    def end_offsets(self) -> dict[int, int]:
+        consumer = KafkaConsumer(bootstrap_servers=self.stack.kafka)
+        try:
+            tps = [TopicPartition(self.topic, p) for p in range(PARTITIONS)]
+            return {tp.partition: off for tp, off in consumer.end_offsets(tps).items()}
+        finally:
+            consumer.close()
+
+    def committed(self) -> dict[int, int]:
+        admin = KafkaAdminClient(bootstrap_servers=self.stack.kafka)
+        try:
+            offsets = admin.list_group_offsets(self.name).get(self.name, {})
+        finally:
+            admin.close()
+        return {
+            tp.partition: meta.offset
+            for tp, meta in offsets.items()
+            if tp.topic == self.topic and meta.offset >= 0
+        }
+
+    def all_committed(self) -> bool:
+        ends = self.end_offsets()
+        return self.committed() == {p: end for p, end in ends.items() if end > 0}
+
+
+@pytest.fixture
+def alerts(stack: Stack) -> Alerts:
+    a = Alerts(stack)
+    a.create()
+    return a
+
+
+# -- receivers ------------------------------------------------------------------------------
+
+
+class Webhook:
+    """A JSON webhook receiver on a fixed port that can start late and stop."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/iocmon"
+        self.keys: list[str] = []
+        self.bodies: list[dict[str, Any]] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with hook._lock:
+                    hook.keys.append(self.headers["Idempotency-Key"])
+                    hook.bodies.append(body)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def received(self) -> Counter[str]:
+        with self._lock:
+            return Counter(self.keys)
+
+
+class Alertmanager:
+    """An Alertmanager of the test's own (the example configuration), to stop and start."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        storage = self.workdir / "data"
+        storage.mkdir(parents=True, exist_ok=True)
+        with (self.workdir / "alertmanager.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    ALERTMANAGER,
+                    f"--config.file={EXAMPLE_CONFIG}",
+                    f"--storage.path={storage}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                    "--cluster.listen-address=",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_for(self._ready, 30, f"Alertmanager on port {self.port} (log: {self.workdir})")
+
+    def _ready(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"Alertmanager exited; see {self.workdir}/alertmanager.log")
+        try:
+            return http_get(f"{self.url}/-/ready", timeout=2)[0] == 200
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+        self.process = None
+
+
+@pytest.fixture
+def own_alertmanager(tmp_path: Path) -> Iterator[Alertmanager]:
+    if not Path(ALERTMANAGER).exists():
+        pytest.skip("prometheus-alertmanager is not installed (Debian: prometheus-alertmanager)")
+    am = Alertmanager(tmp_path / "alertmanager")
+    yield am
+    am.stop()
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    hook = Webhook()
+    yield hook
+    hook.stop()
+
+
+def active_alerts(alertmanager_url: str, prefix: str) -> list[dict[str, Any]]:
+    """Alerts Alertmanager holds as active (not resolved) for this test's dossiers."""
+    query = urllib.parse.urlencode({"filter": f'dossier_id=~"{prefix}.*"'})
+    status, body = http_get(f"{alertmanager_url}/api/v2/alerts?{query}")
+    assert status == 200, body
+    return list(json.loads(body))
+
+
+def firing(alertmanager_url: str, prefix: str) -> set[tuple[str, str]]:
+    return {
+        (a["labels"]["alertname"], a["labels"]["dossier_id"])
+        for a in active_alerts(alertmanager_url, prefix)
+    }
+
+
+# -- the notifier ---------------------------------------------------------------------------
+
+
+class Notifier:
+    def __init__(self, alerts: Alerts, alertmanager_url: str, webhook_url: str | None) -> None:
+        self.log_path = alerts.stack.local_dir / "logs" / f"notify-{alerts.name}.log"
+        self.env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": alerts.stack.kafka,
+            "IOCMON_ALERTS_TOPIC": alerts.topic,
+            "IOCMON_NOTIFY_GROUP": alerts.name,
+            "ALERTMANAGER_URL": alertmanager_url,
+            "IOCMON_WEBHOOK_URL": webhook_url or "",
+            "IOCMON_NOTIFY_RESEND_S": "1",
+            "IOCMON_NOTIFY_BACKOFF_MAX_S": "1",
+            "IOCMON_NOTIFY_HTTP_TIMEOUT_S": "2",
+            "IOCMON_NOTIFY_PORT": str(free_port()),
+        }
+        self.metrics_url = f"http://127.0.0.1:{self.env['IOCMON_NOTIFY_PORT']}/metrics"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Notifier:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "notifier"],
+                env=self.env,
+                cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_for(self._answers, 60, f"the notifier's /metrics (log: {self.log_path})")
+        return self
+
+    def _answers(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"notifier exited with {self.process.returncode}: {self.log_path}")
+        try:
+            return http_get(self.metrics_url, timeout=2)[0] == 200
+        except OSError:
+            return False
+
+    def metric(self, name: str) -> float:
+        _, body = http_get(self.metrics_url)
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in body.decode().splitlines()
+            if line.startswith(name + " ") or line.startswith(name + "{")
+        )
+
+    def stop(self) -> int:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGTERM)
+        return self.process.wait(timeout=30)
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.kill9()
+
+
+@pytest.fixture
+def notifiers() -> Iterator[list[Notifier]]:
+    started: list[Notifier] = []
+    yield started
+    for n in started:
+        n.close()
+
+
+# -- tests ----------------------------------------------------------------------------------
+
+
+def test_alerts_fire_stay_active_and_resolve_on_cleared(
+    alerts: Alerts, stack: Stack, webhook: Webhook, notifiers: list[Notifier]
+) -> None:
+    webhook.start()
+    soon1, soon2 = record(alerts.dossier(1), "due_soon"), record(alerts.dossier(2), "due_soon")
+    over2, over3 = record(alerts.dossier(2), "overdue"), record(alerts.dossier(3), "overdue")
+    alerts.produce(soon1, soon2, over2, over3)
+    notifier = Notifier(alerts, stack.alertmanager_url, webhook.url).start()
+    notifiers.append(notifier)
+
+    expected = {
+        ("DossierDueSoon", alerts.dossier(1)),
+        ("DossierOverdue", alerts.dossier(2)),  # its due_soon was resolved by the overdue
+        ("DossierOverdue", alerts.dossier(3)),
+    }
+    wait_for(lambda: firing(stack.alertmanager_url, alerts.name) == expected, 60, "3 alerts")
+    by_dossier = {
+        a["labels"]["dossier_id"]: a for a in active_alerts(stack.alertmanager_url, alerts.name)
+    }
+    late = by_dossier[alerts.dossier(3)]
+    assert late["labels"] == {
+        "alertname": "DossierOverdue",
+        "severity": "critical",
+        "agency": "000.00.31.H01",
+        "dossier_id": alerts.dossier(3),
+        "procedure": "1.004227",
+    }
+    assert "đã quá hạn 1 ngày" in late["annotations"]["summary"]
+    assert "is 1 day overdue" in late["annotations"]["summary"]
+    assert late["annotations"]["due_at"] == "2026-12-01T17:00:00+07:00"
+    assert late["annotations"]["overdue_days"] == "1"
+    assert by_dossier[alerts.dossier(1)]["labels"]["severity"] == "warning"
+
+    # Alertmanager drops an alert 4 s (4 resend intervals) after it was last sent: these are
+    # still active 6 s later only because the notifier keeps sending them.
+    threading.Event().wait(6)
+    assert firing(stack.alertmanager_url, alerts.name) == expected
+
+    alerts.produce(cleared(over2))
+    expected.remove(("DossierOverdue", alerts.dossier(2)))
+    wait_for(lambda: firing(stack.alertmanager_url, alerts.name) == expected, 30, "the clear")
+
+    wait_for(alerts.all_committed, 30, "every record committed")
+    sent = [soon1, soon2, over2, over3, cleared(over2)]
+    assert webhook.received() == Counter(r["alert_id"] for r in sent)
+    assert sorted(webhook.bodies, key=lambda b: b["alert_id"]) == sorted(
+        sent, key=lambda r: r["alert_id"]
+    )
+    assert notifier.metric("iocmon_notify_active_alerts") == 2
+    assert notifier.stop() == 0
+
+
+def test_receivers_down_for_a_while_then_up_get_every_alert_once(
+    alerts: Alerts,
+    own_alertmanager: Alertmanager,
+    webhook: Webhook,
+    notifiers: list[Notifier],
+) -> None:
+    """Both receivers are down when the alerts arrive. Nothing is committed while either is
+    down; once they are up, every record reaches the webhook exactly once and Alertmanager
+    holds exactly the alerts still active."""
+    soon = [record(alerts.dossier(n), "due_soon") for n in range(20)]
+    over = [record(alerts.dossier(n), "overdue") for n in range(10)]
+    ends = [cleared(r) for r in over[:5]]
+    alerts.produce(*soon, *over, *ends)
+    notifier = Notifier(alerts, own_alertmanager.url, webhook.url).start()
+    notifiers.append(notifier)
+
+    wait_for(lambda: notifier.metric("iocmon_notify_delivery_failures_total") >= 6, 30, "failures")
+    assert alerts.committed() == {}
+
+    webhook.start()  # Alertmanager still down: the webhook is not held back by it
+    wait_for(lambda: len(webhook.keys) == 35, 30, "35 records at the webhook")
+    threading.Event().wait(2)
+    assert alerts.committed() == {}
+
+    own_alertmanager.start()
+    expected = {("DossierDueSoon", alerts.dossier(n)) for n in range(10, 20)} | {
+        ("DossierOverdue", alerts.dossier(n)) for n in range(5, 10)
+    }
+    wait_for(lambda: firing(own_alertmanager.url, alerts.name) == expected, 60, "15 alerts")
+    wait_for(alerts.all_committed, 30, "every record committed")
+
+    assert len(active_alerts(own_alertmanager.url, alerts.name)) == 15
+    received = webhook.received()
+    assert received == Counter(r["alert_id"] for r in [*soon, *over, *ends])
+    assert set(received.values()) == {1}
+    assert notifier.stop() == 0
+
+
+def test_a_crash_during_an_outage_and_restarts_lose_nothing(
+    alerts: Alerts, own_alertmanager: Alertmanager, notifiers: list[Notifier]
+) -> None:
+    """kill -9 while Alertmanager is down; then Alertmanager restarts (forgetting every
+    alert) under a running notifier, and again while no notifier runs: the alerts come back
+    each time, from the resends and then from the rebuild of the active set."""
+    a, b, c = (record(alerts.dossier(n), "overdue") for n in (1, 2, 3))
+    alerts.produce(a, b, c, cleared(c))
+    expected = {("DossierOverdue", alerts.dossier(1)), ("DossierOverdue", alerts.dossier(2))}
+
+    first = Notifier(alerts, own_alertmanager.url, None).start()
+    notifiers.append(first)
+    wait_for(lambda: first.metric("iocmon_notify_delivery_failures_total") >= 2, 30, "failures")
+    first.kill9()
+    assert alerts.committed() == {}
+
+    second = Notifier(alerts, own_alertmanager.url, None).start()
+    notifiers.append(second)
+    own_alertmanager.start()
+    wait_for(lambda: firing(own_alertmanager.url, alerts.name) == expected, 60, "2 alerts")
+    wait_for(alerts.all_committed, 30, "every record committed")
+
+    own_alertmanager.stop()
+    own_alertmanager.start()
+    wait_for(lambda: firing(own_alertmanager.url, alerts.name) == expected, 30, "resent alerts")
+
+    assert second.stop() == 0
+    own_alertmanager.stop()
+    own_alertmanager.start()
+    assert firing(own_alertmanager.url, alerts.name) == set()
+    third = Notifier(alerts, own_alertmanager.url, None).start()
+    notifiers.append(third)
+    wait_for(lambda: firing(own_alertmanager.url, alerts.name) == expected, 30, "rebuilt alerts")
+
+    d = record(alerts.dossier(4), "due_soon")  # and it goes on from the committed offset
+    alerts.produce(d, cleared(a))
+    expected = {("DossierOverdue", alerts.dossier(2)), ("DossierDueSoon", alerts.dossier(4))}
+    wait_for(lambda: firing(own_alertmanager.url, alerts.name) == expected, 30, "new records")
+
+
+def test_two_notifiers_share_the_partitions_and_one_takes_over_from_the_other(
+    alerts: Alerts, stack: Stack, webhook: Webhook, notifiers: list[Notifier]
+) -> None:
+    """With two notifiers in the group each owns some partitions; when one stops, the other
+    rebuilds the alerts of the partitions it takes over and keeps them active."""
+    webhook.start()
+    first = Notifier(alerts, stack.alertmanager_url, webhook.url).start()
+    second = Notifier(alerts, stack.alertmanager_url, webhook.url).start()
+    notifiers.extend([first, second])
+    fired = [record(alerts.dossier(n), "overdue") for n in range(12)]
+    alerts.produce(*fired)
+    expected = {("DossierOverdue", alerts.dossier(n)) for n in range(12)}
+    wait_for(lambda: firing(stack.alertmanager_url, alerts.name) == expected, 60, "12 alerts")
+    wait_for(
+        lambda: (
+            first.metric("iocmon_notify_active_alerts") > 0
+            and second.metric("iocmon_notify_active_alerts") > 0
+        ),
+        30,
+        "both notifiers to own some of the alerts",
+    )
+
+    assert first.stop() == 0
+    wait_for(lambda: second.metric("iocmon_notify_active_alerts") == 12, 30, "the take-over")
+    threading.Event().wait(6)  # past the 4 s expiry of what the first one sent
+    assert firing(stack.alertmanager_url, alerts.name) == expected
+    alerts.produce(cleared(fired[0]))
+    wait_for(lambda: len(firing(stack.alertmanager_url, alerts.name)) == 11, 30, "the clear")
+    wait_for(alerts.all_committed, 30, "every record committed")
+    assert set(webhook.received()) == {r["alert_id"] for r in [*fired, cleared(fired[0])]}
+
+
+def test_the_example_configuration_inhibits_tickets_under_pages(
+    own_alertmanager: Alertmanager,
+) -> None:
+    own_alertmanager.start()
+    tag = uuid.uuid4().hex[:8]
+
+    def alert(**labels: str) -> dict[str, Any]:
+        return {"labels": {"test": tag, **labels}, "annotations": {"summary": "test"}}
+
+    burn = {"alertname": "DossierLateBudgetBurn", "scope": "agency"}
+    body = [
+        alert(**burn, severity="page", window="1h", agency="A"),
+        alert(**burn, severity="ticket", window="3d", agency="A"),
+        alert(**burn, severity="ticket", window="3d", agency="B"),
+        alert(alertname="DossierOverdue", severity="critical", agency="A", dossier_id="D1"),
+        alert(alertname="DossierDueSoon", severity="warning", agency="A", dossier_id="D1"),
+        alert(alertname="DossierDueSoon", severity="warning", agency="A", dossier_id="D2"),
+    ]
+    request = urllib.request.Request(
+        f"{own_alertmanager.url}/api/v2/alerts",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+
+    def states() -> dict[tuple[str, ...], bool]:
+        query = urllib.parse.urlencode({"filter": f'test="{tag}"'})
+        _, raw = http_get(f"{own_alertmanager.url}/api/v2/alerts?{query}")
+        return {
+            (
+                a["labels"]["alertname"],
+                a["labels"]["severity"],
+                a["labels"].get("agency", ""),
+                a["labels"].get("dossier_id", ""),
+            ): bool(a["status"]["inhibitedBy"])
+            for a in json.loads(raw)
+        }
+
+    assert states() == {
+        ("DossierLateBudgetBurn", "page", "A", ""): False,
+        ("DossierLateBudgetBurn", "ticket", "A", ""): True,
+        ("DossierLateBudgetBurn", "ticket", "B", ""): False,
+        ("DossierOverdue", "critical", "A", "D1"): False,
+        ("DossierDueSoon", "warning", "A", "D1"): True,
+        ("DossierDueSoon", "warning", "A", "D2"): False,
+    }
