@@ -92,22 +92,25 @@ def test_alertmanager_example_passes_amtool_check() -> None:
 @pytest.mark.parametrize(
     ("labels", "receivers"),
     [
-        # per-dossier alerts from `iocmon notify`
-        ({"alertname": "DossierOverdue", "severity": "critical", "agency": "X"}, "ioc-oncall"),
-        ({"alertname": "DossierDueSoon", "severity": "warning", "agency": "X"}, "ioc-tickets"),
-        # an agency with its own channel: its on-call and the operations center's
+        # per-dossier alerts from `iocmon notify`: to the agency's desk
+        ({"alertname": "DossierOverdue", "severity": "critical", "agency": "X"}, "ioc-dossiers"),
+        ({"alertname": "DossierDueSoon", "severity": "warning", "agency": "X"}, "ioc-dossiers"),
         (
             {"alertname": "DossierOverdue", "severity": "critical", "agency": "000.00.31.H01"},
-            "so-tu-phap-oncall,ioc-oncall",
+            "so-tu-phap-desk",
         ),
         (
             {"alertname": "DossierDueSoon", "severity": "warning", "agency": "000.00.31.H01"},
             "so-tu-phap-desk",
         ),
-        # budget burns
+        # budget burns: the operations center (and an agency's own on-call where it has one)
         ({"alertname": "DossierLateBudgetBurn", "severity": "page", "agency": "X"}, "ioc-oncall"),
+        (
+            {"alertname": "DossierLateBudgetBurn", "severity": "page", "agency": "000.00.31.H01"},
+            "so-tu-phap-oncall,ioc-oncall",
+        ),
         ({"alertname": "DossierLateBudgetBurn", "severity": "ticket"}, "ioc-tickets"),
-        # pipeline health goes to the platform team, whatever else it carries
+        # pipeline health: the platform team
         ({"alertname": "IocmonWorkerDown", "severity": "page"}, "platform-oncall"),
         ({"alertname": "IocmonDeadLetters", "severity": "ticket"}, "platform-tickets"),
         ({"alertname": "SomethingElse"}, "ioc-operations"),
@@ -127,8 +130,9 @@ def test_alertmanager_example_routes(labels: dict[str, str], receivers: str) -> 
 
 
 def test_ticket_routes_are_office_hours_only() -> None:
-    """Every route that sends tickets or warnings is active in office hours only (Alertmanager
-    does not pass active_time_intervals down to child routes, so each route names it)."""
+    """Every route for tickets and warnings is active in office hours only, every route for
+    pages and critical alerts at any hour. (Alertmanager does not pass active_time_intervals
+    down to child routes, so each route must name it.)"""
     config = yaml.safe_load(ALERTMANAGER_CONFIG.read_text())
     [office] = [i for i in config["time_intervals"] if i["name"] == "office-hours"]
     assert office["time_intervals"] == [
@@ -142,8 +146,15 @@ def test_ticket_routes_are_office_hours_only() -> None:
     def routes(route: dict[str, Any]) -> list[dict[str, Any]]:
         return [route, *(r for child in route.get("routes", []) for r in routes(child))]
 
-    ticket_receivers = {"ioc-tickets", "platform-tickets", "so-tu-phap-desk"}
-    ticket_routes = [r for r in routes(config["route"]) if r["receiver"] in ticket_receivers]
-    assert len(ticket_routes) == 4
-    for route in ticket_routes:
+    def severity(route: dict[str, Any]) -> str | None:
+        found = [m.split("=")[1].strip('"') for m in route.get("matchers", []) if "severity=" in m]
+        return found[0] if found else None
+
+    by_severity: dict[str | None, list[dict[str, Any]]] = {}
+    for route in routes(config["route"]):
+        by_severity.setdefault(severity(route), []).append(route)
+    assert len(by_severity["ticket"]) == 2 and len(by_severity["warning"]) == 2
+    for route in by_severity["ticket"] + by_severity["warning"]:
         assert route.get("active_time_intervals") == ["office-hours"], route
+    for route in by_severity["page"] + by_severity["critical"]:
+        assert "active_time_intervals" not in route, route
