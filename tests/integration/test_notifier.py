@@ -93,15 +93,17 @@ class Alerts:
     def dossier(self, n: int) -> str:
         return f"{self.name}-HS{n:03}"
 
-    def produce(self, *records: dict[str, Any]) -> None:
+    def produce(self, *records: dict[str, Any] | tuple[bytes, bytes | None]) -> None:
+        """Alert records, or raw (key, value) pairs."""
         producer = KafkaProducer(bootstrap_servers=self.stack.kafka, acks="all")
         try:
             for r in records:
-                producer.send(
-                    self.topic,
-                    key=r["dossier_id"].encode(),
-                    value=json.dumps(r, ensure_ascii=False).encode(),
+                key, value = (
+                    r
+                    if isinstance(r, tuple)
+                    else (r["dossier_id"].encode(), json.dumps(r, ensure_ascii=False).encode())
                 )
+                producer.send(self.topic, key=key, value=value)
             producer.flush()
         finally:
             producer.close()
@@ -339,7 +341,8 @@ def test_alerts_fire_stay_active_and_resolve_on_cleared(
     webhook.start()
     soon1, soon2 = record(alerts.dossier(1), "due_soon"), record(alerts.dossier(2), "due_soon")
     over2, over3 = record(alerts.dossier(2), "overdue"), record(alerts.dossier(3), "overdue")
-    alerts.produce(soon1, soon2, over2, over3)
+    # between them, a record that is no alert and a compaction tombstone: skipped, not stuck
+    alerts.produce(soon1, soon2, (b"x", b"{not json"), (b"y", None), over2, over3)
     notifier = Notifier(alerts, stack.alertmanager_url, webhook.url).start()
     notifiers.append(notifier)
 
@@ -382,6 +385,7 @@ def test_alerts_fire_stay_active_and_resolve_on_cleared(
         sent, key=lambda r: r["alert_id"]
     )
     assert notifier.metric("iocmon_notify_active_alerts") == 2
+    assert notifier.metric("iocmon_notify_records_invalid_total") == 1
     assert notifier.stop() == 0
 
 
