@@ -9,7 +9,7 @@ from types import FrameType
 
 import click
 
-from iocmon.errors import IocmonError
+from iocmon.errors import ConfigError, IocmonError
 from notifier.config import NotifierSettings
 
 
@@ -40,9 +40,15 @@ def notify_command() -> None:
     signal.signal(signal.SIGINT, stop)
     server = None
     if settings.metrics_port:
-        server, _ = start_http_server(
-            settings.metrics_port, settings.metrics_host, notifier.metrics.registry
-        )
+        try:
+            server, _ = start_http_server(
+                settings.metrics_port, settings.metrics_host, notifier.metrics.registry
+            )
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot serve /metrics on {settings.metrics_host}:{settings.metrics_port} "
+                f"({exc.strerror}); set IOCMON_NOTIFY_PORT to a free port, or 0 for none"
+            ) from None
     try:
         notifier.run()
     finally:

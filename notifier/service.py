@@ -29,7 +29,7 @@ from notifier.alertmanager import AlertmanagerReceiver
 from notifier.book import ActiveBook
 from notifier.config import NotifierSettings
 from notifier.consume import AlertSource, read_from_start
-from notifier.errors import DeliveryFailed, InvalidAlert
+from notifier.errors import DeliveryFailed, InvalidAlert, NotifierError
 from notifier.lanes import Delivery, Lane, Refresh
 from notifier.metrics import NotifierMetrics
 from notifier.model import AlertRecord, decode
@@ -101,9 +101,15 @@ class Notifier:
     def run(self) -> None:
         """Deliver until `stopping` is set."""
         s = self.settings
-        source = AlertSource(
-            s.kafka_bootstrap_servers, s.alerts_topic, s.consumer_group, self._rebalances
-        )
+        try:
+            source = AlertSource(
+                s.kafka_bootstrap_servers, s.alerts_topic, s.consumer_group, self._rebalances
+            )
+        except KafkaError as exc:
+            raise NotifierError(
+                f"cannot reach Kafka at {s.kafka_bootstrap_servers} ({exc}); check "
+                "KAFKA_BOOTSTRAP_SERVERS and that the brokers run, then start again"
+            ) from None
         for lane in self.lanes:
             lane.start()
         log.info(
