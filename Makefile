@@ -14,7 +14,7 @@
 SHELL := bash
 VENV := .venv
 STACK := bash deploy/local/stack.sh
-LINT_PATHS := iocmon streams producers tests dashboards benchmarks
+LINT_PATHS := iocmon streams producers notifier tests dashboards benchmarks
 ARGS ?=
 
 .PHONY: venv up down reset status run test lint dashboards

@@ -29,6 +29,7 @@ class _Lazy(click.Group):
         "doctor": ("iocmon.console.doctor", "doctor_command"),
         "topics": ("iocmon.console.topics", "topics_command"),
         "import": ("producers.importer.cli", "import_command"),
+        "notify": ("notifier.cli", "notify_command"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
@@ -41,8 +42,9 @@ class FigureExporter:
         self.snapshot: bytes = b""
 
     async def refresh(self, now: datetime) -> None:
+        read_at = time.time()
         families = await self.dossier_families(now)
-        metrics.SNAPSHOT_TIMESTAMP.set(now.timestamp())
+        metrics.SNAPSHOT_TIMESTAMP.set(read_at)
         self.snapshot = metrics.render_families(families)
 
     def clear(self) -> None:

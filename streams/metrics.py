@@ -21,6 +21,7 @@ from iocmon.domain.figures import Figures
 from streams.queries import Totals
 
 OTHER_AGENCY = "other"
+OUTCOMES = ("early", "on_time", "late", "withdrawn")
 
 disable_created_metrics()  # `_created` series double the exposition and no panel reads them
 
@@ -84,7 +85,7 @@ REPORTS_FIGURES = Gauge(
 )
 SNAPSHOT_TIMESTAMP = Gauge(
     "iocmon_figures_snapshot_timestamp_seconds",
-    "When the dossier figures on this /metrics were read from Redis (worker clock).",
+    "When the dossier figures on this /metrics were read from Redis (Unix time, unshifted).",
     registry=REGISTRY,
 )
 REDIS_UP = Gauge(
@@ -122,7 +123,13 @@ def figure_families(totals: Totals, allowed_agencies: set[str]) -> list[Metric]:
         "Dossiers that ended, by receiving agency and outcome.",
         labels=["agency", "outcome"],
     )
-    _fill(ended, _fold(((label(a), o), n) for (a, o), n in totals.ended.items()).items())
+    # Every outcome of an agency that has any, from zero: `increase()` needs a sample before
+    # the first late dossier, or the burn-rate rules would never count it.
+    ended_by_label = _fold(((label(a), o), n) for (a, o), n in totals.ended.items())
+    for agency in {a for a, _ in ended_by_label}:
+        for outcome in OUTCOMES:
+            ended_by_label[(agency, outcome)] += 0
+    _fill(ended, ended_by_label.items())
     received = CounterMetricFamily(
         "dossiers_received",
         "Dossiers received, by agency, channel and online service level.",
@@ -178,7 +185,7 @@ def period_families(
         _add_ratio(ratio, {"period": period}, province.on_time_ratio)
         _add_ratio(score, {"period": period}, province.progress_766)
         for agency, figures in sorted(folded.items()):
-            for outcome in ("early", "on_time", "late", "withdrawn"):
+            for outcome in OUTCOMES:
                 ended.add_metric([period, agency, outcome], getattr(figures, outcome))
             received.add_metric([period, agency], figures.received)
             _add_ratio(ratio, {"period": period, "agency": agency}, figures.on_time_ratio)

@@ -11,7 +11,7 @@
 #   IOCMON_LOCAL_DIR [<repo>/.local]   data/<service>, logs/<service>.log, run/<service>.pid, configs
 #   IOCMON_CACHE_DIR [<repo>/.cache]   Kafka jars resolved by mvn, reused across runs
 #   KAFKA_PORT [9092]  KAFKA_CONTROLLER_PORT [9093]  REDIS_PORT [6379]
-#   PROMETHEUS_PORT [9090]  ALERTMANAGER_PORT [9095]
+#   PROMETHEUS_PORT [9090]  ALERTMANAGER_PORT [9095]  IOCMON_NOTIFY_PORT [6067] (scraped as iocmon-notify)
 #   IOCMON_EVENTS_TOPIC [dossier-events]  IOCMON_DLQ_TOPIC [dossier-events-dlq]
 #   IOCMON_ALERTS_TOPIC [dossier-alerts]  IOCMON_EVENT_PARTITIONS [12]
 #   IOCMON_SCRAPE_TARGETS [127.0.0.1:6066] seeds <local>/prometheus/targets.json if it is missing
@@ -32,6 +32,7 @@ KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 REDIS_PORT="${REDIS_PORT:-6379}"
 PROMETHEUS_PORT="${PROMETHEUS_PORT:-9090}"
 ALERTMANAGER_PORT="${ALERTMANAGER_PORT:-9095}"
+NOTIFY_PORT="${IOCMON_NOTIFY_PORT:-6067}"
 EVENTS_TOPIC="${IOCMON_EVENTS_TOPIC:-dossier-events}"
 DLQ_TOPIC="${IOCMON_DLQ_TOPIC:-dossier-events-dlq}"
 ALERTS_TOPIC="${IOCMON_ALERTS_TOPIC:-dossier-alerts}"
@@ -371,7 +372,7 @@ start_prometheus() {
   if [[ ! -f $TARGETS_FILE ]]; then
     write_targets "$TARGETS_FILE" "$SCRAPE_TARGETS"
   fi
-  render "$HERE/prometheus/prometheus.yml.in" "$conf" RULES_GLOB ALERTMANAGER_PORT TARGETS_FILE
+  render "$HERE/prometheus/prometheus.yml.in" "$conf" RULES_GLOB ALERTMANAGER_PORT TARGETS_FILE NOTIFY_PORT
   launch prometheus /usr/bin/prometheus --config.file="$conf" \
     --storage.tsdb.path="$LOCAL_DIR/data/prometheus" \
     --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
@@ -476,6 +477,10 @@ ensure_topics() {
     if [[ $topic == "$EVENTS_TOPIC" ]]; then
       n=$EVENT_PARTITIONS
       cfg=(--config retention.ms=-1 --config retention.bytes=-1)
+    elif [[ $topic == "$ALERTS_TOPIC" ]]; then
+      # The notifier rebuilds the active alerts from this topic: keep each dossier's latest.
+      n=$SIDE_PARTITIONS
+      cfg=(--config cleanup.policy=compact)
     else
       n=$SIDE_PARTITIONS
       cfg=()

@@ -34,6 +34,7 @@ def simulate(pipeline: Pipeline, tmp_path: Path, seed: int) -> tuple[Path, Expec
         "--seed", str(seed),
         "--backfill-days", "30",
         "--max-events", str(EVENTS),
+        "--duration", "0",
         "--rate", "0",
         "--duplicate-rate", "0.02",
         "--events-out", str(events),
