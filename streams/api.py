@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from iocmon.domain.agencies import AgencyCatalogue
 from iocmon.domain.buckets import cover, day_buckets
-from iocmon.domain.calendar import LOCAL_TZ
+from iocmon.domain.calendar import LOCAL_TZ, WorkingCalendar
 from iocmon.domain.events import MAX_ID_CHARS, RecordRejected, parse_timestamp
 from iocmon.domain.figures import Figures
 from iocmon.domain.judge import open_clock, open_state, overdue_days
@@ -36,32 +37,45 @@ class BadParameter(ValueError):
 
 class Api:
     def __init__(
-        self,
-        reader: FigureReader,
-        names: Mapping[str, str],
-        calendar: Any,
+        self, reader: FigureReader, catalogue: AgencyCatalogue, calendar: WorkingCalendar
     ) -> None:
         self._reader = reader
-        self._names = names
+        self._catalogue = catalogue
+        self._names = {a.code: a.name for a in catalogue}
         self._calendar = calendar
 
     async def summary(self, params: Mapping[str, str], now: datetime) -> Response:
         """Figures for [from, to) or a calendar `period` (2024, 2024-H1, 2024-Q3, 2024-02)."""
         try:
-            _only(params, RANGE_PARAMS | {"agency", "by"})
+            _only(params, RANGE_PARAMS | {"agency", "by", "scope"})
             start, end = _range(params, now)
             agency = _agency(params)
             by = params.get("by")
             if by not in (None, "", "agency"):
                 raise BadParameter("'by' accepts only 'agency'")
+            scope = params.get("scope") or "unit"
+            if scope not in ("unit", "tree"):
+                raise BadParameter(
+                    "'scope' is 'unit' (the agency alone) or 'tree' (with its units)"
+                )
+            if scope == "tree" and (agency is None or agency not in self._catalogue):
+                raise BadParameter("'scope=tree' needs an 'agency' from the agency catalogue")
         except BadParameter as exc:
             return 400, {"error": str(exc)}
         used = cover(start, end, now)
-        figures = await self._reader.figures(used, now, agency)
+        units: list[str] = []
+        if scope == "tree" and agency is not None:
+            units = [agency, *(a.code for a in self._catalogue.descendants(agency))]
+            per_agency = await self._reader.figures_by_agency(used, now)
+            figures = Figures.total(per_agency[u] for u in units if u in per_agency)
+        else:
+            figures = await self._reader.figures(used, now, agency)
         body: dict[str, Any] = {
             **_range_json(used.start, used.end, start, end, now),
             "agency": agency,
             "agency_name": self._names.get(agency) if agency else None,
+            "scope": scope,
+            **({"units": units} if units else {}),
             **figures.to_json(),
         }
         if by == "agency":
@@ -69,7 +83,7 @@ class Api:
             body["by_agency"] = [
                 self._agency_row(code, f)
                 for code, f in per_agency.items()
-                if agency is None or code == agency
+                if agency is None or code == agency or code in units
             ]
         return 200, body
 

@@ -75,6 +75,14 @@ class AgencyCatalogue:
         """Direct children in file order; empty for a leaf or an unknown code."""
         return list(self._children.get(code, ()))
 
+    def descendants(self, code: str) -> list[Agency]:
+        """Every unit below `code`, depth first: a district with its communes, etc."""
+        out: list[Agency] = []
+        for child in self.children(code):
+            out.append(child)
+            out.extend(self.descendants(child.code))
+        return out
+
     def ancestors(self, code: str) -> list[Agency]:
         """Parent first, root last; empty for a root or an unknown code."""
         chain: list[Agency] = []

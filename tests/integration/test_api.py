@@ -1,0 +1,203 @@
+"""Every query API endpoint and every kind of bad parameter, against a running worker.
+
+A hand-made stream with figures worked out by hand: Long Xuyên city (LX) and two of its wards,
+in March 2024, judged at a worker clock set to 2024-03-20 12:00 local.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from kafka import KafkaProducer
+
+from iocmon.domain.calendar import LOCAL_TZ
+from tests.integration.harness import Pipeline, Worker, http_get
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2024, 3, 20, 12, 0, tzinfo=LOCAL_TZ)  # Wednesday
+MARCH = "period=2024-03"
+
+
+def event(dossier: str, seq: int, kind: str, at: str, **fields: object) -> dict[str, object]:
+    return {"v": 1, "event_id": f"{dossier}-{seq}", "dossier_id": dossier, "type": kind,
+            "at": f"{at}+07:00", **fields}  # fmt: skip
+
+
+def received(dossier: str, agency: str, at: str, due: str, procedure: str = "1.001") -> dict:
+    return event(dossier, 1, "received", at, agency=agency, procedure=procedure,
+                 channel="online", level="full", due_at=f"{due}+07:00",
+                 applicant_name="Nguyễn Văn A")  # fmt: skip
+
+
+STREAM = [
+    # LX: one early, one late (resolved after its due date), one open and overdue
+    received("A1", "LX", "2024-03-04T08:00:00", "2024-03-08T17:00:00"),
+    event("A1", 2, "resolved", "2024-03-06T10:00:00"),
+    received("A2", "LX", "2024-03-04T08:00:00", "2024-03-05T17:00:00", procedure="1.002"),
+    event("A2", 2, "resolved", "2024-03-07T10:00:00"),
+    received("A3", "LX", "2024-03-11T08:00:00", "2024-03-13T17:00:00"),
+    # LX-MYBINH: one on time, one withdrawn, one paused
+    received("B1", "LX-MYBINH", "2024-03-11T08:00:00", "2024-03-12T17:00:00"),
+    event("B1", 2, "resolved", "2024-03-12T18:30:00"),
+    received("B2", "LX-MYBINH", "2024-03-11T08:00:00", "2024-03-15T17:00:00"),
+    event("B2", 2, "withdrawn", "2024-03-12T09:00:00"),
+    received("B3", "LX-MYBINH", "2024-03-18T08:00:00", "2024-03-22T17:00:00"),
+    event("B3", 2, "supplement_requested", "2024-03-18T09:00:00"),
+    # LX-MYLONG: one open, due tomorrow (due soon)
+    received("C1", "LX-MYLONG", "2024-03-19T08:00:00", "2024-03-21T17:00:00"),
+]
+
+
+@pytest.fixture(scope="module")
+def worker(stack: object) -> Iterator[Worker]:
+    pipeline = Pipeline(stack)  # type: ignore[arg-type]
+    pipeline.create_topics()
+    producer = KafkaProducer(bootstrap_servers=pipeline.stack.kafka, acks="all")
+    for e in STREAM:
+        producer.send(pipeline.events_topic, key=str(e["dossier_id"]).encode(),
+                      value=json.dumps(e).encode())  # fmt: skip
+    producer.flush()
+    producer.close()
+    offset = str(NOW.timestamp() - time.time())
+    worker = pipeline.start_worker(IOCMON_CLOCK_OFFSET_S=offset, IOCMON_API_TOKEN="s3cret")
+    pipeline.wait_caught_up()
+    yield worker
+    pipeline.stop()
+
+
+def get(worker: Worker, path: str, token: str | None = "s3cret") -> tuple[int, dict]:
+    import urllib.request
+
+    request = urllib.request.Request(f"{worker.url}{path}")
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_summary_of_one_agency_and_of_its_tree(worker: Worker) -> None:
+    status, lx = get(worker, f"/api/v1/summary?{MARCH}&agency=LX")
+    assert status == 200
+    assert (lx["early"], lx["on_time"], lx["late"], lx["withdrawn"]) == (1, 0, 1, 0)
+    assert (lx["open"], lx["overdue"], lx["due_soon"], lx["paused"]) == (1, 1, 0, 0)
+    assert lx["on_time_ratio"] == 0.5
+    assert lx["agency_name"] == "Thành phố Long Xuyên"
+    status, tree = get(worker, f"/api/v1/summary?{MARCH}&agency=LX&scope=tree")
+    assert status == 200
+    assert (tree["early"], tree["on_time"], tree["late"], tree["withdrawn"]) == (1, 1, 1, 1)
+    assert (tree["open"], tree["overdue"], tree["due_soon"], tree["paused"]) == (3, 1, 1, 1)
+    # 766: 20 x (early + on_time + withdrawn + open not overdue) / (ended + open) = 20 x 5/7
+    assert tree["progress_766"] == pytest.approx(20 * 5 / 7)
+    assert set(tree["units"]) >= {"LX", "LX-MYBINH", "LX-MYLONG"}
+
+
+def test_summary_by_agency_and_default_range(worker: Worker) -> None:
+    status, body = get(worker, f"/api/v1/summary?{MARCH}&by=agency")
+    assert status == 200
+    rows = {r["agency"]: r for r in body["by_agency"]}
+    assert set(rows) == {"LX", "LX-MYBINH", "LX-MYLONG"}
+    assert rows["LX-MYLONG"]["due_soon"] == 1
+    status, last_day = get(worker, "/api/v1/summary")
+    assert status == 200 and last_day["ended"] == 0 and last_day["open"] == 3
+    assert abs(datetime.fromisoformat(last_day["as_of"]).timestamp() - NOW.timestamp()) < 120
+
+
+def test_overdue_list(worker: Worker) -> None:
+    status, body = get(worker, "/api/v1/overdue")
+    assert status == 200
+    assert [(i["dossier_id"], i["overdue_days"]) for i in body["items"]] == [("A3", 7)]
+    assert get(worker, "/api/v1/overdue?agency=LX-MYBINH")[1]["items"] == []
+
+
+def test_rankings(worker: Worker) -> None:
+    status, body = get(worker, f"/api/v1/rankings?{MARCH}&by=on_time_ratio")
+    assert status == 200
+    assert [(r["agency"], r["value"]) for r in body["items"]] == [("LX", 0.5), ("LX-MYBINH", 1.0)]
+    status, body = get(worker, f"/api/v1/rankings?{MARCH}&by=overdue&limit=1")
+    assert [r["agency"] for r in body["items"]] == ["LX"]
+
+
+def test_daily_series(worker: Worker) -> None:
+    status, body = get(
+        worker, "/api/v1/series?from=2024-03-04T00:00:00%2B07:00&to=2024-03-08T00:00:00%2B07:00"
+    )
+    assert status == 200
+    days = {d["date"]: d for d in body["days"]}
+    assert list(days) == ["2024-03-04", "2024-03-05", "2024-03-06", "2024-03-07"]
+    assert days["2024-03-04"]["received"] == 2
+    assert (days["2024-03-06"]["early"], days["2024-03-07"]["late"]) == (1, 1)
+
+
+def test_procedures_of_one_agency(worker: Worker) -> None:
+    status, body = get(worker, f"/api/v1/agencies/LX/procedures?{MARCH}")
+    assert status == 200
+    assert {(i["procedure"], i["early"], i["late"]) for i in body["items"]} == {
+        ("1.001", 1, 0),
+        ("1.002", 0, 1),
+    }
+
+
+def test_one_dossier_with_its_history_and_no_applicant_data(worker: Worker) -> None:
+    status, body = get(worker, "/api/v1/dossiers/B3")
+    assert status == 200
+    assert (body["status"], body["state"], body["paused"]) == ("open", "paused", True)
+    assert [h["type"] for h in body["history"]] == ["received", "supplement_requested"]
+    assert "Nguyễn" not in json.dumps(body, ensure_ascii=False)
+    assert get(worker, "/api/v1/dossiers/NOPE")[0] == 404
+
+
+def test_openapi_document_lists_every_endpoint(worker: Worker) -> None:
+    status, spec = get(worker, "/api/v1/openapi.json")
+    assert status == 200 and spec["openapi"].startswith("3.")
+    endpoints = {"summary", "overdue", "rankings", "series", "agencies/{agency}/procedures",
+                 "dossiers/{dossier_id}"}  # fmt: skip
+    assert {f"/api/v1/{e}" for e in endpoints} <= set(spec["paths"])
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        ("/api/v1/summary?color=red", "unknown parameter"),
+        ("/api/v1/summary?from=yesterday", "RFC 3339"),
+        ("/api/v1/summary?from=2024-03-05T00:00:00", "RFC 3339"),
+        (
+            "/api/v1/summary?from=2024-03-05T00:00:00%2B07:00&to=2024-03-01T00:00:00%2B07:00",
+            "later",
+        ),
+        ("/api/v1/summary?period=2024-13", "does not exist"),
+        ("/api/v1/summary?period=last-week", "YYYY"),
+        ("/api/v1/summary?period=2024&from=2024-01-01T00:00:00%2B07:00", "either"),
+        ("/api/v1/summary?by=procedure", "'by'"),
+        ("/api/v1/summary?scope=tree", "needs an 'agency'"),
+        ("/api/v1/summary?agency=LX&scope=everything", "'scope'"),
+        ("/api/v1/summary?agency=" + "X" * 65, "at most 64"),
+        ("/api/v1/overdue?limit=0", "1 to 1000"),
+        ("/api/v1/overdue?limit=1001", "1 to 1000"),
+        ("/api/v1/overdue?limit=ten", "1 to 1000"),
+        ("/api/v1/rankings?by=speed", "one of"),
+        ("/api/v1/rankings?order=up", "'order'"),
+        ("/api/v1/series?from=2010-01-01T00:00:00%2B07:00", "at most"),
+        ("/api/v1/dossiers/" + "D" * 65, "1 to 64"),
+    ],
+)
+def test_bad_parameters_get_400_saying_what_is_accepted(
+    worker: Worker, path: str, says: str
+) -> None:
+    status, body = get(worker, path)
+    assert status == 400, body
+    assert says in body["error"]
+
+
+def test_the_token_is_checked(worker: Worker) -> None:
+    assert get(worker, "/api/v1/summary", token=None)[0] == 401
+    assert get(worker, "/api/v1/summary", token="wrong")[0] == 401
+    assert get(worker, "/api/v1/summary", token="s3cret")[0] == 200
+    assert http_get(f"{worker.url}/metrics")[0] == 200  # Prometheus scrapes without a token
