@@ -142,7 +142,7 @@ def streams(draw: st.DrawFn) -> list[AlertRecord]:
 
 
 def replay(records: list[AlertRecord], book: ActiveBook | None = None) -> ActiveBook:
-    book = book or ActiveBook()
+    book = book if book is not None else ActiveBook()  # an empty book is falsy (__len__)
     for record in records:
         book.apply(record, 0)
     return book
