@@ -2,7 +2,7 @@
 # `make run`: the whole thing on one machine, for a demo or a look around.
 #   1. the local stack (deploy/local/stack.sh up)
 #   2. the worker (`iocmon worker`), scraped by the stack's Prometheus
-#   3. the simulator (`iocmon simulate --rate 200 --backfill-days 7`)
+#   3. the simulator (`iocmon simulate --rate 1000 --backfill-days 7`)
 #   4. the live view (`iocmon live`) in the foreground
 # Ctrl-C (or the live view ending) stops the simulator, the worker and the stack; data is kept.
 # Same settings as stack.sh (ports, IOCMON_LOCAL_DIR, topics), plus IOCMON_WEB_PORT [6066].
@@ -125,7 +125,7 @@ until curl -fsS -m 2 -o /dev/null "$METRICS_URL" 2>/dev/null; do
 done
 printf ' ready in %s\n' "$(since "$started")"
 
-launch simulator simulate --rate 200 --backfill-days 7
+launch simulator simulate --rate 1000 --backfill-days 7
 SIMULATOR_PID=$LAUNCHED_PID
 sleep 0.5
 kill -0 "$SIMULATOR_PID" 2>/dev/null || {
