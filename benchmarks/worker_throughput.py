@@ -28,8 +28,10 @@ def measure(stack, events: Path, batch_size: int) -> float:
     finally:
         pipeline.stop()
     elapsed = time.monotonic() - start
-    print(f"batch {batch_size:>5}: {total} records in {elapsed:.1f}s (worker start included)"
-          f" = {total / elapsed:,.0f} records/s")
+    print(
+        f"batch {batch_size:>5}: {total} records in {elapsed:.1f}s (worker start included)"
+        f" = {total / elapsed:,.0f} records/s"
+    )
     return total / elapsed
 
 

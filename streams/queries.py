@@ -2,6 +2,11 @@
 
 Every figure is the sum over the topic's partitions, so it does not matter which worker (or
 how many) applied the batches, nor which worker answers the query.
+
+Each partition is read from its own generation (`streams.generations`): before every query
+the reader reads the partitions' offset keys in one round trip and follows those that say
+`moved:`, so a query made while `iocmon rebuild` switches partitions one by one still adds
+up every partition exactly once.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from iocmon.domain.buckets import ALL_TIME, Bucket, Cover
 from iocmon.domain.figures import Figures
 from iocmon.domain.judge import OpenState, overdue_days
 from iocmon.domain.lifecycle import DossierState
+from streams.generations import MAX_HOPS, Generations
 from streams.keys import PartitionKeys
 
 
@@ -37,14 +43,32 @@ class Totals:
 class FigureReader:
     def __init__(self, redis: Redis, prefix: str, topic: str, partitions: int) -> None:
         self._redis = redis
-        self._parts = [PartitionKeys(prefix, topic, p) for p in range(partitions)]
+        self._topic = topic
+        self._partitions = partitions
+        self._generations = Generations(redis, prefix)
+
+    async def _keys(self) -> list[PartitionKeys]:
+        """Every partition's keys in its live generation."""
+        pending = list(range(self._partitions))
+        for _ in range(MAX_HOPS):
+            if not pending:
+                break
+            raw = await self._redis.mget([self._at(p).offset for p in pending])
+            pending = [
+                p for p, v in zip(pending, raw, strict=True) if await self._generations.follow(p, v)
+            ]
+        return [self._at(p) for p in range(self._partitions)]
+
+    def _at(self, partition: int) -> PartitionKeys:
+        return PartitionKeys(self._generations.prefix(partition), self._topic, partition)
 
     async def period_counts(
         self, cover: Cover
     ) -> tuple[Counter[tuple[str, str]], Counter[tuple[str, str, str]]]:
         """Ended (agency, outcome) and received (agency, channel, level) in the cover."""
+        parts = await self._keys()
         pipe = self._redis.pipeline(transaction=False)
-        for keys in self._parts:
+        for keys in parts:
             for bucket in cover.buckets:
                 pipe.hgetall(keys.ended(bucket))
                 pipe.hgetall(keys.received(bucket))
@@ -57,8 +81,9 @@ class FigureReader:
         return ended, received
 
     async def agencies(self) -> set[str]:
+        parts = await self._keys()
         pipe = self._redis.pipeline(transaction=False)
-        for keys in self._parts:
+        for keys in parts:
             pipe.smembers(keys.agencies)
         return {_text(a) for members in await pipe.execute() for a in members}
 
@@ -74,9 +99,10 @@ class FigureReader:
     async def _open_by_agency(
         self, now: datetime, agencies: list[str | None]
     ) -> Counter[tuple[str, str]]:
+        parts = await self._keys()
         score = now.timestamp()
         pipe = self._redis.pipeline(transaction=False)
-        for keys in self._parts:
+        for keys in parts:
             for agency in agencies:
                 suffix = "" if agency is None else f"|{agency}"
                 pipe.hmget(keys.open_counts, f"open{suffix}", f"paused{suffix}")
@@ -85,7 +111,7 @@ class FigureReader:
         replies = await pipe.execute()
         out: Counter[tuple[str, str]] = Counter()
         i = 0
-        for _ in self._parts:
+        for _ in parts:
             for agency in agencies:
                 (open_raw, paused_raw), reached_soon, overdue = replies[i : i + 3]
                 i += 3
@@ -127,9 +153,10 @@ class FigureReader:
 
     async def overdue(self, now: datetime, agency: str | None, limit: int) -> list[dict[str, Any]]:
         """The most overdue open dossiers first (smallest overdue-from score)."""
+        parts = await self._keys()
         score = now.timestamp()
         pipe = self._redis.pipeline(transaction=False)
-        for keys in self._parts:
+        for keys in parts:
             pipe.zrangebyscore(
                 keys.overdue_from(agency), "-inf", score, start=0, num=limit, withscores=True
             )
@@ -142,7 +169,7 @@ class FigureReader:
             return []
         pipe = self._redis.pipeline(transaction=False)
         for _, p, dossier_id in chosen:
-            pipe.get(self._parts[p].dossier(dossier_id))
+            pipe.get(parts[p].dossier(dossier_id))
         items = []
         for (overdue_from, _, _), blob in zip(chosen, await pipe.execute(), strict=True):
             if blob is None:
@@ -163,8 +190,9 @@ class FigureReader:
     async def dossier(self, dossier_id: str) -> DossierState | None:
         """A dossier lives in the partition Kafka chose for its key; ask them all at once
         rather than re-implement the producer's partitioner here."""
+        parts = await self._keys()
         pipe = self._redis.pipeline(transaction=False)
-        for keys in self._parts:
+        for keys in parts:
             pipe.get(keys.dossier(dossier_id))
         for blob in await pipe.execute():
             if blob is not None:
@@ -173,8 +201,9 @@ class FigureReader:
 
     async def procedures(self, cover: Cover, agency: str) -> dict[str, Counter[str]]:
         """Outcomes per procedure of one agency's dossiers that ended in the cover."""
+        parts = await self._keys()
         pipe = self._redis.pipeline(transaction=False)
-        for keys in self._parts:
+        for keys in parts:
             for bucket in cover.buckets:
                 pipe.hgetall(keys.ended_by_procedure(bucket))
         prefix = f"{agency}|"
@@ -190,14 +219,15 @@ class FigureReader:
 
     async def daily(self, days: Sequence[Bucket], agency: str | None) -> list[tuple[str, Figures]]:
         """Ended and received dossiers per local day bucket, in one round trip."""
+        parts = await self._keys()
         pipe = self._redis.pipeline(transaction=False)
         for bucket in days:
-            for keys in self._parts:
+            for keys in parts:
                 pipe.hgetall(keys.ended(bucket))
                 pipe.hgetall(keys.received(bucket))
         replies = await pipe.execute()
         rows = []
-        per_day = 2 * len(self._parts)
+        per_day = 2 * len(parts)
         for i, bucket in enumerate(days):
             ended: Counter[tuple[str, str]] = Counter()
             received: Counter[tuple[str, str, str]] = Counter()
@@ -209,9 +239,10 @@ class FigureReader:
         return rows
 
     async def totals(self, now: datetime) -> Totals:
+        parts = await self._keys()
         ended, received = await self.period_counts(Cover(now, now, (ALL_TIME,)))
         pipe = self._redis.pipeline(transaction=False)
-        for keys in self._parts:
+        for keys in parts:
             pipe.hgetall(keys.stats)
         stats: dict[str, Counter[str]] = {
             "events": Counter(),

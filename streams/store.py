@@ -5,6 +5,10 @@ command, so the plan is made against a consistent snapshot; `apply` writes the p
 script that first checks the offset is still the one the plan was made against. A worker
 whose partition moved to another worker in the meantime (a zombie after a rebalance) gets
 `False` back and must load and plan again; it never applies part of a stale batch.
+
+Each partition lives under the prefix of its generation (see `streams.generations`): when
+`iocmon rebuild` has switched a partition, the store follows it to the new prefix, and
+`apply` answers `False` so that the caller loads and plans again there.
 """
 
 from __future__ import annotations
@@ -21,42 +25,54 @@ from redis.asyncio import Redis
 from iocmon.domain.batch import BatchPlan, OpenEntry
 from iocmon.domain.buckets import HOURLY_RETENTION
 from iocmon.domain.lifecycle import DossierState
+from streams.generations import MAX_HOPS, Generations, parse_offset
 from streams.keys import PartitionKeys, open_count_fields
 
 NOTHING_APPLIED = -1
+APPLIED, MOVED = 1, 2
 _APPLY_LUA = resources.files("streams").joinpath("lua/apply_batch.lua").read_text("utf-8")
 
 
 class BatchStore:
-    def __init__(self, redis: Redis, prefix: str, topic: str) -> None:
+    def __init__(self, redis: Redis, prefix: str, topic: str, follow: bool = True) -> None:
+        """`prefix` is the base prefix (`Settings.redis_prefix`); with `follow=False` it is
+        the one generation this store writes, whatever the live one is (the rebuild)."""
         self._redis = redis
-        self._prefix = prefix
         self._topic = topic
+        self.generations = Generations(redis, prefix, follow)
         self._apply = redis.register_script(_APPLY_LUA)
 
     def keys(self, partition: int) -> PartitionKeys:
-        return PartitionKeys(self._prefix, self._topic, partition)
+        return PartitionKeys(self.generations.prefix(partition), self._topic, partition)
 
     async def applied_offset(self, partition: int) -> int:
-        raw = await self._redis.get(self.keys(partition).offset)
-        return NOTHING_APPLIED if raw is None else int(raw)
+        for _ in range(MAX_HOPS):
+            raw = await self._redis.get(self.keys(partition).offset)
+            if not await self.generations.follow(partition, raw):
+                break
+        return parse_offset(raw)
 
     async def applied_offsets(self, partitions: Iterable[int]) -> dict[int, int]:
         wanted = sorted(partitions)
         if not wanted:
             return {}
         raw = await self._redis.mget([self.keys(p).offset for p in wanted])
-        return {
-            p: NOTHING_APPLIED if v is None else int(v) for p, v in zip(wanted, raw, strict=True)
-        }
+        out = {}
+        for p, v in zip(wanted, raw, strict=True):
+            moved = await self.generations.follow(p, v)
+            out[p] = await self.applied_offset(p) if moved else parse_offset(v)
+        return out
 
     async def load(
         self, partition: int, dossier_ids: Iterable[str]
     ) -> tuple[int, dict[str, DossierState | None]]:
-        keys = self.keys(partition)
         ids = sorted(dossier_ids)
-        raw = await self._redis.mget([keys.offset, *(keys.dossier(d) for d in ids)])
-        offset = NOTHING_APPLIED if raw[0] is None else int(raw[0])
+        for _ in range(MAX_HOPS):
+            keys = self.keys(partition)
+            raw = await self._redis.mget([keys.offset, *(keys.dossier(d) for d in ids)])
+            if not await self.generations.follow(partition, raw[0]):
+                break
+        offset = parse_offset(raw[0])
         states = {
             d: None if blob is None else DossierState.from_json(json.loads(blob))
             for d, blob in zip(ids, raw[1:], strict=True)
@@ -73,10 +89,12 @@ class BatchStore:
     async def apply(self, partition: int, planned_against: int, plan: BatchPlan) -> bool:
         ops = _Ops(self.keys(partition))
         ops.write(plan)
-        applied, _current = await self._apply(
+        status, detail = await self._apply(
             keys=ops.keys, args=[planned_against, plan.last_offset, json.dumps(ops.ops)]
         )
-        return bool(applied)
+        if status == MOVED:
+            await self.generations.follow(partition, detail)
+        return bool(status == APPLIED)
 
 
 class _Ops:

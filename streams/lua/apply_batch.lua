@@ -8,8 +8,14 @@
 --          {"zrem", k, member} {"sadd", k, member} {"expire", k, seconds}; k indexes KEYS.
 --
 -- Returns {1, new_offset} when applied, {0, current_offset} when the partition moved on since
--- the batch was planned (another worker applied it): the caller must re-read and re-plan.
-local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
+-- the batch was planned (another worker applied it): the caller must re-read and re-plan;
+-- {2, 'moved:<prefix>'} when `iocmon rebuild` switched the partition to another generation
+-- (see streams/generations.py): the caller must re-read and re-plan there.
+local raw = redis.call('GET', KEYS[1])
+if raw and string.sub(raw, 1, 6) == 'moved:' then
+  return {2, raw}
+end
+local current = tonumber(raw or '-1')
 if current ~= tonumber(ARGV[1]) then
   return {0, current}
 end

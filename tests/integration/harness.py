@@ -151,10 +151,16 @@ class Pipeline:
 
         client = redis.Redis.from_url(self.stack.redis_url)
         try:
-            raw = client.mget(
-                [f"{self.name}:{{{self.events_topic}/{p}}}:offset" for p in range(self.partitions)]
-            )
-            return {p: -1 if v is None else int(v) for p, v in enumerate(raw)}
+            out = {}
+            for p in range(self.partitions):
+                prefix = self.name  # follow `iocmon rebuild`'s moved: signposts
+                while True:
+                    raw = client.get(f"{prefix}:{{{self.events_topic}/{p}}}:offset")
+                    if raw is None or not raw.startswith(b"moved:"):
+                        break
+                    prefix = raw[len(b"moved:") :].decode()
+                out[p] = -1 if raw is None else int(raw)
+            return out
         finally:
             client.close()
 

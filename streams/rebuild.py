@@ -1,0 +1,357 @@
+"""`iocmon rebuild`: every Redis figure computed again from the full history in Kafka.
+
+For after Redis lost data, or after a change of the judging rules. The live worker keeps
+running and the live view keeps answering throughout; figures switch to the rebuilt ones
+partition by partition, each switch one atomic script (see `streams.generations`):
+
+1. A fresh generation `<redis_prefix>:g<unix time>` is built by reading every partition of
+   the events topic from its beginning (plain `KafkaConsumer`, manual assignment, no group,
+   no commits) and applying it in batches with the same pure planner and `BatchStore` the
+   worker uses. Dead letters and alerts are not produced again (the worker produced them
+   live), but the rejected and ignored counters are rebuilt.
+2. A partition is ready when the rebuild has applied at least every record the live
+   generation has (the end offset seen at start, or further if the live worker moved on).
+   `switch.lua` then turns the live offset key into `moved:<new prefix>`; if the live worker
+   got ahead meanwhile the rebuild reads on and tries again. The live worker follows the
+   marker at its next batch and continues in the new generation.
+3. When every partition has switched, the pointer `<redis_prefix>:generation` names the new
+   prefix. With `--delete-old` the old generation's keys are deleted, except its offset keys
+   (the `moved:` signposts, one per partition).
+
+The agency label set (`<redis_prefix>:agency-labels`) is not per generation; the rebuild
+adds the codes it sees (existing codes keep their first-seen order).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, TextIO
+
+import click
+from kafka import KafkaConsumer, TopicPartition
+from redis.asyncio import Redis
+
+from iocmon.config import Settings
+from iocmon.domain.agencies import load_catalogue
+from iocmon.domain.alerts import AlertPolicy
+from iocmon.domain.batch import Record, decode_batch, dossier_ids, plan_batch
+from iocmon.domain.calendar import WorkingCalendar, load_calendar
+from iocmon.errors import IocmonError
+from streams.generations import pointer_key
+from streams.labels import AgencyLabels
+from streams.store import BatchStore
+
+SWITCH_LUA_PATH = "lua/switch.lua"
+PROGRESS_EVERY_S = 0.5
+SETTLE_BEFORE_DELETE_S = 2.0
+
+
+@dataclass
+class Summary:
+    prefix: str
+    old_prefixes: list[str]
+    records: int = 0
+    seconds: float = 0.0
+    switch_retries: int = 0
+    deleted_keys: int = 0
+    events: int = 0
+    ignored: int = 0
+    rejected: int = 0
+    partitions: int = 0
+
+    def text(self) -> str:
+        rate = self.records / self.seconds if self.seconds else 0.0
+        lines = [
+            f"rebuilt {self.partitions} partitions from {self.records:,} records in "
+            f"{self.seconds:.1f}s ({rate:,.0f} records/s)",
+            f"  events applied {self.events:,}, ignored {self.ignored:,}, "
+            f"rejected {self.rejected:,}",
+            f"  live generation now {self.prefix} (was {', '.join(self.old_prefixes)})",
+        ]
+        if self.switch_retries:
+            lines.append(f"  {self.switch_retries} switch(es) retried: the worker was ahead")
+        if self.deleted_keys:
+            lines.append(f"  deleted {self.deleted_keys:,} keys of the old generation")
+        return "\n".join(lines)
+
+
+class Progress:
+    """One line on stderr: records done / total, rate, ETA; redrawn about twice a second."""
+
+    def __init__(self, out: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
+        self._out = out
+        self._clock = clock
+        self._start = clock()
+        self._last = -1.0
+        self._tty = out.isatty()
+
+    def line(self, done: int, total: int) -> str:
+        elapsed = max(self._clock() - self._start, 1e-9)
+        rate = done / elapsed
+        total = max(total, done)
+        share = done / total if total else 1.0
+        width = 30
+        bar = "#" * int(share * width) + "." * (width - int(share * width))
+        eta = "--:--" if rate <= 0 else _clock_text((total - done) / rate)
+        return f"rebuild [{bar}] {share:6.1%} {done:,}/{total:,} records {rate:,.0f}/s ETA {eta}"
+
+    def show(self, done: int, total: int, force: bool = False) -> None:
+        now = self._clock()
+        every = PROGRESS_EVERY_S if self._tty else 5.0
+        if not force and now - self._last < every:
+            return
+        self._last = now
+        text = self.line(done, total)
+        self._out.write(f"\r{text:<100}" if self._tty else f"{text}\n")
+        self._out.flush()
+
+    def close(self, done: int, total: int) -> None:
+        self.show(done, total, force=True)
+        if self._tty:
+            self._out.write("\n")
+            self._out.flush()
+
+
+def _clock_text(seconds: float) -> str:
+    seconds = int(seconds + 0.5)
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+@dataclass
+class _Partition:
+    number: int
+    begin: int
+    target: int
+    applied: int = -1
+    switched: bool = False
+    pending: list[Record] = field(default_factory=list)
+
+
+class Rebuild:
+    def __init__(
+        self,
+        settings: Settings,
+        redis: Redis,
+        consumer: Any,
+        calendar: WorkingCalendar,
+        labels: AgencyLabels,
+        batch_size: int,
+        progress: Progress | None,
+        new_prefix: str | None = None,
+    ) -> None:
+        self._settings = settings
+        self._redis = redis
+        self._consumer = consumer
+        self._calendar = calendar
+        self._labels = labels
+        self._batch_size = batch_size
+        self._progress = progress
+        self._policy = AlertPolicy(settings.alert_due_soon_share or None)
+        self.prefix = new_prefix or f"{settings.redis_prefix}:g{int(time.time())}"
+        topic = settings.events_topic
+        self._topic = topic
+        self._live = BatchStore(redis, settings.redis_prefix, topic)
+        self._new = BatchStore(redis, self.prefix, topic, follow=False)
+        lua = resources.files("streams").joinpath(SWITCH_LUA_PATH).read_text("utf-8")
+        self._switch = redis.register_script(lua)
+        self._done = 0
+
+    async def run(self, delete_old: bool = False) -> Summary:
+        start = time.monotonic()
+        if await self._redis.exists(self._new.keys(0).offset):
+            raise IocmonError(f"generation {self.prefix} exists already; try again in a second")
+        numbers = self._consumer.partitions_for_topic(self._topic)
+        if not numbers:
+            raise IocmonError(
+                f"topic {self._topic} not found at {self._settings.kafka_bootstrap_servers}; "
+                "check KAFKA_BOOTSTRAP_SERVERS and IOCMON_EVENTS_TOPIC"
+            )
+        tps = [TopicPartition(self._topic, p) for p in sorted(numbers)]
+        self._consumer.assign(tps)
+        self._consumer.seek_to_beginning(*tps)
+        begins = self._consumer.beginning_offsets(tps)
+        ends = self._consumer.end_offsets(tps)
+        live = await self._live.applied_offsets(numbers)
+        parts = {
+            tp.partition: _Partition(
+                tp.partition, begins[tp], max(ends[tp] - 1, live[tp.partition])
+            )
+            for tp in tps
+        }
+        summary = Summary(self.prefix, [])
+        while not all(p.switched for p in parts.values()):
+            await self._read(parts, summary)
+            for p in parts.values():
+                if not p.switched and self._reached(p):
+                    await self._try_switch(p, summary)
+        await self._redis.set(pointer_key(self._settings.redis_prefix), self.prefix)
+        live_prefixes = {self._live.generations.prefix(p) for p in numbers}
+        summary.old_prefixes = sorted(live_prefixes - {self.prefix})
+        if self._progress is not None:
+            self._progress.close(self._done, self._total(parts))
+        summary.records = self._done
+        summary.partitions = len(parts)
+        summary.seconds = time.monotonic() - start
+        if delete_old:
+            await asyncio.sleep(SETTLE_BEFORE_DELETE_S)
+            summary.deleted_keys = await self._delete(summary.old_prefixes, sorted(numbers))
+        return summary
+
+    def _total(self, parts: dict[int, _Partition]) -> int:
+        return sum(max(p.target - p.begin + 1, 0) for p in parts.values())
+
+    def _reached(self, p: _Partition) -> bool:
+        if p.pending:
+            return False
+        if p.applied >= p.target:
+            return True
+        position = self._consumer.position(TopicPartition(self._topic, p.number))
+        return position is not None and position > p.target
+
+    async def _read(self, parts: dict[int, _Partition], summary: Summary) -> None:
+        polled = self._consumer.poll(
+            timeout_ms=200, max_records=self._batch_size * max(len(parts), 1)
+        )
+        for tp, messages in polled.items():
+            p = parts[tp.partition]
+            if p.switched:
+                continue
+            p.pending.extend(Record(m.offset, m.key, m.value) for m in messages)
+        for p in parts.values():
+            while p.pending:
+                chunk, p.pending = p.pending[: self._batch_size], p.pending[self._batch_size :]
+                await self._apply(p, chunk, summary)
+        if self._progress is not None:
+            self._progress.show(self._done, self._total(parts))
+
+    async def _apply(self, p: _Partition, records: Sequence[Record], summary: Summary) -> None:
+        while True:
+            applied = await self._new.applied_offset(p.number)
+            fresh = [r for r in records if r.offset > applied]
+            if not fresh:
+                return
+            decoded = decode_batch(fresh, self._settings.now())
+            planned_against, states = await self._new.load(p.number, dossier_ids(decoded))
+            plan = plan_batch(decoded, states, self._calendar, self._policy)
+            if await self._new.apply(p.number, planned_against, plan):
+                break
+        p.applied = plan.last_offset
+        self._done += len(fresh)
+        summary.events += sum(plan.events.values())
+        summary.ignored += sum(plan.ignored.values())
+        summary.rejected += sum(plan.rejected.values())
+        await self._labels.note(agency for (_, agency, *_rest) in plan.received)
+
+    async def _try_switch(self, p: _Partition, summary: Summary) -> None:
+        for _ in range(16):
+            await self._live.applied_offset(p.number)  # follows the live generation
+            old = self._live.keys(p.number).offset
+            status, detail = await self._switch(
+                keys=[old, self._new.keys(p.number).offset], args=[self.prefix]
+            )
+            if status == 1:
+                p.switched = True
+                self._consumer.pause(TopicPartition(self._topic, p.number))
+                return
+            if status == 0:
+                p.target = int(detail)
+                summary.switch_retries += 1
+                return
+            if not await self._live.generations.follow(p.number, detail):
+                break
+        raise IocmonError(
+            f"partition {p.number} moved to another generation during the rebuild: "
+            "is another `iocmon rebuild` running?"
+        )
+
+    async def _delete(self, prefixes: list[str], partitions: list[int]) -> int:
+        """Every key of the old generations' partitions except their offset keys."""
+        deleted = 0
+        for prefix in prefixes:
+            keep = {f"{prefix}:{{{self._topic}/{p}}}:offset".encode() for p in partitions}
+            batch: list[bytes] = []
+            match = _glob(f"{prefix}:{{{self._topic}/") + "*"
+            async for key in self._redis.scan_iter(match=match, count=5000):
+                if key not in keep:
+                    batch.append(key)
+                if len(batch) >= 1000:
+                    deleted += await self._redis.unlink(*batch)
+                    batch = []
+            if batch:
+                deleted += await self._redis.unlink(*batch)
+        return deleted
+
+
+def _glob(text: str) -> str:
+    """`text` as a literal in a Redis MATCH pattern."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
+
+
+async def rebuild(
+    settings: Settings,
+    batch_size: int = 2000,
+    delete_old: bool = False,
+    progress: Progress | None = None,
+) -> Summary:
+    redis = Redis.from_url(settings.redis_url)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
+        group_id=None,
+        enable_auto_commit=False,
+        check_crcs=False,  # pure-Python CRC32C would cost more than planning; TCP checks
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+    )
+    catalogue = load_catalogue(settings.agencies_file)
+    labels = AgencyLabels(
+        redis,
+        settings.redis_prefix,
+        settings.agency_label_limit,
+        frozenset(a.code for a in catalogue) if settings.agencies_file is not None else None,
+    )
+    try:
+        job = Rebuild(
+            settings,
+            redis,
+            consumer,
+            load_calendar(settings.calendar_file),
+            labels,
+            batch_size,
+            progress,
+        )
+        return await job.run(delete_old)
+    finally:
+        consumer.close()
+        await redis.aclose()
+
+
+@click.command("rebuild")
+@click.option(
+    "--batch-size", default=2000, show_default=True, help="Records per partition per apply."
+)
+@click.option(
+    "--delete-old",
+    is_flag=True,
+    help="After the switch, delete the old generation's keys (its offset keys stay).",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def rebuild_command(batch_size: int, delete_old: bool, quiet: bool) -> None:
+    """Recompute every Redis figure from the full history in the events topic.
+
+    Builds a new generation of keys while the worker keeps running, then switches each
+    partition to it atomically (the live view never stops). Use it after Redis lost data or
+    after a change of the judging rules. Configured like the worker: KAFKA_BOOTSTRAP_SERVERS,
+    REDIS_URL, IOCMON_REDIS_PREFIX, IOCMON_EVENTS_TOPIC, ...
+    """
+    settings = Settings.from_env()
+    progress = None if quiet else Progress(sys.stderr)
+    summary = asyncio.run(rebuild(settings, batch_size, delete_old, progress))
+    click.echo(summary.text())
