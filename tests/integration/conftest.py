@@ -1,15 +1,21 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.harness import Pipeline, Stack, start_stack
+from tests.integration.harness import Pipeline, Stack, stack_running, start_stack, stop_stack
 
 
 @pytest.fixture(scope="session")
-def stack() -> Stack:
-    return start_stack()
+def stack() -> Iterator[Stack]:
+    """The test stack, started once per session and stopped at its end if this session
+    started it (IOCMON_KEEP_STACK=1 keeps it for the next run)."""
+    started_here = not stack_running()
+    yield start_stack()
+    if started_here and os.environ.get("IOCMON_KEEP_STACK") != "1":
+        stop_stack()
 
 
 @pytest.fixture

@@ -47,15 +47,38 @@ STACK_PORTS = {
 }
 
 
-def start_stack() -> Stack:
-    local_dir = REPO / ".local" / "test"
-    env = {
+TEST_LOCAL_DIR = REPO / ".local" / "test"
+
+
+def _stack_env() -> dict[str, str]:
+    return {
         **os.environ,
         **{k: str(v) for k, v in STACK_PORTS.items()},
-        "IOCMON_LOCAL_DIR": str(local_dir),
+        "IOCMON_LOCAL_DIR": str(TEST_LOCAL_DIR),
         "IOCMON_SCRAPE_TARGETS": "127.0.0.1:1",
     }
-    subprocess.run(["bash", str(REPO / "deploy/local/stack.sh"), "up"], env=env, check=True)
+
+
+def stack_running() -> bool:
+    status = subprocess.run(
+        ["bash", str(REPO / "deploy/local/stack.sh"), "status"],
+        env=_stack_env(),
+        capture_output=True,
+    )
+    return status.returncode == 0
+
+
+def stop_stack() -> None:
+    subprocess.run(
+        ["bash", str(REPO / "deploy/local/stack.sh"), "down"], env=_stack_env(), check=False
+    )
+
+
+def start_stack() -> Stack:
+    local_dir = TEST_LOCAL_DIR
+    subprocess.run(
+        ["bash", str(REPO / "deploy/local/stack.sh"), "up"], env=_stack_env(), check=True
+    )
     return Stack(
         kafka=f"127.0.0.1:{STACK_PORTS['KAFKA_PORT']}",
         redis_url=f"redis://127.0.0.1:{STACK_PORTS['REDIS_PORT']}/0",
