@@ -28,7 +28,10 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             events = Path(tmp) / "events.jsonl"
+            # ~7 records per dossier over 30 days: enough dossiers for the asked size.
+            per_day = str(max(2900, args.events // 200))
             pipeline.iocmon("simulate", "--seed", "1", "--backfill-days", "30",
+                            "--dossiers-per-day", per_day,
                             "--max-events", str(args.events), "--duration", "0",
                             "--rate", "0", "--events-out", str(events), "--no-send")  # fmt: skip
             pipeline.iocmon("replay", str(events))
