@@ -6,6 +6,8 @@
 #   make status   one line per service
 #   make run      stack + worker + simulator + live view; Ctrl-C stops it all (deploy/local/run.sh)
 #   make test     ruff check + pytest (the tests start a stack of their own); ARGS="-k x" for pytest
+#                 (the long fault tests, marked faults_full, are left to `make test-faults`)
+#   make test-faults  every fault test in tests/faults, the long ones included
 #   make lint     ruff check + ruff format --check
 #   make dashboards  regenerate dashboards/*.json from code, then lint them
 #
@@ -17,7 +19,7 @@ STACK := bash deploy/local/stack.sh
 LINT_PATHS := iocmon streams producers notifier tests dashboards benchmarks
 ARGS ?=
 
-.PHONY: venv up down reset status run test lint dashboards
+.PHONY: venv up down reset status run test test-faults lint dashboards
 
 venv: $(VENV)/.installed
 
@@ -40,7 +42,10 @@ run: venv
 	@bash deploy/local/run.sh
 
 test: venv
-	@bash deploy/local/test.sh $(ARGS)
+	@bash deploy/local/test.sh -m "not faults_full" $(ARGS)
+
+test-faults: venv
+	@IOCMON_TEST_PATHS=tests/faults bash deploy/local/test.sh $(ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check $(LINT_PATHS)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The project's checks, as CI runs them (`make test` → .ci/run): lint, then the test suite.
 # Extra arguments go to pytest: deploy/local/test.sh -k summary -x
+# IOCMON_TEST_PATHS narrows what is collected (default: tests); IOCMON_TEST_PORT_OFFSET gives
+# the session a test stack of its own (ports shifted, folder .local/test-<offset>).
 # The integration tests start their own stack (deploy/local/stack.sh with IOCMON_LOCAL_DIR=.local/test
 # and ports of their own) through fixtures, so this needs only the venv (`make venv`).
 set -uo pipefail
@@ -16,7 +18,7 @@ echo "== ruff check"
 .venv/bin/ruff check || status=1
 
 echo "== pytest"
-.venv/bin/python -m pytest tests -q "$@"
+.venv/bin/python -m pytest ${IOCMON_TEST_PATHS:-tests} -q "$@"
 rc=$?
 case $rc in
 0) ;;

@@ -38,16 +38,23 @@ class Stack:
     local_dir: Path
 
 
+# IOCMON_TEST_PORT_OFFSET shifts every port (and the stack's folder) so that several test
+# sessions on one machine each get a stack of their own.
+_PORT_OFFSET = int(os.environ.get("IOCMON_TEST_PORT_OFFSET", "0") or 0)
+
 STACK_PORTS = {
-    "KAFKA_PORT": 19192,
-    "KAFKA_CONTROLLER_PORT": 19193,
-    "REDIS_PORT": 16479,
-    "PROMETHEUS_PORT": 19190,
-    "ALERTMANAGER_PORT": 19195,
+    name: port + _PORT_OFFSET
+    for name, port in {
+        "KAFKA_PORT": 19192,
+        "KAFKA_CONTROLLER_PORT": 19193,
+        "REDIS_PORT": 16479,
+        "PROMETHEUS_PORT": 19190,
+        "ALERTMANAGER_PORT": 19195,
+    }.items()
 }
 
 
-TEST_LOCAL_DIR = REPO / ".local" / "test"
+TEST_LOCAL_DIR = REPO / ".local" / (f"test-{_PORT_OFFSET}" if _PORT_OFFSET else "test")
 
 
 def _stack_env() -> dict[str, str]:
