@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,9 +16,31 @@ from iocmon.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)
+class Secret:
+    """A password: `repr` and `str` hide it, so printing Settings or a log line cannot leak
+    it; `.value` gives it to the one client that needs it."""
+
+    value: str = field(repr=False)
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self.value else "Secret('')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     kafka_bootstrap_servers: str = "localhost:9092"
-    redis_url: str = "redis://localhost:6379/0"
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: Secret = Secret("")
+    kafka_ssl_cafile: Path | None = None
+    redis_url: str = field(default="redis://localhost:6379/0", repr=False)  # may hold a password
+    redis_ssl_ca_file: Path | None = None
     web_port: int = 6066
     web_host: str = "127.0.0.1"
     events_topic: str = "dossier-events"
@@ -37,7 +59,7 @@ class Settings:
     clock_offset_s: float = 0.0
     alert_check_interval_s: float = 10.0
     alert_due_soon_share: float = 0.0
-    api_token: str = ""
+    api_token: str = field(default="", repr=False)
     metrics_refresh_s: float = 5.0
 
     def now(self) -> datetime:
@@ -60,7 +82,13 @@ class Settings:
 
 _ENV_NAMES: dict[str, str] = {
     "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
+    "kafka_security_protocol": "KAFKA_SECURITY_PROTOCOL",
+    "kafka_sasl_mechanism": "KAFKA_SASL_MECHANISM",
+    "kafka_sasl_username": "KAFKA_SASL_USERNAME",
+    "kafka_sasl_password": "KAFKA_SASL_PASSWORD",
+    "kafka_ssl_cafile": "KAFKA_SSL_CAFILE",
     "redis_url": "REDIS_URL",
+    "redis_ssl_ca_file": "REDIS_SSL_CA_FILE",
     "web_port": "IOCMON_WEB_PORT",
     "web_host": "IOCMON_WEB_HOST",
     "events_topic": "IOCMON_EVENTS_TOPIC",
@@ -94,6 +122,8 @@ def _convert(name: str, raw: str, default: object) -> object:
             return float(raw)
         if default is None:
             return Path(raw)
+        if isinstance(default, Secret):
+            return Secret(raw)
         return raw
     except ValueError:
         raise ConfigError(
