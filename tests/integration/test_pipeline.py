@@ -9,18 +9,14 @@ and a rebalance between two workers.
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import REPO, Pipeline, sum_samples, wait_for
-from tests.integration.truth import (
-    Expected,
-    assert_figures_exact,
-    expected_from_truth,
-)
+from tests.integration import workload
+from tests.integration.harness import Pipeline, sum_samples, wait_for
+from tests.integration.truth import Expected, assert_figures_exact
+from tests.integration.workload import finish, start_replay
 
 pytestmark = pytest.mark.integration
 
@@ -28,38 +24,7 @@ EVENTS = 20_000
 
 
 def simulate(pipeline: Pipeline, tmp_path: Path, seed: int) -> tuple[Path, Expected]:
-    events, truth = tmp_path / "events.jsonl", tmp_path / "truth.jsonl"
-    pipeline.iocmon(
-        "simulate",
-        "--seed", str(seed),
-        "--backfill-days", "30",
-        "--max-events", str(EVENTS),
-        "--duration", "0",
-        "--rate", "0",
-        "--duplicate-rate", "0.02",
-        "--events-out", str(events),
-        "--truth-out", str(truth),
-        "--no-send",
-    )  # fmt: skip
-    lines = sum(1 for _ in events.open(encoding="utf-8"))
-    assert lines >= EVENTS
-    return events, expected_from_truth(truth)
-
-
-def start_replay(pipeline: Pipeline, events: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "iocmon", "replay", str(events)],
-        env=pipeline.env(),
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def finish(process: subprocess.Popen[str]) -> None:
-    output, _ = process.communicate(timeout=600)
-    assert process.returncode == 0, output
+    return workload.simulate(pipeline, tmp_path, seed, EVENTS)
 
 
 def test_simulated_stream_equals_ground_truth_and_a_replay_changes_nothing(
@@ -133,4 +98,4 @@ def test_two_workers_with_a_rebalance_sum_to_the_truth(pipeline: Pipeline, tmp_p
 
 
 def _applied_records(pipeline: Pipeline) -> int:
-    return sum(off + 1 for off in pipeline.applied_offsets().values() if off >= 0)
+    return workload.applied_records(pipeline)
