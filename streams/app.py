@@ -54,6 +54,11 @@ def create_app(settings: Settings) -> faust.App:
         value_serializer="raw",
         topic_partitions=settings.event_partitions,
         consumer_auto_offset_reset="earliest",
+        # Do not wait for in-flight batches on stop or rebalance: during a Redis outage they
+        # never finish, and the stop or rebalance would hang. Their messages stay unacked
+        # (see `_apply_events`), so nothing unapplied is committed; the CAS store turns a
+        # batch the new owner reads again into a no-op.
+        stream_wait_empty=False,
         producer_acks=-1,
         web_port=settings.web_port,
         web_bind=settings.web_host,
@@ -137,11 +142,12 @@ def create_app(settings: Settings) -> faust.App:
     @app.timer(settings.metrics_refresh_s)
     async def refresh_figures() -> None:
         """Only the owner of partition 0 reports global figures (see streams.metrics)."""
-        if reporter_tp not in owned_partitions():
-            exporter.clear()
-            return
         try:
-            await exporter.refresh(settings.now())
+            if reporter_tp not in owned_partitions():
+                exporter.clear()
+                await redis.ping()  # every worker's iocmon_redis_up says whether Redis answers
+            else:
+                await exporter.refresh(settings.now())
             metrics.REDIS_UP.set(1)
         except RedisError as exc:
             metrics.REDIS_UP.set(0)
@@ -166,18 +172,37 @@ def create_app(settings: Settings) -> faust.App:
             await _apply_events(events)
 
     async def _apply_events(events: list[EventT]) -> None:
+        """Apply a batch; its records become committable only once applied.
+
+        `take_events` acks the whole batch when this returns *or is cancelled*, and a worker
+        stopped while Redis is down would then commit offsets it never applied. So each
+        message holds one extra reference until its partition's records are in Redis: an
+        interrupted batch leaves its messages unacked, and the offsets stay uncommitted.
+        """
         by_partition: dict[int, list[Record]] = defaultdict(list)
+        held: dict[int, list[EventT]] = defaultdict(list)
         for event in events:
             message = event.message
+            message.incref()
+            held[message.partition].append(event)
             by_partition[message.partition].append(
                 Record(message.offset, message.key, message.value)
             )
         now = settings.now()
         for partition, records in by_partition.items():
             plan = await applier.apply(partition, records)
+            for event in held[partition]:
+                event.message.decref()
             if plan is None:
                 continue
-            await labels.note(agency for (_, agency, *_rest) in plan.received)
+            try:
+                await labels.note(agency for (_, agency, *_rest) in plan.received)
+            except RedisError as exc:
+                log.warning(
+                    "cannot note new agency codes in Redis (%s); they get their own `agency` "
+                    "label once seen again while Redis answers at REDIS_URL",
+                    type(exc).__name__,
+                )
         for event in events:
             age = now.timestamp() - event.message.timestamp / 1000
             metrics.EVENT_AGE_SECONDS.observe(max(0.0, age))

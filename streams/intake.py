@@ -137,17 +137,29 @@ class BatchApplier:
         while True:
             try:
                 done, plan = await self._apply_once(partition, records)
+                metrics.REDIS_UP.set(1)
                 if done:
                     return plan
                 metrics.BATCH_CONFLICTS.inc()
                 log.info("partition %d moved on while planning; planning again", partition)
-            except (RedisError, KafkaError) as exc:
+            except RedisError as exc:
                 metrics.REDIS_ERRORS.inc()
+                metrics.REDIS_UP.set(0)
                 delay = delays()
                 log.warning(
-                    "Redis or Kafka error on partition %d (%s): nothing applied, retrying in "
-                    "%.1fs; check that Redis answers at REDIS_URL and Kafka at "
-                    "KAFKA_BOOTSTRAP_SERVERS",
+                    "Redis unreachable while applying partition %d (%s): nothing applied and "
+                    "its offsets stay uncommitted; retrying in %.1fs. Check that Redis runs "
+                    "and answers at REDIS_URL (iocmon doctor)",
+                    partition,
+                    type(exc).__name__,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+            except KafkaError as exc:
+                delay = delays()
+                log.warning(
+                    "Kafka error while applying partition %d (%s): nothing applied, retrying "
+                    "in %.1fs; check that Kafka answers at KAFKA_BOOTSTRAP_SERVERS",
                     partition,
                     type(exc).__name__,
                     delay,
@@ -158,12 +170,13 @@ class BatchApplier:
         self, partition: int, records: Sequence[Record]
     ) -> tuple[bool, BatchPlan | None]:
         applied = await self._store.applied_offset(partition)
-        fresh = [r for r in records if r.offset > applied]
+        fresh = unapplied_in_order(applied, records)
         if not fresh:
             metrics.RECORDS_SKIPPED.inc(len(records))
             return True, None
         if fresh[0].offset > applied + 1 and await self._rewind(partition, applied + 1):
             return True, None
+        fresh, gap = until_gap(fresh)
         decoded = decode_batch(fresh, self._clock())
         planned_against, states = await self._store.load(partition, dossier_ids(decoded))
         if planned_against != applied:
@@ -178,6 +191,14 @@ class BatchApplier:
         if done:
             metrics.RECORDS_APPLIED.inc(len(fresh))
             metrics.RECORDS_SKIPPED.inc(len(records) - len(fresh))
+            if gap is not None:  # the records past the gap come again after this seek
+                log.info(
+                    "partition %d: offsets missing from %d in a batch; reading again",
+                    partition,
+                    gap,
+                )
+                metrics.REWINDS.inc()
+                await self._rewinder.seek(partition, gap)
         return done, plan
 
     async def _rewind(self, partition: int, wanted: int) -> bool:
@@ -210,3 +231,22 @@ class BatchApplier:
             self._last_rewind[partition] = now
             await self._rewinder.seek(partition, wanted)
         return True
+
+
+def unapplied_in_order(applied: int, records: Sequence[Record]) -> list[Record]:
+    """The records past `applied`, each once, in offset order. After a seek (a rewind, a
+    rebalance) records fetched before it can arrive in the same batch as those re-read after
+    it, out of order and repeated; applied as they came, a repeat would be applied twice (and
+    counted as a duplicate event) or the batch's last offset would jump a gap."""
+    by_offset = {r.offset: r for r in records if r.offset > applied}
+    return [by_offset[offset] for offset in sorted(by_offset)]
+
+
+def until_gap(records: list[Record]) -> tuple[list[Record], int | None]:
+    """The leading run of consecutive offsets, and the first missing offset after it (None
+    when there is no gap). The events topic is neither compacted nor transactional, so its
+    offsets have no holes of their own."""
+    for i in range(1, len(records)):
+        if records[i].offset != records[i - 1].offset + 1:
+            return records[:i], records[i - 1].offset + 1
+    return records, None

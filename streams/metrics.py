@@ -90,7 +90,7 @@ SNAPSHOT_TIMESTAMP = Gauge(
 )
 REDIS_UP = Gauge(
     "iocmon_redis_up",
-    "1 if the last read of figures from Redis succeeded, else 0.",
+    "1 if this worker's last Redis round trip (a batch, a figure read or a ping) succeeded.",
     registry=REGISTRY,
 )
 

@@ -1,0 +1,235 @@
+"""Redis restarts and outages under a live stream, against a Redis of the test's own.
+
+- kill -9 of Redis (append-only, fsync every second) mid-stream, then restart: the last
+  second of writes may be lost, the worker sees Kafka's committed offset ahead of Redis,
+  reads the gap again, and the figures end exact;
+- Redis unreachable for 30 s: the worker keeps running, backs off, says what is wrong and what
+  to do, `/metrics` shows the outage, and the consumer group never commits past what Redis
+  holds (checked every second throughout); then it recovers by itself, figures exact;
+- a graceful stop of the worker while Redis is down commits nothing it did not apply.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from kafka.admin import KafkaAdminClient
+
+from tests.faults.figures import report
+from tests.faults.redis_server import RedisServer, applied_offsets, own_redis, pipeline_on
+from tests.integration.harness import REPO, Pipeline, Stack, Worker, sum_samples, wait_for
+from tests.integration.truth import Expected, assert_figures_exact, expected_from_truth
+
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
+
+EVENTS = 10_000
+OUTAGE_S = 30.0
+
+
+def simulate(
+    pipeline: Pipeline, tmp_path: Path, seed: int, events: int = EVENTS
+) -> tuple[Path, Expected]:
+    events_file, truth = tmp_path / "events.jsonl", tmp_path / "truth.jsonl"
+    pipeline.iocmon(
+        "simulate",
+        "--seed", str(seed),
+        "--backfill-days", "30",
+        "--max-events", str(events),
+        "--duration", "0",
+        "--rate", "0",
+        "--duplicate-rate", "0.02",
+        "--events-out", str(events_file),
+        "--truth-out", str(truth),
+        "--no-send",
+    )  # fmt: skip
+    return events_file, expected_from_truth(truth)
+
+
+def replay(pipeline: Pipeline, events: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "iocmon", "replay", str(events)],
+        env=pipeline.env(),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def finish(process: subprocess.Popen[str]) -> None:
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, output
+
+
+def committed_offsets(pipeline: Pipeline) -> dict[int, int]:
+    """The consumer group's committed offset per partition (-1: none committed)."""
+    admin = KafkaAdminClient(bootstrap_servers=pipeline.stack.kafka)
+    try:
+        offsets = admin.list_group_offsets({pipeline.name: None})[pipeline.name]
+    finally:
+        admin.close()
+    out = dict.fromkeys(range(pipeline.partitions), -1)
+    for tp, meta in offsets.items():
+        if tp.topic == pipeline.events_topic:
+            out[tp.partition] = meta.offset
+    return out
+
+
+def applied_count(pipeline: Pipeline, server: RedisServer) -> int:
+    client = server.client()
+    try:
+        return sum(o + 1 for o in applied_offsets(client, pipeline).values())
+    except redis.RedisError:  # down while polling: nothing to count
+        return 0
+    finally:
+        client.close()
+
+
+def assert_commits_within(committed: dict[int, int], applied: dict[int, int]) -> None:
+    """Kafka's committed offset is the next record to read: at most applied + 1."""
+    ahead = {p: (c, applied[p]) for p, c in committed.items() if c > applied[p] + 1}
+    assert not ahead, f"committed past applied (partition: (committed, applied)): {ahead}"
+
+
+def metric(worker: Worker, name: str) -> float:
+    return sum(sum_samples(worker.metrics(fresh=False), name).values())
+
+
+def test_redis_kill_9_and_restart_mid_stream_keeps_figures_exact(
+    stack: Stack, tmp_path: Path
+) -> None:
+    with own_redis(tmp_path) as server:
+        pipeline = pipeline_on(stack, server)
+        try:
+            events, expected = simulate(pipeline, tmp_path, seed=21)
+            worker = pipeline.start_worker()
+            sender = replay(pipeline, events)
+            wait_for(lambda: applied_count(pipeline, server) >= 3_000, 240, "3,000 applied")
+            before = applied_count(pipeline, server)
+            server.kill9()
+            down_at = time.monotonic()
+            time.sleep(2)
+            server.start()
+            after_restart = applied_count(pipeline, server)
+            finish(sender)
+            pipeline.wait_caught_up()
+            caught_up_s = time.monotonic() - down_at
+            assert worker.process is not None and worker.process.poll() is None
+            assert_figures_exact([worker], expected)
+            rewinds = metric(worker, "iocmon_partition_rewinds_total")
+            report(
+                "redis kill -9 + restart (AOF everysec)",
+                events=sum(1 for _ in events.open(encoding="utf-8")),
+                applied_at_kill=before,
+                applied_after_restart=after_restart,
+                lost_writes_records=before - after_restart,
+                partition_rewinds=int(rewinds),
+                caught_up_after_s=round(caught_up_s, 1),
+                figures="exact",
+            )
+        finally:
+            pipeline.stop()
+
+
+def test_redis_unreachable_30s_worker_backs_off_commits_nothing_unapplied_and_recovers(
+    stack: Stack, tmp_path: Path
+) -> None:
+    with own_redis(tmp_path) as server:
+        pipeline = pipeline_on(stack, server)
+        try:
+            events, expected = simulate(pipeline, tmp_path, seed=22)
+            worker = pipeline.start_worker()
+            sender = replay(pipeline, events)
+            wait_for(lambda: applied_count(pipeline, server) >= 2_000, 240, "2,000 applied")
+            errors_before = metric(worker, "iocmon_redis_errors_total")
+            log_start = worker.log_path.stat().st_size
+            server.shutdown()  # clean stop: what Redis holds now is what it will hold after
+            down_at = time.monotonic()
+
+            samples = 0
+            max_committed = dict.fromkeys(range(pipeline.partitions), -1)
+            saw_redis_down = False
+            while time.monotonic() - down_at < OUTAGE_S:
+                assert worker.process is not None and worker.process.poll() is None, (
+                    f"worker died during the outage; see {worker.log_path}"
+                )
+                for p, c in committed_offsets(pipeline).items():
+                    max_committed[p] = max(max_committed[p], c)
+                samples += 1
+                if metric(worker, "iocmon_redis_up") == 0:
+                    saw_redis_down = True
+                time.sleep(1)
+            outage_errors = metric(worker, "iocmon_redis_errors_total") - errors_before
+            with server.on_side_port() as side:  # the worker still cannot reach Redis
+                applied = applied_offsets(side, pipeline)
+            assert_commits_within(max_committed, applied)
+            assert saw_redis_down, "/metrics never showed iocmon_redis_up 0 during the outage"
+            assert outage_errors >= 3, "the worker should retry (with backoff) during the outage"
+            log = worker.log_path.read_bytes()[log_start:].decode("utf-8", "replace")
+            assert "Redis unreachable" in log and "REDIS_URL" in log, log[-3000:]
+
+            server.start()
+            up_at = time.monotonic()
+            finish(sender)
+            pipeline.wait_caught_up()
+            recovered_s = time.monotonic() - up_at
+            assert worker.process is not None and worker.process.poll() is None
+            wait_for(lambda: metric(worker, "iocmon_redis_up") == 1, 60, "iocmon_redis_up 1")
+            assert_figures_exact([worker], expected)
+            ahead = max(max_committed[p] - (applied[p] + 1) for p in applied)
+            report(
+                "redis unreachable 30 s",
+                events=sum(1 for _ in events.open(encoding="utf-8")),
+                commit_samples=samples,
+                max_commit_minus_applied_plus_1=ahead,
+                redis_errors_during_outage=int(outage_errors),
+                worker_alive="yes",
+                caught_up_after_redis_back_s=round(recovered_s, 1),
+                figures="exact",
+            )
+        finally:
+            pipeline.stop()
+
+
+def test_graceful_stop_while_redis_is_down_commits_nothing_unapplied(
+    stack: Stack, tmp_path: Path
+) -> None:
+    with own_redis(tmp_path) as server:
+        pipeline = pipeline_on(stack, server)
+        try:
+            events, expected = simulate(pipeline, tmp_path, seed=23)
+            worker = pipeline.start_worker()
+            sender = replay(pipeline, events)
+            wait_for(lambda: applied_count(pipeline, server) >= 2_000, 240, "2,000 applied")
+            server.shutdown()
+            finish(sender)  # every record is in Kafka; the worker holds a batch it cannot apply
+            wait_for(
+                lambda: metric(worker, "iocmon_redis_errors_total") >= 2, 60, "the worker to retry"
+            )
+            worker.stop()  # SIGTERM: Faust commits what was acked, then exits
+            assert worker.process is not None and worker.process.returncode not in (None, -9)
+            committed = committed_offsets(pipeline)
+            with server.on_side_port() as side:
+                applied = applied_offsets(side, pipeline)
+            assert_commits_within(committed, applied)
+
+            server.start()
+            restarted = pipeline.start_worker()
+            pipeline.wait_caught_up()
+            assert_figures_exact([restarted], expected)
+            report(
+                "graceful worker stop during a Redis outage",
+                committed_records=sum(max(c, 0) for c in committed.values()),
+                applied_records=sum(a + 1 for a in applied.values()),
+                max_commit_minus_applied_plus_1=max(
+                    committed[p] - (applied[p] + 1) for p in applied
+                ),
+                figures_after_restart="exact",
+            )
+        finally:
+            pipeline.stop()
