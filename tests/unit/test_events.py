@@ -127,3 +127,22 @@ def test_at_one_day_ahead_is_still_accepted() -> None:
 def test_fractional_seconds_and_z_suffix() -> None:
     event = parse(received(at="2024-03-01T01:00:00.123456789Z"))
     assert event.at == datetime(2024, 3, 1, 1, 0, 0, 123456, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "due_at",
+    [
+        "9999-12-31T23:59:59+00:00",
+        "9999-12-31T23:59:59-23:59",
+        "0001-01-01T00:00:00+14:00",
+        "0001-01-01T00:00:00+00:00",
+        "1999-12-31T23:59:59+00:00",
+        "2100-01-01T00:00:00+00:00",
+    ],
+)
+def test_due_at_far_from_now_is_rejected_not_a_crash(due_at: str) -> None:
+    """Near year 1 or 9999 the calendar arithmetic overflowed and stopped the partition."""
+    assert reason_of(received(due_at=due_at, processing_days=None)) is RejectReason.INVALID_VALUE
+    rescheduled = received(type="rescheduled", due_at=due_at, processing_days=None)
+    assert reason_of(rescheduled) is RejectReason.INVALID_VALUE
+    assert parse(received(due_at="2099-12-31T23:59:59+00:00", processing_days=None)).due_at
