@@ -18,17 +18,16 @@ from __future__ import annotations
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeAlias
+
+import redis
+import redis.asyncio
 
 from iocmon.config import Settings
 from iocmon.errors import ConfigError
 
-if TYPE_CHECKING:
-    import redis
-    import redis.asyncio
-
-    AsyncRedis = redis.asyncio.Redis | redis.asyncio.RedisCluster
-    SyncRedis = redis.Redis | redis.RedisCluster
+AsyncRedis: TypeAlias = redis.asyncio.Redis | redis.asyncio.RedisCluster
+SyncRedis: TypeAlias = redis.Redis | redis.RedisCluster
 
 _SCHEMES = {
     "redis": ("redis", False),
@@ -97,8 +96,6 @@ def redis_target(settings: Settings) -> RedisTarget:
 
 def async_redis(settings: Settings, **kwargs: Any) -> AsyncRedis:
     """An asyncio client (worker, rebuild): a RedisCluster client for a cluster URL."""
-    import redis.asyncio
-
     target = redis_target(settings)
     options = {**target.client_kwargs(), **kwargs}
     if target.cluster:
@@ -108,8 +105,6 @@ def async_redis(settings: Settings, **kwargs: Any) -> AsyncRedis:
 
 def sync_redis(settings: Settings, **kwargs: Any) -> SyncRedis:
     """A blocking client (console tools, tests): a RedisCluster client for a cluster URL."""
-    import redis
-
     target = redis_target(settings)
     options = {**target.client_kwargs(), **kwargs}
     if target.cluster:

@@ -16,7 +16,6 @@ from pathlib import Path
 import faust
 from aiokafka.errors import KafkaError
 from faust.types import TP, EventT
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from iocmon.config import Settings
@@ -25,6 +24,7 @@ from iocmon.domain.alerts import Alert, AlertPolicy
 from iocmon.domain.batch import DeadLetter, Record
 from iocmon.domain.calendar import load_calendar
 from iocmon.errors import ConfigError
+from iocmon.redis_connection import async_redis
 from streams import metrics
 from streams.api import Api
 from streams.exporter import FigureExporter
@@ -68,7 +68,7 @@ def create_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 10),
         datadir=Path(tempfile.gettempdir()) / f"iocmon-faust-{settings.web_port}",
     )
-    redis = Redis.from_url(settings.redis_url)
+    redis = async_redis(settings)
     calendar = load_calendar(settings.calendar_file)
     catalogue = load_catalogue(settings.agencies_file)
     labels = AgencyLabels(

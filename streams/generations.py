@@ -20,7 +20,7 @@ deleted. The offset keys of an old generation are never deleted: they are the si
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+from iocmon.redis_connection import AsyncRedis
 
 MOVED = "moved:"
 MAX_HOPS = 16
@@ -49,7 +49,7 @@ class Generations:
     With `follow=False` the prefix is pinned (the rebuild writing a new generation).
     """
 
-    def __init__(self, redis: Redis, base: str, follow: bool = True) -> None:
+    def __init__(self, redis: AsyncRedis, base: str, follow: bool = True) -> None:
         self._redis = redis
         self.base = base
         self._follow = follow

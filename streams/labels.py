@@ -10,14 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from redis.asyncio import Redis
-
+from iocmon.redis_connection import AsyncRedis
 from streams.keys import agency_labels_key
 
 
 class AgencyLabels:
     def __init__(
-        self, redis: Redis, prefix: str, limit: int, catalogue: frozenset[str] | None
+        self, redis: AsyncRedis, prefix: str, limit: int, catalogue: frozenset[str] | None
     ) -> None:
         self._redis = redis
         self._key = agency_labels_key(prefix)

@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from redis.asyncio import Redis
-
 from iocmon.domain.buckets import ALL_TIME, Bucket, Cover
 from iocmon.domain.figures import Figures
 from iocmon.domain.judge import OpenState, overdue_days
 from iocmon.domain.lifecycle import DossierState
+from iocmon.redis_connection import AsyncRedis
 from streams.generations import MAX_HOPS, Generations
 from streams.keys import PartitionKeys
 
@@ -41,7 +40,7 @@ class Totals:
 
 
 class FigureReader:
-    def __init__(self, redis: Redis, prefix: str, topic: str, partitions: int) -> None:
+    def __init__(self, redis: AsyncRedis, prefix: str, topic: str, partitions: int) -> None:
         self._redis = redis
         self._topic = topic
         self._partitions = partitions
@@ -53,7 +52,11 @@ class FigureReader:
         for _ in range(MAX_HOPS):
             if not pending:
                 break
-            raw = await self._redis.mget([self._at(p).offset for p in pending])
+            # A pipeline of GETs, not MGET: the partitions' keys are in different hash slots.
+            pipe = self._redis.pipeline(transaction=False)
+            for p in pending:
+                pipe.get(self._at(p).offset)
+            raw = await pipe.execute()
             pending = [
                 p for p, v in zip(pending, raw, strict=True) if await self._generations.follow(p, v)
             ]

@@ -35,7 +35,6 @@ from typing import Any, TextIO
 
 import click
 from kafka import KafkaConsumer, TopicPartition
-from redis.asyncio import Redis
 
 from iocmon.config import Settings
 from iocmon.domain.agencies import load_catalogue
@@ -43,6 +42,7 @@ from iocmon.domain.alerts import AlertPolicy
 from iocmon.domain.batch import Record, decode_batch, dossier_ids, plan_batch
 from iocmon.domain.calendar import WorkingCalendar, load_calendar
 from iocmon.errors import IocmonError
+from iocmon.redis_connection import AsyncRedis, async_redis
 from streams.generations import pointer_key
 from streams.labels import AgencyLabels
 from streams.store import BatchStore
@@ -139,7 +139,7 @@ class Rebuild:
     def __init__(
         self,
         settings: Settings,
-        redis: Redis,
+        redis: AsyncRedis,
         consumer: Any,
         calendar: WorkingCalendar,
         labels: AgencyLabels,
@@ -301,7 +301,7 @@ async def rebuild(
     delete_old: bool = False,
     progress: Progress | None = None,
 ) -> Summary:
-    redis = Redis.from_url(settings.redis_url)
+    redis = async_redis(settings)
     consumer = KafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
         group_id=None,

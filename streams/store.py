@@ -20,11 +20,10 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
-from redis.asyncio import Redis
-
 from iocmon.domain.batch import BatchPlan, OpenEntry
 from iocmon.domain.buckets import HOURLY_RETENTION
 from iocmon.domain.lifecycle import DossierState
+from iocmon.redis_connection import AsyncRedis
 from streams.generations import MAX_HOPS, Generations, parse_offset
 from streams.keys import PartitionKeys, open_count_fields
 
@@ -34,7 +33,7 @@ _APPLY_LUA = resources.files("streams").joinpath("lua/apply_batch.lua").read_tex
 
 
 class BatchStore:
-    def __init__(self, redis: Redis, prefix: str, topic: str, follow: bool = True) -> None:
+    def __init__(self, redis: AsyncRedis, prefix: str, topic: str, follow: bool = True) -> None:
         """`prefix` is the base prefix (`Settings.redis_prefix`); with `follow=False` it is
         the one generation this store writes, whatever the live one is (the rebuild)."""
         self._redis = redis
@@ -56,7 +55,11 @@ class BatchStore:
         wanted = sorted(partitions)
         if not wanted:
             return {}
-        raw = await self._redis.mget([self.keys(p).offset for p in wanted])
+        # One GET per partition in a pipeline, not MGET: the keys are in different hash slots.
+        pipe = self._redis.pipeline(transaction=False)
+        for p in wanted:
+            pipe.get(self.keys(p).offset)
+        raw = await pipe.execute()
         out = {}
         for p, v in zip(wanted, raw, strict=True):
             moved = await self.generations.follow(p, v)

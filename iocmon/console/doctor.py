@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -204,34 +205,44 @@ def _retention_ms(admin: Any, topic: str) -> int | None:
 # Redis
 
 
-def check_redis(url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> list[Check]:
-    """PING answers; append-only persistence is on (counters survive a Redis restart)."""
-    import redis
-    from redis.exceptions import AuthenticationError, RedisError, ResponseError
+def check_redis(
+    url: str, timeout_s: float = DEFAULT_TIMEOUT_S, ca_file: Path | None = None
+) -> list[Check]:
+    """PING answers; append-only persistence is on (counters survive a Redis restart).
+
+    `url` and `ca_file` are REDIS_URL and REDIS_SSL_CA_FILE (see iocmon.redis_connection)."""
+    from redis.exceptions import (
+        AuthenticationError,
+        RedisClusterException,
+        RedisError,
+        ResponseError,
+    )
+
+    from iocmon.errors import ConfigError
+    from iocmon.redis_connection import sync_redis
 
     subject = f"Redis at {redact(url)}"
+    settings = Settings(redis_url=url, redis_ssl_ca_file=ca_file)
+    client = None
+    problem: str | None = None
     try:
-        client = redis.Redis.from_url(
-            url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s
+        # A cluster client connects (and may fail) as it is built; a single Redis at PING.
+        client = sync_redis(settings, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
+        client.ping()
+    except (ConfigError, ValueError) as exc:
+        problem = f"{exc} — set REDIS_URL=redis://host:port/db"
+    except AuthenticationError:
+        problem = (
+            "authentication failed — put the ACL user and password in REDIS_URL "
+            "(redis://USER:PASSWORD@host:port/0, rediss:// with TLS)"
         )
-    except ValueError as exc:
-        return [Check("redis", False, subject, f"{exc} — set REDIS_URL=redis://host:port/db")]
+    except (RedisError, RedisClusterException) as exc:
+        problem = f"{network_reason(exc)} — {START_IT}, or set REDIS_URL"
+    if problem is not None or client is None:
+        if client is not None:
+            client.close()
+        return [Check("redis", False, subject, problem or "no client")]
     try:
-        try:
-            client.ping()
-        except AuthenticationError:
-            return [
-                Check(
-                    "redis",
-                    False,
-                    subject,
-                    "authentication failed — put the password in REDIS_URL "
-                    "(redis://:PASSWORD@host:port/0)",
-                )
-            ]
-        except RedisError as exc:
-            reason = network_reason(exc)
-            return [Check("redis", False, subject, f"{reason} — {START_IT}, or set REDIS_URL")]
         out = [Check("redis", True, subject, "answers PING")]
         aof_subject = f"Redis persistence at {redact(url)}"
         try:
@@ -497,7 +508,7 @@ def doctor_command(
             lambda: check_kafka(
                 settings.kafka_bootstrap_servers, topics, settings.event_partitions, timeout
             ),
-            lambda: check_redis(settings.redis_url, timeout),
+            lambda: check_redis(settings.redis_url, timeout, settings.redis_ssl_ca_file),
             lambda: check_prometheus(prometheus_url, timeout),
             lambda: check_worker(
                 url, settings.events_topic, settings.event_partitions, token, timeout

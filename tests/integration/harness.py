@@ -25,6 +25,10 @@ from typing import Any, TypeVar
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
+from iocmon.config import Settings
+from iocmon.kafka_connection import kafka_python_kwargs
+from iocmon.redis_connection import sync_redis
+
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
@@ -36,6 +40,9 @@ class Stack:
     prometheus_url: str
     alertmanager_url: str
     local_dir: Path
+    # Settings every process of a pipeline on this stack gets (e.g. Kafka SASL/TLS, a Redis
+    # CA file); the fault tests use it for a Redis Cluster or a secured broker.
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
 # IOCMON_TEST_PORT_OFFSET shifts every port (and the stack's folder) so that several test
@@ -129,11 +136,16 @@ class Pipeline:
             "IOCMON_EVENT_PARTITIONS": str(self.partitions),
             "IOCMON_CONSUMER_GROUP": self.name,
             "IOCMON_REDIS_PREFIX": self.name,
+            **self.stack.env,
             **extra,
         }
 
+    def settings(self) -> Settings:
+        """The settings the pipeline's processes run with, for the test's own clients."""
+        return Settings.from_env(self.env())
+
     def create_topics(self) -> None:
-        admin = KafkaAdminClient(bootstrap_servers=self.stack.kafka)
+        admin = KafkaAdminClient(**kafka_python_kwargs(self.settings()))
         try:
             admin.create_topics(
                 [
@@ -169,7 +181,7 @@ class Pipeline:
 
     def end_offsets(self, topic: str | None = None) -> dict[int, int]:
         topic = topic or self.events_topic
-        consumer = KafkaConsumer(bootstrap_servers=self.stack.kafka)
+        consumer = KafkaConsumer(**kafka_python_kwargs(self.settings()))
         try:
             parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
             return {tp.partition: off for tp, off in consumer.end_offsets(parts).items()}
@@ -177,9 +189,7 @@ class Pipeline:
             consumer.close()
 
     def applied_offsets(self) -> dict[int, int]:
-        import redis
-
-        client = redis.Redis.from_url(self.stack.redis_url)
+        client = sync_redis(self.settings())
         try:
             out = {}
             for p in range(self.partitions):
@@ -207,7 +217,7 @@ class Pipeline:
     def dead_letters(self) -> list[tuple[bytes | None, bytes | None, dict[str, bytes]]]:
         consumer = KafkaConsumer(
             self.dlq_topic,
-            bootstrap_servers=self.stack.kafka,
+            **kafka_python_kwargs(self.settings()),
             auto_offset_reset="earliest",
             consumer_timeout_ms=3000,
         )
