@@ -87,3 +87,35 @@ def accounted_records(workers: list[Worker]) -> tuple[int, int, int]:
 def dead_letter_sources(pipeline: Pipeline) -> set[bytes]:
     """Distinct source `topic/partition/offset` of the dead letters (a crash may repeat one)."""
     return {headers["iocmon-source"] for _, _, headers in pipeline.dead_letters()}
+
+
+def start_simulator(
+    pipeline: Pipeline,
+    events_out: Path,
+    truth_out: Path,
+    *,
+    events: int,
+    rate: float,
+    seed: int,
+) -> subprocess.Popen[str]:
+    """`iocmon simulate` sending live at `rate` records/s, writing the records it sent and
+    their truth: a stream that lasts (a replay of a file is over in seconds), so faults hit
+    a producer and workers that are mid-stream."""
+    return subprocess.Popen(
+        [
+            sys.executable, "-m", "iocmon", "simulate",
+            "--seed", str(seed),
+            "--backfill-days", "30",
+            "--max-events", str(events),
+            "--duration", "0",
+            "--rate", str(rate),
+            "--duplicate-rate", "0.02",
+            "--events-out", str(events_out),
+            "--truth-out", str(truth_out),
+        ],
+        env=pipeline.env(),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
