@@ -13,12 +13,13 @@ Each partition lives under the prefix of its generation (see `streams.generation
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from importlib import resources
 from typing import Any
+
+import orjson
 
 from iocmon.domain.batch import BatchPlan, OpenEntry
 from iocmon.domain.buckets import HOURLY_RETENTION
@@ -77,7 +78,7 @@ class BatchStore:
                 break
         offset = parse_offset(raw[0])
         states = {
-            d: None if blob is None else DossierState.from_json(json.loads(blob))
+            d: None if blob is None else DossierState.from_json(orjson.loads(blob))
             for d, blob in zip(ids, raw[1:], strict=True)
         }
         return offset, states
@@ -93,7 +94,7 @@ class BatchStore:
         ops = _Ops(self.keys(partition))
         ops.write(plan)
         status, detail = await self._apply(
-            keys=ops.keys, args=[planned_against, plan.last_offset, json.dumps(ops.ops)]
+            keys=ops.keys, args=[planned_against, plan.last_offset, orjson.dumps(ops.ops)]
         )
         if status == MOVED:
             await self.generations.follow(partition, detail)
@@ -121,7 +122,7 @@ class _Ops:
     def write(self, plan: BatchPlan) -> None:
         k = self._k
         for dossier_id, state in plan.states.items():
-            self.op("set", k.dossier(dossier_id), json.dumps(state.to_json(), ensure_ascii=False))
+            self.op("set", k.dossier(dossier_id), orjson.dumps(state.to_json()).decode())
         agencies: set[str] = set()
         for (bucket, agency, outcome), n in plan.ended.items():
             self._count(k.ended(bucket), f"{agency}|{outcome}", n, bucket.resolution == "h")

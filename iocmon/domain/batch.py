@@ -128,6 +128,8 @@ def _next_alert_at(
 ) -> datetime | None:
     assert state.alert_due_at is not None
     clock = _alert_clock(state, calendar, policy)
+    if not state.alerted:  # most dossiers: skip building two alert ids
+        return clock.due_soon_from
     if alert_id(state.dossier_id, AlertKind.OVERDUE, state.alert_due_at) in state.alerted:
         return None
     if alert_id(state.dossier_id, AlertKind.DUE_SOON, state.alert_due_at) in state.alerted:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Literal
 
 from iocmon.domain.calendar import LOCAL_TZ
@@ -44,6 +45,13 @@ ALL_TIME = Bucket("t", "all")
 
 def buckets_of(at: datetime) -> tuple[Bucket, ...]:
     local = at.astimezone(LOCAL_TZ)
+    return _buckets_of_hour(local.year, local.month, local.day, local.hour)
+
+
+@lru_cache(maxsize=16384)
+def _buckets_of_hour(year: int, month: int, day: int, hour: int) -> tuple[Bucket, ...]:
+    """Cached per local hour: every counted event asks, and `strftime` was a visible cost."""
+    local = datetime(year, month, day, hour)
     return (
         Bucket("h", local.strftime("%Y%m%d%H")),
         Bucket("d", local.strftime("%Y%m%d")),

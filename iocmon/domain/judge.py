@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 from iocmon.domain.calendar import LOCAL_TZ, WorkingCalendar, local_date
 
@@ -53,12 +54,17 @@ class OpenClock:
     overdue_from: datetime
 
 
+@lru_cache(maxsize=65536)
 def open_clock(due_at: datetime, paused_s: float, calendar: WorkingCalendar) -> OpenClock:
     """When a dossier becomes due-soon and overdue, given the pauses it has had so far.
 
     Overdue: date(T - paused) > due date, i.e. T >= midnight after the due date + paused.
     Due soon: the due date is at most the next working day after date(T - paused), which
     holds exactly from the last working day before the due date onwards.
+
+    Cached: it is asked for every open dossier of every batch (index before and after, and
+    the alert clock), mostly for the same few appointment times and no pause. The answer
+    depends only on the instant `due_at` names, so equal instants may share an entry.
     """
     due = local_date(due_at)
     pause = timedelta(seconds=paused_s)

@@ -7,7 +7,7 @@ State is small and holds no applicant data: it is stored as-is in Redis.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -75,14 +75,16 @@ class DossierState:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name in self.__slots__:  # type: ignore[attr-defined]
+        for name in _STORED_SLOTS:
             value = getattr(self, name)
-            if value is None or value == () or value == 0 or value == 0.0:
+            if not value and value != "":  # None, (), 0 and 0.0: the defaults, left out
                 continue
-            if isinstance(value, datetime):
+            if name in _DATETIME_FIELDS:
                 value = value.isoformat()
-            elif isinstance(value, tuple):
-                value = [list(v) if isinstance(v, tuple) else v for v in value]
+            elif name == "history":
+                value = [list(entry) for entry in value]
+            elif name == "alerted":
+                value = list(value)
             out[name] = value
         return out
 
@@ -101,13 +103,16 @@ class DossierState:
         return cls(**values)
 
 
-_DATETIME_FIELDS = (
-    "received_at",
-    "due_at",
-    "alert_due_at",
-    "pause_started_at",
-    "ended_at",
+_DATETIME_FIELDS = frozenset(
+    {
+        "received_at",
+        "due_at",
+        "alert_due_at",
+        "pause_started_at",
+        "ended_at",
+    }
 )
+_STORED_SLOTS: tuple[str, ...] = DossierState.__slots__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,12 +157,37 @@ def apply_event(state: DossierState | None, event: Event, calendar: WorkingCalen
     """Apply one event to a dossier's state (None: never seen). Raises `RecordRejected`
     (reason `unknown_dossier`) for an event that needs a received dossier that does not exist.
     """
-    if state is not None and event.event_id in state.event_ids:
-        return Transition(state, Ignored(IgnoreReason.DUPLICATE_EVENT), counted=False)
+    if state is not None:
+        event_id = event.event_id
+        for entry in state.history:
+            if entry[0] == event_id:
+                return Transition(state, Ignored(IgnoreReason.DUPLICATE_EVENT), counted=False)
     transition = _transition(state, event, calendar)
     entry = (event.event_id, event.type.value, event.at.isoformat(), _label(transition.effect))
     history = (*(state.history if state else ()), entry)
-    return replace(transition, state=replace(transition.state, history=history))
+    return Transition(
+        evolve(transition.state, history=history),
+        transition.effect,
+        transition.counted,
+        transition.clears,
+    )
+
+
+_STATE_SLOTS: tuple[str, ...] = DossierState.__slots__  # type: ignore[attr-defined]
+_new = object.__new__
+_set = object.__setattr__
+
+
+def evolve(state: DossierState, **changes: Any) -> DossierState:
+    """`dataclasses.replace` for `DossierState`, about twice as fast: the worker and the
+    rebuild make one or two new states per event, and `replace` was their largest cost.
+    Takes field names only (no validation beyond what the type checker does)."""
+    out = _new(DossierState)
+    for name in _STATE_SLOTS:
+        _set(out, name, getattr(state, name))
+    for name, value in changes.items():
+        _set(out, name, value)
+    return out
 
 
 def _label(effect: Effect) -> str:
@@ -218,7 +248,7 @@ def _while_open(state: DossierState, event: Event) -> Transition:
         # A second request while already paused extends the same pause, but a second
         # supplementation request still counts towards the "more than one ⇒ late" rule.
         return Transition(
-            replace(
+            evolve(
                 state,
                 supplement_requests=state.supplement_requests
                 + (kind is EventType.SUPPLEMENT_REQUESTED),
@@ -230,7 +260,7 @@ def _while_open(state: DossierState, event: Event) -> Transition:
         if state.pause_started_at is None:
             return Transition(state, Ignored(IgnoreReason.NOT_PAUSED))
         return Transition(
-            replace(
+            evolve(
                 state,
                 paused_s=state.paused_s + _seconds_between(state.pause_started_at, event.at),
                 pause_started_at=None,
@@ -239,12 +269,12 @@ def _while_open(state: DossierState, event: Event) -> Transition:
         )
     if kind is EventType.RESCHEDULED:
         return Transition(
-            replace(state, alert_due_at=event.due_at, alerted=()),
+            evolve(state, alert_due_at=event.due_at, alerted=()),
             Informational(),
             clears=_clears(state, event.at),
         )
     if kind is EventType.TRANSFERRED:
-        return Transition(replace(state, handler=event.handler), Informational())
+        return Transition(evolve(state, handler=event.handler), Informational())
     if kind in TERMINAL_TYPES:
         return _end(state, event)
     return Transition(state, Informational())
@@ -264,7 +294,7 @@ def _end(state: DossierState, event: Event) -> Transition:
             due_at=state.due_at,
             supplement_requests=state.supplement_requests,
         )
-    ended = replace(
+    ended = evolve(
         state,
         status="ended",
         paused_s=paused_s,
@@ -279,6 +309,8 @@ def _end(state: DossierState, event: Event) -> Transition:
 
 
 def _clears(state: DossierState, at: datetime) -> tuple[Alert, ...]:
+    if not state.alerted:
+        return ()
     assert state.agency and state.procedure and state.alert_due_at
     return tuple(
         clearing(
