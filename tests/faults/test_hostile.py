@@ -1,0 +1,167 @@
+"""Hostile input at the real worker, through Kafka (generator: tests/faults/hostile.py).
+
+A simulated stream with its ground truth (valid events, duplicates, the simulator's own bad
+records) is replayed while a seeded generator sends hostile records interleaved with it:
+random bytes, deep JSON, huge strings, wrong types, unicode tricks, timestamps far in the past
+and future, keys that differ from `dossier_id`, events of dossiers never received. Checked:
+
+- the worker stays up throughout and logs no crash;
+- every hostile record is in the dead-letter topic exactly once, with the reason the pure
+  core gives it, its source offset and a detail;
+- every record sent is accounted for: applied, dead-lettered, or a known duplicate;
+- the figures of the valid events equal the simulator's ground truth.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from kafka import KafkaProducer
+
+from iocmon.domain.events import RejectReason
+from tests.faults.figures import report
+from tests.faults.hostile import hostile_records
+from tests.integration.harness import REPO, Pipeline, Worker, sum_samples, wait_for
+from tests.integration.truth import Expected, assert_figures_exact, expected_from_truth
+
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
+
+
+def simulate(pipeline: Pipeline, tmp_path: Path, events: int) -> tuple[Path, Expected]:
+    events_file, truth = tmp_path / "events.jsonl", tmp_path / "truth.jsonl"
+    pipeline.iocmon(
+        "simulate",
+        "--seed", "41",
+        "--backfill-days", "30",
+        "--max-events", str(events),
+        "--duration", "0",
+        "--rate", "0",
+        "--duplicate-rate", "0.02",
+        "--events-out", str(events_file),
+        "--truth-out", str(truth),
+        "--no-send",
+    )  # fmt: skip
+    return events_file, expected_from_truth(truth)
+
+
+def send_hostile(
+    pipeline: Pipeline, n: int, seed: int
+) -> tuple[dict[tuple[int, int], str], Counter[str]]:
+    """Send `n` hostile records; their (partition, offset) → expected reason, and kinds."""
+    producer = KafkaProducer(
+        bootstrap_servers=pipeline.stack.kafka,
+        acks="all",
+        linger_ms=20,
+        max_request_size=1_048_576,
+    )
+    futures = []
+    kinds: Counter[str] = Counter()
+    for record in hostile_records(n, seed, datetime.now(UTC)):
+        future = producer.send(pipeline.events_topic, key=record.key, value=record.value)
+        futures.append((future, record.reason))
+        kinds[record.kind] += 1
+    producer.flush()
+    expected = {}
+    for future, reason in futures:
+        meta = future.get(timeout=60)
+        expected[(meta.partition, meta.offset)] = reason
+    producer.close()
+    return expected, kinds
+
+
+def wait_caught_up_alive(pipeline: Pipeline, worker: Worker, timeout_s: float) -> None:
+    ends = pipeline.end_offsets()
+
+    def caught_up() -> bool:
+        assert worker.process is not None and worker.process.poll() is None, (
+            f"the worker died; see {worker.log_path}"
+        )
+        applied = pipeline.applied_offsets()
+        return all(applied[p] >= end - 1 for p, end in ends.items())
+
+    wait_for(caught_up, timeout_s, "the worker to apply or dead-letter every record")
+
+
+def run_fuzz(pipeline: Pipeline, tmp_path: Path, hostile: int, valid: int, seed: int) -> None:
+    events, expected = simulate(pipeline, tmp_path, valid)
+    worker = pipeline.start_worker()
+    started = time.monotonic()
+    replay = subprocess.Popen(
+        [sys.executable, "-m", "iocmon", "replay", str(events)],
+        env=pipeline.env(),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        by_offset, kinds = send_hostile(pipeline, hostile, seed)
+    finally:
+        output, _ = replay.communicate(timeout=600)
+    assert replay.returncode == 0, output
+    wait_caught_up_alive(pipeline, worker, timeout_s=3600)
+    elapsed = time.monotonic() - started
+
+    dead = pipeline.dead_letters()
+    sources: Counter[tuple[int, int]] = Counter()
+    got: dict[tuple[int, int], str] = {}
+    reasons = {r.value for r in RejectReason}
+    for _, _, headers in dead:
+        reason = headers["iocmon-reason"].decode()
+        assert reason in reasons and headers["iocmon-detail"], headers
+        topic, partition, offset = headers["iocmon-source"].decode().rsplit("/", 2)
+        assert topic == pipeline.events_topic
+        sources[(int(partition), int(offset))] += 1
+        got[(int(partition), int(offset))] = reason
+    assert max(sources.values()) == 1, "a record was dead-lettered twice"
+    missing = [k for k in by_offset if k not in got]
+    assert not missing, (
+        f"{len(missing)} hostile records not in the dead-letter topic: {missing[:5]}"
+    )
+    wrong = {k: (by_offset[k], got[k]) for k in by_offset if got[k] != by_offset[k]}
+    assert not wrong, f"{len(wrong)} with another reason (expected, got): {list(wrong.items())[:5]}"
+
+    samples = worker.metrics()
+    applied = sum(sum_samples(samples, "dossier_events_total").values())
+    rejected = sum(sum_samples(samples, "dossier_events_rejected_total").values())
+    duplicates = sum(
+        sum_samples(samples, "dossier_events_ignored_total", reason="duplicate_event").values()
+    )
+    sent = hostile + sum(1 for line in events.open(encoding="utf-8") if line.strip())
+    assert rejected == len(dead)
+    assert applied + rejected + duplicates == sent
+    assert_figures_exact([worker], expected)
+    assert worker.process is not None and worker.process.poll() is None
+    log = worker.log_path.read_text("utf-8", "replace")
+    assert "Traceback (most recent call last)" not in log and "crashed" not in log.lower()
+    by_reason = Counter(by_offset.values())
+    report(
+        f"hostile input ({hostile:,} generated + {sent - hostile:,} simulated)",
+        records=sent,
+        dead_letters=len(dead),
+        hostile_dead_lettered=len(by_offset),
+        kinds=len(kinds),
+        reasons=len(by_reason),
+        worker_alive="yes",
+        figures="exact",
+        records_per_s=round(sent / elapsed),
+    )
+
+
+def test_hostile_records_are_dead_lettered_and_valid_figures_stay_exact_ci(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    run_fuzz(pipeline, tmp_path, hostile=10_000, valid=3_000, seed=1)
+
+
+@pytest.mark.faults_full
+def test_100k_hostile_records_are_dead_lettered_and_valid_figures_stay_exact(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    run_fuzz(pipeline, tmp_path, hostile=100_000, valid=20_000, seed=2)
