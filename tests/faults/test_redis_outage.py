@@ -7,6 +7,8 @@
   to do, `/metrics` shows the outage, and the consumer group never commits past what Redis
   holds (checked every second throughout); then it recovers by itself, figures exact;
 - a graceful stop of the worker while Redis is down commits nothing it did not apply.
+
+The first two are long (`faults_full`); the graceful stop runs in CI.
 """
 
 from __future__ import annotations
@@ -100,6 +102,7 @@ def metric(worker: Worker, name: str) -> float:
     return sum(sum_samples(worker.metrics(fresh=False), name).values())
 
 
+@pytest.mark.faults_full
 def test_redis_kill_9_and_restart_mid_stream_keeps_figures_exact(
     stack: Stack, tmp_path: Path
 ) -> None:
@@ -136,6 +139,7 @@ def test_redis_kill_9_and_restart_mid_stream_keeps_figures_exact(
             pipeline.stop()
 
 
+@pytest.mark.faults_full
 def test_redis_unreachable_30s_worker_backs_off_commits_nothing_unapplied_and_recovers(
     stack: Stack, tmp_path: Path
 ) -> None:
