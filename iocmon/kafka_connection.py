@@ -15,7 +15,9 @@
 
 from __future__ import annotations
 
+import socket
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -136,3 +138,52 @@ def faust_credentials(settings: Settings) -> Any:
     if security.tls:
         return faust.SSLCredentials(security.ssl_context())
     return None
+
+
+def explain_failure(options: Mapping[str, Any], timeout_s: float = 5.0) -> str:
+    """Why a kafka-python client given `options` (from `kafka_python_kwargs`) could not
+    bootstrap, probed step by step (TCP, TLS, then the login), as a hint naming what to fix.
+
+    kafka-python only says "Unable to bootstrap" whether the port is closed, the certificate
+    untrusted or the password wrong; the broker just closes the connection on a bad login.
+    """
+    servers = options.get("bootstrap_servers") or []
+    first = servers[0] if isinstance(servers, list) and servers else str(servers).split(",")[0]
+    host, _, port = first.rpartition(":")
+    protocol = options.get("security_protocol", "PLAINTEXT")
+    try:
+        sock = socket.create_connection((host, int(port)), timeout=timeout_s)
+    except (OSError, ValueError) as exc:
+        return (
+            f"nothing answers at {first} ({exc}): is Kafka running (`make up`)? "
+            "Else set KAFKA_BOOTSTRAP_SERVERS"
+        )
+    with sock:
+        context = options.get("ssl_context")
+        if protocol in ("SSL", "SASL_SSL") and isinstance(context, ssl.SSLContext):
+            try:
+                with context.wrap_socket(sock, server_hostname=host):
+                    pass
+            except ssl.SSLCertVerificationError as exc:
+                return (
+                    f"the broker's TLS certificate is not trusted ({exc.verify_message}): set "
+                    "KAFKA_SSL_CAFILE to the CA that signed it, and connect by a host name or "
+                    "address the certificate names"
+                )
+            except (ssl.SSLError, OSError) as exc:
+                return (
+                    f"the TLS handshake with {first} failed ({exc}): does that listener speak "
+                    "TLS? Check KAFKA_SECURITY_PROTOCOL and KAFKA_BOOTSTRAP_SERVERS"
+                )
+    if protocol in ("SASL_PLAINTEXT", "SASL_SSL"):
+        user = options.get("sasl_plain_username", "")
+        mechanism = options.get("sasl_mechanism", "")
+        return (
+            f"{first} accepts the connection{' and TLS' if protocol == 'SASL_SSL' else ''} "
+            f"but not the login: check KAFKA_SASL_USERNAME ({user}), KAFKA_SASL_PASSWORD and "
+            f"KAFKA_SASL_MECHANISM ({mechanism}); the broker's log says 'Failed authentication'"
+        )
+    return (
+        f"{first} answers but sends no Kafka metadata: is it Kafka, and does its listener "
+        "expect TLS or SASL? Check KAFKA_SECURITY_PROTOCOL"
+    )

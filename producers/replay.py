@@ -23,6 +23,7 @@ import click
 
 from iocmon.config import Settings
 from iocmon.errors import IocmonError
+from iocmon.kafka_connection import kafka_python_kwargs
 from producers.progress import Progress, RateMeter
 from producers.sender import KafkaSender, Sender
 
@@ -100,7 +101,9 @@ def replay_command(file: Path, topic: str | None) -> None:
         settings = Settings.from_env()
         topic = topic or settings.events_topic
         total = count_records(file)
-        sender = KafkaSender(settings.kafka_bootstrap_servers, topic)
+        sender = KafkaSender(
+            settings.kafka_bootstrap_servers, topic, client_options=kafka_python_kwargs(settings)
+        )
         progress = _replay_progress(sender, total)
         try:
             sent = replay(read_records(file), sender, progress)

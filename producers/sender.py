@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -24,6 +24,7 @@ from kafka.errors import (
     TopicAuthorizationFailedError,
 )
 
+from iocmon.kafka_connection import explain_failure
 from producers.errors import DeliveryError
 
 _START_HINT = "is it running? `make up`"
@@ -73,7 +74,9 @@ class KafkaSender:
         connect_timeout_s: float = 15.0,
         on_ack: Callable[[int], None] | None = None,
         producer_factory: Callable[..., Any] = KafkaProducer,
+        client_options: Mapping[str, Any] | None = None,
     ) -> None:
+        """`client_options`: security options from `iocmon.kafka_connection` (SASL, TLS)."""
         self._servers = bootstrap_servers
         self._topic = topic
         self._on_ack = on_ack
@@ -86,9 +89,13 @@ class KafkaSender:
         self._failed = 0
         self._first_error: str | None = None
         self._hint = _START_HINT
+        options: dict[str, Any] = {
+            "bootstrap_servers": bootstrap_servers.split(","),
+            **(client_options or {}),
+        }
         try:
             self._producer = producer_factory(
-                bootstrap_servers=bootstrap_servers.split(","),
+                **options,
                 acks="all",
                 enable_idempotence=True,
                 linger_ms=linger_ms,
@@ -101,9 +108,11 @@ class KafkaSender:
                 client_id="iocmon-producer",
             )
         except KafkaError as exc:
+            hint = f"{_START_HINT}, or set KAFKA_BOOTSTRAP_SERVERS"
+            if options.get("security_protocol", "PLAINTEXT") != "PLAINTEXT":
+                hint = explain_failure(options)  # TLS or login: say which
             raise DeliveryError(
-                f"cannot reach Kafka at {bootstrap_servers} ({exc}): {_START_HINT}, "
-                "or set KAFKA_BOOTSTRAP_SERVERS"
+                f"cannot reach Kafka at {bootstrap_servers} ({exc}): {hint}"
             ) from exc
 
     @property

@@ -32,6 +32,7 @@ from iocmon.config import Settings
 from iocmon.domain.agencies import load_catalogue
 from iocmon.domain.calendar import LOCAL_TZ, load_calendar
 from iocmon.errors import IocmonError
+from iocmon.kafka_connection import kafka_python_kwargs
 from producers.arrivals import plan_dossiers
 from producers.pacing import SystemClock
 from producers.profile import default_profile
@@ -199,7 +200,13 @@ def simulate_command(
             invalid_rate=invalid_rate,
         )
         sender: Sender = (
-            KafkaSender(settings.kafka_bootstrap_servers, topic) if send else DiscardSender()
+            KafkaSender(
+                settings.kafka_bootstrap_servers,
+                topic,
+                client_options=kafka_python_kwargs(settings),
+            )
+            if send
+            else DiscardSender()
         )
         ledger = TruthLedger()
         stats = RunStats()

@@ -16,7 +16,7 @@ from pathlib import Path
 import faust
 from aiokafka.errors import KafkaError
 from faust.types import TP, EventT
-from redis.exceptions import RedisError
+from redis.exceptions import AuthenticationError, NoPermissionError, RedisError
 
 from iocmon.config import Settings
 from iocmon.domain.agencies import load_catalogue
@@ -24,7 +24,8 @@ from iocmon.domain.alerts import Alert, AlertPolicy
 from iocmon.domain.batch import DeadLetter, Record
 from iocmon.domain.calendar import load_calendar
 from iocmon.errors import ConfigError
-from iocmon.redis_connection import async_redis
+from iocmon.kafka_connection import bootstrap_list, faust_credentials
+from iocmon.redis_connection import async_redis, redis_target
 from streams import metrics
 from streams.api import Api
 from streams.exporter import FigureExporter
@@ -48,7 +49,8 @@ def create_app(settings: Settings) -> faust.App:
         )
     app = faust.App(
         settings.consumer_group,
-        broker=[f"kafka://{host}" for host in settings.kafka_bootstrap_servers.split(",")],
+        broker=[f"kafka://{host}" for host in bootstrap_list(settings)],
+        broker_credentials=faust_credentials(settings),
         store="memory://",
         key_serializer="raw",
         value_serializer="raw",
@@ -138,6 +140,22 @@ def create_app(settings: Settings) -> faust.App:
         rewinder=ConsumerRewinder(),
         policy=AlertPolicy(settings.alert_due_soon_share or None),
     )
+
+    @app.task
+    async def check_redis_login() -> None:
+        """A refused login is a setting to fix, not an outage to wait out: stop and say so."""
+        try:
+            await redis.ping()
+        except (AuthenticationError, NoPermissionError) as exc:
+            log.error(
+                "%s refused the login (%s): fix the user and password in REDIS_URL "
+                "(rediss://USER:PASSWORD@host:port/0) or the user's ACL rules",
+                redis_target(settings).description,
+                type(exc).__name__,
+            )
+            await app.crash(ConfigError(f"Redis refused the login ({type(exc).__name__})"))
+        except RedisError:
+            pass  # an outage: the intake and the timers back off and retry
 
     @app.timer(settings.metrics_refresh_s)
     async def refresh_figures() -> None:

@@ -42,6 +42,7 @@ from iocmon.domain.alerts import AlertPolicy
 from iocmon.domain.batch import Record, decode_batch, dossier_ids, plan_batch
 from iocmon.domain.calendar import WorkingCalendar, load_calendar
 from iocmon.errors import IocmonError
+from iocmon.kafka_connection import kafka_python_kwargs
 from iocmon.redis_connection import AsyncRedis, async_redis
 from streams.generations import pointer_key
 from streams.labels import AgencyLabels
@@ -303,7 +304,7 @@ async def rebuild(
 ) -> Summary:
     redis = async_redis(settings)
     consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
+        **kafka_python_kwargs(settings),
         group_id=None,
         enable_auto_commit=False,
         check_crcs=False,  # pure-Python CRC32C would cost more than planning; TCP checks

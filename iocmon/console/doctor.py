@@ -32,6 +32,7 @@ from iocmon.console.options import (
     use_color,
     worker_options,
 )
+from iocmon.kafka_connection import explain_failure, kafka_python_kwargs
 
 DEFAULT_TIMEOUT_S = 5.0
 METRICS_TIMEOUT_FACTOR = 2  # the worker computes its figures for each /metrics answer
@@ -74,9 +75,12 @@ def check_kafka(
     topics: Mapping[str, str],
     partitions: int,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    client_options: Mapping[str, Any] | None = None,
 ) -> list[Check]:
     """The broker answers (TCP, then metadata); each topic in `topics` (role -> name: events,
-    dlq, alerts) exists; the events topic has `partitions` partitions and keeps everything."""
+    dlq, alerts) exists; the events topic has `partitions` partitions and keeps everything.
+
+    `client_options`: Kafka security options from `iocmon.kafka_connection` (SASL, TLS)."""
     subject = f"Kafka at {bootstrap}"
     problems = []
     for address in bootstrap.split(","):
@@ -107,22 +111,22 @@ def check_kafka(
     quiet_kafka_logs()
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap,
+            **{"bootstrap_servers": bootstrap, **(client_options or {})},
             client_id="iocmon-doctor",
             request_timeout_ms=int(timeout_s * 1000),
             bootstrap_timeout_ms=int(timeout_s * 1000),
         )
     except Exception as exc:  # kafka-python raises many kinds; all mean "no metadata"
-        return [
-            Check(
-                "kafka",
-                False,
-                subject,
+        options = client_options or {}
+        if options.get("security_protocol", "PLAINTEXT") != "PLAINTEXT":
+            detail = explain_failure(options, timeout_s)  # TLS or the login: say which
+        else:
+            detail = (
                 f"the port is open but no Kafka metadata came back within {timeout_s:g} s "
                 f"({type(exc).__name__}) — is Kafka (not something else) listening there? "
-                "Its log: .local/logs/kafka.log",
+                "Its log: .local/logs/kafka.log"
             )
-        ]
+        return [Check("kafka", False, subject, detail)]
     try:
         return _check_kafka_metadata(admin, subject, topics, partitions)
     finally:
@@ -498,6 +502,7 @@ def doctor_command(
     IOCMON_WEB_PORT (or --url), IOCMON_PROMETHEUS_URL and the topic settings.
     """
     settings = Settings.from_env()
+    kafka_options = kafka_python_kwargs(settings)  # a ConfigError says which setting to fix
     topics = {
         "events": settings.events_topic,
         "dlq": settings.dlq_topic,
@@ -506,7 +511,11 @@ def doctor_command(
     checks = run_checks(
         [
             lambda: check_kafka(
-                settings.kafka_bootstrap_servers, topics, settings.event_partitions, timeout
+                settings.kafka_bootstrap_servers,
+                topics,
+                settings.event_partitions,
+                timeout,
+                kafka_options,
             ),
             lambda: check_redis(settings.redis_url, timeout, settings.redis_ssl_ca_file),
             lambda: check_prometheus(prometheus_url, timeout),

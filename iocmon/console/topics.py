@@ -13,15 +13,22 @@ from iocmon.console.errors import ConsoleError
 from iocmon.console.fmt import NONE, Palette, integer, table
 from iocmon.console.net import host_port, quiet_kafka_logs, tcp_problem
 from iocmon.console.options import ColorMode, color_option, echo_json, fail, json_option, use_color
+from iocmon.kafka_connection import explain_failure, kafka_python_kwargs
 
 DEFAULT_TIMEOUT_S = 5.0
 
 
 def gather(
-    bootstrap: str, topics: Sequence[str], group: str, timeout_s: float = DEFAULT_TIMEOUT_S
+    bootstrap: str,
+    topics: Sequence[str],
+    group: str,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    client_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Per topic and partition: first and end offsets, records kept, the group's committed
-    offset and lag (end − committed; null where the group has committed nothing)."""
+    offset and lag (end − committed; null where the group has committed nothing).
+
+    `client_options`: Kafka security options from `iocmon.kafka_connection`."""
     from kafka import KafkaAdminClient, TopicPartition
     from kafka.admin import OffsetSpec
 
@@ -40,15 +47,18 @@ def gather(
         )
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap,
+            **{"bootstrap_servers": bootstrap, **(client_options or {})},
             client_id="iocmon-topics",
             request_timeout_ms=int(timeout_s * 1000),
             bootstrap_timeout_ms=int(timeout_s * 1000),
         )
     except Exception as exc:
+        options = client_options or {}
+        hint = "run `iocmon doctor`"
+        if options.get("security_protocol", "PLAINTEXT") != "PLAINTEXT":
+            hint = explain_failure(options, timeout_s)  # TLS or the login: say which
         raise ConsoleError(
-            f"Kafka at {bootstrap}: no metadata within {timeout_s:g} s ({exc}) — "
-            "run `iocmon doctor`"
+            f"Kafka at {bootstrap}: no metadata within {timeout_s:g} s ({exc}) — {hint}"
         ) from None
     try:
         described = {t["name"]: t for t in admin.describe_topics(list(topics))}
@@ -211,7 +221,13 @@ def topics_command(timeout: float, as_json: bool, color_mode: ColorMode) -> None
     settings = Settings.from_env()
     names = [settings.events_topic, settings.dlq_topic, settings.alerts_topic]
     try:
-        report = gather(settings.kafka_bootstrap_servers, names, settings.consumer_group, timeout)
+        report = gather(
+            settings.kafka_bootstrap_servers,
+            names,
+            settings.consumer_group,
+            timeout,
+            kafka_python_kwargs(settings),
+        )
     except ConsoleError as exc:
         fail(str(exc), as_json)
         return

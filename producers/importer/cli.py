@@ -24,6 +24,7 @@ import click
 
 from iocmon.config import Settings
 from iocmon.errors import IocmonError
+from iocmon.kafka_connection import kafka_python_kwargs
 from producers.importer.errors import ExportError
 from producers.importer.readers import FORMATS, ByteCounter, Format, detect_format, read_export
 from producers.importer.run import Emit, ImportReport, Rejection, convert_records
@@ -198,7 +199,13 @@ def _convert_to_targets(
                 topic = topic or settings.events_topic
                 # On leaving the block normally, close() waits for every acknowledgement
                 # and raises DeliveryError if any record was lost.
-                sender = stack.enter_context(KafkaSender(settings.kafka_bootstrap_servers, topic))
+                sender = stack.enter_context(
+                    KafkaSender(
+                        settings.kafka_bootstrap_servers,
+                        topic,
+                        client_options=kafka_python_kwargs(settings),
+                    )
+                )
                 emitters.append(sender.send)
                 targets.append(f"sent to {topic!r} and acknowledged")
 
