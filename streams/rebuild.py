@@ -25,13 +25,15 @@ adds the codes it sees (existing codes keep their first-seen order).
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import click
 from kafka import KafkaConsumer, TopicPartition
@@ -46,6 +48,7 @@ from iocmon.kafka_connection import kafka_python_kwargs
 from iocmon.redis_connection import AsyncRedis, async_redis
 from streams.generations import pointer_key
 from streams.labels import AgencyLabels
+from streams.rebuild_jobs import build_in_processes
 from streams.store import BatchStore
 
 SWITCH_LUA_PATH = "lua/switch.lua"
@@ -80,6 +83,15 @@ class Summary:
         if self.deleted_keys:
             lines.append(f"  deleted {self.deleted_keys:,} keys of the old generation")
         return "\n".join(lines)
+
+
+class ProgressSink(Protocol):
+    """Where a rebuild reports records done out of its total (a `Progress` bar, or a
+    worker process's slot that the parent's bar adds up)."""
+
+    def show(self, done: int, total: int, force: bool = False) -> None: ...
+
+    def close(self, done: int, total: int) -> None: ...
 
 
 class Progress:
@@ -145,9 +157,12 @@ class Rebuild:
         calendar: WorkingCalendar,
         labels: AgencyLabels,
         batch_size: int,
-        progress: Progress | None,
+        progress: ProgressSink | None,
         new_prefix: str | None = None,
+        partitions: Collection[int] | None = None,
     ) -> None:
+        """`partitions`: the ones this process rebuilds and switches (None: all of them);
+        `--jobs` gives each worker process its share."""
         self._settings = settings
         self._redis = redis
         self._consumer = consumer
@@ -163,10 +178,18 @@ class Rebuild:
         self._new = BatchStore(redis, self.prefix, topic, follow=False)
         lua = resources.files("streams").joinpath(SWITCH_LUA_PATH).read_text("utf-8")
         self._switch = redis.register_script(lua)
+        self._only = None if partitions is None else frozenset(partitions)
         self._done = 0
 
     async def run(self, delete_old: bool = False) -> Summary:
+        """The whole rebuild in this process: check, build and switch, then finish."""
         start = time.monotonic()
+        await self.check_new()
+        summary = await self.build()
+        return await self.finish(summary, start, delete_old)
+
+    async def check_new(self) -> list[int]:
+        """The topic's partitions; refuses a generation that exists already."""
         if await self._redis.exists(self._new.keys(0).offset):
             raise IocmonError(f"generation {self.prefix} exists already; try again in a second")
         numbers = self._consumer.partitions_for_topic(self._topic)
@@ -175,7 +198,18 @@ class Rebuild:
                 f"topic {self._topic} not found at {self._settings.kafka_bootstrap_servers}; "
                 "check KAFKA_BOOTSTRAP_SERVERS and IOCMON_EVENTS_TOPIC"
             )
+        return sorted(numbers)
+
+    async def build(self) -> Summary:
+        """Reads, applies and switches this process's partitions; `old_prefixes` of the
+        result are the live generations they were switched away from."""
+        numbers = self._consumer.partitions_for_topic(self._topic) or set()
+        if self._only is not None:
+            numbers = {p for p in numbers if p in self._only}
         tps = [TopicPartition(self._topic, p) for p in sorted(numbers)]
+        summary = Summary(self.prefix, [])
+        if not tps:
+            return summary
         self._consumer.assign(tps)
         self._consumer.seek_to_beginning(*tps)
         begins = self._consumer.beginning_offsets(tps)
@@ -187,23 +221,28 @@ class Rebuild:
             )
             for tp in tps
         }
-        summary = Summary(self.prefix, [])
         while not all(p.switched for p in parts.values()):
             await self._read(parts, summary)
             for p in parts.values():
                 if not p.switched and self._reached(p):
                     await self._try_switch(p, summary)
-        await self._redis.set(pointer_key(self._settings.redis_prefix), self.prefix)
         live_prefixes = {self._live.generations.prefix(p) for p in numbers}
         summary.old_prefixes = sorted(live_prefixes - {self.prefix})
         if self._progress is not None:
             self._progress.close(self._done, self._total(parts))
         summary.records = self._done
         summary.partitions = len(parts)
+        return summary
+
+    async def finish(self, summary: Summary, start: float, delete_old: bool) -> Summary:
+        """Once every partition switched: the pointer names the new generation; then the
+        old keys go if asked."""
+        await self._redis.set(pointer_key(self._settings.redis_prefix), self.prefix)
         summary.seconds = time.monotonic() - start
         if delete_old:
+            numbers = sorted(self._consumer.partitions_for_topic(self._topic) or ())
             await asyncio.sleep(SETTLE_BEFORE_DELETE_S)
-            summary.deleted_keys = await self._delete(summary.old_prefixes, sorted(numbers))
+            summary.deleted_keys = await self._delete(summary.old_prefixes, numbers)
         return summary
 
     def _total(self, parts: dict[int, _Partition]) -> int:
@@ -296,14 +335,9 @@ def _glob(text: str) -> str:
     return re.sub(r"([*?\[\]\\])", r"\\\1", text)
 
 
-async def rebuild(
-    settings: Settings,
-    batch_size: int = 2000,
-    delete_old: bool = False,
-    progress: Progress | None = None,
-) -> Summary:
-    redis = async_redis(settings)
-    consumer = KafkaConsumer(
+def open_consumer(settings: Settings) -> KafkaConsumer:
+    """A plain consumer for reading whole partitions: no group, no commits, big fetches."""
+    return KafkaConsumer(
         **kafka_python_kwargs(settings),
         group_id=None,
         enable_auto_commit=False,
@@ -311,6 +345,19 @@ async def rebuild(
         max_partition_fetch_bytes=8 * 1024 * 1024,
         fetch_max_bytes=64 * 1024 * 1024,
     )
+
+
+@asynccontextmanager
+async def open_rebuild(
+    settings: Settings,
+    batch_size: int,
+    progress: ProgressSink | None,
+    new_prefix: str | None = None,
+    partitions: Collection[int] | None = None,
+) -> AsyncIterator[Rebuild]:
+    """A `Rebuild` with its own Redis and Kafka clients, closed on the way out."""
+    redis = async_redis(settings)
+    consumer = open_consumer(settings)
     catalogue = load_catalogue(settings.agencies_file)
     labels = AgencyLabels(
         redis,
@@ -319,7 +366,7 @@ async def rebuild(
         frozenset(a.code for a in catalogue) if settings.agencies_file is not None else None,
     )
     try:
-        job = Rebuild(
+        yield Rebuild(
             settings,
             redis,
             consumer,
@@ -327,11 +374,33 @@ async def rebuild(
             labels,
             batch_size,
             progress,
+            new_prefix,
+            partitions,
         )
-        return await job.run(delete_old)
     finally:
         consumer.close()
         await redis.aclose()
+
+
+async def rebuild(
+    settings: Settings,
+    batch_size: int = 2000,
+    delete_old: bool = False,
+    progress: Progress | None = None,
+    jobs: int = 1,
+) -> Summary:
+    """With `jobs` > 1 the partitions are shared out among that many worker processes
+    (planning is CPU-bound and Python runs one thread at a time); this process checks,
+    shows the summed progress, and finishes once every partition switched."""
+    async with open_rebuild(settings, batch_size, progress) as job:
+        if jobs <= 1:
+            return await job.run(delete_old)
+        start = time.monotonic()
+        numbers = await job.check_new()
+        built = await build_in_processes(
+            settings, job.prefix, numbers, batch_size, min(jobs, len(numbers)), progress
+        )
+        return await job.finish(built, start, delete_old)
 
 
 @click.command("rebuild")
@@ -339,12 +408,19 @@ async def rebuild(
     "--batch-size", default=2000, show_default=True, help="Records per partition per apply."
 )
 @click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=os.cpu_count() or 1,
+    show_default="CPU count",
+    help="Worker processes, each rebuilding and switching its share of the partitions.",
+)
+@click.option(
     "--delete-old",
     is_flag=True,
     help="After the switch, delete the old generation's keys (its offset keys stay).",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def rebuild_command(batch_size: int, delete_old: bool, quiet: bool) -> None:
+def rebuild_command(batch_size: int, jobs: int, delete_old: bool, quiet: bool) -> None:
     """Recompute every Redis figure from the full history in the events topic.
 
     Builds a new generation of keys while the worker keeps running, then switches each
@@ -354,5 +430,5 @@ def rebuild_command(batch_size: int, delete_old: bool, quiet: bool) -> None:
     """
     settings = Settings.from_env()
     progress = None if quiet else Progress(sys.stderr)
-    summary = asyncio.run(rebuild(settings, batch_size, delete_old, progress))
+    summary = asyncio.run(rebuild(settings, batch_size, delete_old, progress, jobs))
     click.echo(summary.text())
