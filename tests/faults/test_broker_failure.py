@@ -81,7 +81,7 @@ def test_two_leaders_killed_in_turn_during_100k_events(
     replicated: Pipeline, cluster: KafkaCluster, tmp_path: Path
 ) -> None:
     events = int(os.environ.get("IOCMON_FAULT_BROKER_EVENTS", "100000"))
-    run_broker_failures(replicated, cluster, tmp_path, events=events, rate=2000, kills=2, workers=2)
+    run_broker_failures(replicated, cluster, tmp_path, events=events, rate=500, kills=2, workers=2)
 
 
 @dataclass
