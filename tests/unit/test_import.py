@@ -457,7 +457,7 @@ class FakeSender:
 
     sent_records: ClassVar[list[tuple[bytes | None, bytes]]] = []
 
-    def __init__(self, servers: str, topic: str) -> None:
+    def __init__(self, servers: str, topic: str, **options: object) -> None:
         self.topic = topic
         self.sent = self.acked = 0
         FakeSender.sent_records = []
