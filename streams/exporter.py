@@ -61,7 +61,10 @@ class FigureExporter:
         for kind in CURRENT_PERIODS:
             period = current_period(kind, now)
             periods[kind] = await self._reader.figures_by_agency(
-                cover(period.start, period.end, now), now, open_states=totals.open
+                cover(period.start, period.end, now),
+                now,
+                open_states=totals.open,
+                fold=lambda a: a if a in allowed else metrics.OTHER_AGENCY,
             )
         return [
             *metrics.figure_families(totals, allowed),

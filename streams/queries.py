@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -151,30 +151,37 @@ class FigureReader:
         cover: Cover,
         now: datetime,
         open_states: Counter[tuple[str, str]] | None = None,
+        fold: Callable[[str], str] | None = None,
     ) -> dict[str, Figures]:
-        """Figures per agency; pass `open_states` to reuse one read of the open dossiers."""
+        """Figures per agency; pass `open_states` to reuse one read of the open dossiers,
+        and `fold` to sum agencies into groups (the `agency` label values) as they are read."""
         ended, received = await self.period_counts(cover)
         if open_states is None:
             open_states = await self.open_all_agencies(now)
         # Grouped in one pass each: filtering per agency was quadratic in the number of
         # agencies, and hostile agency codes made one refresh of /metrics take minutes.
+        group = fold or (lambda a: a)
+        groups: dict[str, str] = {}  # memo: `fold` once per code
         ended_by: dict[str, Counter[tuple[str, str]]] = {}
         for (a, outcome), n in ended.items():
-            ended_by.setdefault(a, Counter())[(a, outcome)] += n
+            g = groups.get(a) or groups.setdefault(a, group(a))
+            ended_by.setdefault(g, Counter())[(g, outcome)] += n
         received_by: dict[str, Counter[tuple[str, str, str]]] = {}
-        for key, n in received.items():
-            received_by.setdefault(key[0], Counter())[key] += n
+        for (a, channel, level), n in received.items():
+            g = groups.get(a) or groups.setdefault(a, group(a))
+            received_by.setdefault(g, Counter())[(g, channel, level)] += n
         open_by: dict[str, Counter[str]] = {}
         for (a, state), n in open_states.items():
-            open_by.setdefault(a, Counter())[state] += n
+            g = groups.get(a) or groups.setdefault(a, group(a))
+            open_by.setdefault(g, Counter())[state] += n
         return {
-            a: _figures(
-                ended_by.get(a, Counter()),
-                received_by.get(a, Counter()),
-                open_by.get(a, Counter()),
-                a,
+            g: _figures(
+                ended_by.get(g, Counter()),
+                received_by.get(g, Counter()),
+                open_by.get(g, Counter()),
+                None,  # each group's counters hold that group only
             )
-            for a in sorted(ended_by.keys() | received_by.keys() | open_by.keys())
+            for g in sorted(ended_by.keys() | received_by.keys() | open_by.keys())
         }
 
     async def overdue(self, now: datetime, agency: str | None, limit: int) -> list[dict[str, Any]]:

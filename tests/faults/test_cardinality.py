@@ -131,7 +131,7 @@ def run_flood(stack: Stack, tmp_path: Path, hostile: int, label_limit: int) -> N
             )
 
             rng = random.Random(7)
-            for i in rng.sample(range(len(codes)), 20):  # every code still answered exactly
+            for i in rng.sample(range(len(codes)), 8):  # any code is still answered exactly
                 query = urllib.parse.urlencode(
                     {
                         "agency": codes[i],
