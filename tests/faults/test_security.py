@@ -7,9 +7,10 @@ Redis listens on a TLS port only with the default user off. The worker, `iocmon 
 figures must equal the simulator's truth, wrong passwords must fail with an error that names
 the setting to fix, and no password may reach a log or the doctor's output.
 
-CI runs the Redis half (TLS + ACL Redis, the stack's plain Kafka) and the bind test; starting
-a SASL_SSL broker costs over a minute, so the Kafka half is marked `faults_full`
-(`make test-faults`).
+CI runs the quick checks (Redis refuses anonymous, plain and wrong-password connections, the
+worker stops on a refused Redis login, the web bind); the end-to-end runs (a worker and
+replay with TLS + ACL Redis; with SASL_SSL Kafka too, whose broker alone takes over a minute
+to start) and the Kafka wrong-password checks are marked `faults_full` (`make test-faults`).
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ def _pipeline(stack: Stack) -> Iterator[Pipeline]:
     p.stop()
 
 
+@pytest.mark.faults_full  # ~1 min on a busy machine; CI keeps the refusal tests below
 def test_worker_with_redis_over_tls_as_an_acl_user(
     redis_tls_pipeline: Pipeline, tmp_path: Path
 ) -> None:
