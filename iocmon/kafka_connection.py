@@ -60,6 +60,9 @@ class KafkaSecurity:
         )
 
 
+PLAINTEXT = KafkaSecurity("PLAINTEXT", "SCRAM-SHA-512", "", Secret(""), None)
+
+
 def kafka_security(settings: Settings) -> KafkaSecurity:
     """The Kafka security settings, checked; ConfigError says which setting to fix."""
     protocol = settings.kafka_security_protocol.upper()
@@ -109,11 +112,15 @@ def bootstrap_list(settings: Settings) -> list[str]:
 def kafka_python_kwargs(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for kafka-python's KafkaProducer, KafkaConsumer, KafkaAdminClient:
     the bootstrap servers and the security options."""
-    security = kafka_security(settings)
-    kwargs: dict[str, Any] = {
+    return {
         "bootstrap_servers": bootstrap_list(settings),
-        "security_protocol": security.protocol,
+        **security_kwargs(kafka_security(settings)),
     }
+
+
+def security_kwargs(security: KafkaSecurity) -> dict[str, Any]:
+    """The security options alone, for kafka-python."""
+    kwargs: dict[str, Any] = {"security_protocol": security.protocol}
     if security.tls:
         kwargs["ssl_context"] = security.ssl_context()
     if security.sasl:

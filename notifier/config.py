@@ -15,6 +15,9 @@
 | `IOCMON_NOTIFY_PORT` | `6067` | port of `/metrics`; 0 turns it off |
 | `IOCMON_WEB_HOST` | `127.0.0.1` | address `/metrics` listens on |
 | `IOCMON_LOG_LEVEL` | `info` | log level |
+
+Kafka security (`KAFKA_SECURITY_PROTOCOL`, `KAFKA_SASL_*`, `KAFKA_SSL_CAFILE`) is the worker's:
+see `iocmon.kafka_connection`.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from iocmon.config import Settings
 from iocmon.errors import ConfigError
+from iocmon.kafka_connection import PLAINTEXT, KafkaSecurity, kafka_security
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,7 @@ class NotifierSettings:
     metrics_port: int = 6067
     metrics_host: str = "127.0.0.1"
     log_level: str = "info"
+    kafka_security: KafkaSecurity = PLAINTEXT
 
     @property
     def alert_ttl_s(self) -> float:
@@ -75,6 +81,7 @@ class NotifierSettings:
             metrics_port=_port("IOCMON_NOTIFY_PORT", get("IOCMON_NOTIFY_PORT"), d.metrics_port),
             metrics_host=get("IOCMON_WEB_HOST") or d.metrics_host,
             log_level=get("IOCMON_LOG_LEVEL") or d.log_level,
+            kafka_security=kafka_security(Settings.from_env(env)),
         )
         if settings.backoff_initial_s > settings.backoff_max_s:
             raise ConfigError(

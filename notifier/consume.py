@@ -15,6 +15,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.structs import OffsetAndMetadata
 
+from iocmon.kafka_connection import KafkaSecurity, security_kwargs
 from notifier.errors import NotifierError
 
 log = logging.getLogger(__name__)
@@ -28,10 +29,12 @@ class AlertSource:
         topic: str,
         group: str,
         listener: ConsumerRebalanceListener,
+        security: KafkaSecurity | None = None,
     ) -> None:
         self.topic = topic
         self._consumer = KafkaConsumer(
             bootstrap_servers=bootstrap_servers.split(","),
+            **(security_kwargs(security) if security else {}),
             group_id=group,
             client_id=CLIENT_ID,
             enable_auto_commit=False,
@@ -82,6 +85,7 @@ def read_from_start(
     until: Mapping[int, int],
     *,
     timeout_s: float = 300.0,
+    security: KafkaSecurity | None = None,
 ) -> Iterator[ConsumerRecord]:
     """Every record still in the given partitions, from the start of their retention up to
     (not including) offset `until[partition]`, in offset order within each partition."""
@@ -90,6 +94,7 @@ def read_from_start(
         return
     reader = KafkaConsumer(
         bootstrap_servers=bootstrap_servers.split(","),
+        **(security_kwargs(security) if security else {}),
         group_id=None,
         client_id=f"{CLIENT_ID}-rebuild",
         enable_auto_commit=False,

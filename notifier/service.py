@@ -103,7 +103,11 @@ class Notifier:
         s = self.settings
         try:
             source = AlertSource(
-                s.kafka_bootstrap_servers, s.alerts_topic, s.consumer_group, self._rebalances
+                s.kafka_bootstrap_servers,
+                s.alerts_topic,
+                s.consumer_group,
+                self._rebalances,
+                s.kafka_security,
             )
         except KafkaError as exc:
             raise NotifierError(
@@ -191,7 +195,12 @@ class Notifier:
         until = {p: first[p] if p in first else source.position(p) for p in assigned}
         before = len(self.book)
         read = 0
-        for record in read_from_start(self.settings.kafka_bootstrap_servers, source.topic, until):
+        for record in read_from_start(
+            self.settings.kafka_bootstrap_servers,
+            source.topic,
+            until,
+            security=self.settings.kafka_security,
+        ):
             read += 1
             alert = self._decode(record)
             if alert is not None:
