@@ -85,7 +85,7 @@ def committed_lag(pipeline: Pipeline) -> int:
     """The consumer group's lag as Kafka sees it (end offsets minus committed offsets)."""
     admin = KafkaAdminClient(bootstrap_servers=pipeline.stack.kafka)
     try:
-        committed = admin.list_consumer_group_offsets(pipeline.name)
+        committed = admin.list_group_offsets(pipeline.name)[pipeline.name]
     finally:
         admin.close()
     ends = pipeline.end_offsets()
