@@ -62,7 +62,12 @@ def cluster(stack: Stack) -> Iterator[KafkaCluster]:
 
 @pytest.fixture
 def replicated(stack: Stack, cluster: KafkaCluster) -> Iterator[Pipeline]:
-    """A pipeline on the 3-node cluster (Redis stays the stack's)."""
+    """A pipeline on the 3-node cluster (Redis stays the stack's), all nodes up (a test that
+    failed mid-way may have left one down)."""
+    for node in cluster.nodes:
+        if not node.running:
+            cluster.restart(node.node_id)
+    cluster.wait_brokers(cluster.size, timeout_s=180)
     pipeline = Pipeline(replace(stack, kafka=cluster.bootstrap))
     create_replicated_topics(pipeline, cluster.bootstrap)
     yield pipeline
