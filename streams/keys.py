@@ -82,3 +82,20 @@ def open_count_fields(entry: OpenEntry) -> tuple[str, ...]:
     if entry.clock is None:
         fields += ("paused", f"paused|{entry.agency}")
     return fields
+
+
+def procedure_field(agency: str, procedure: str, outcome: str) -> str:
+    """The field of one agency's procedure outcome in an `ended_by_procedure` hash.
+
+    Both codes may contain '|' (the contract allows any 1–64 characters), so the procedure is
+    escaped and the field splits unambiguously from the right; codes without '%' or '|' are
+    stored as they are.
+    """
+    escaped = procedure.replace("%", "%25").replace("|", "%7C")
+    return f"{agency}|{escaped}|{outcome}"
+
+
+def parse_procedure_field(field: str) -> tuple[str, str, str]:
+    """(agency, procedure, outcome) of a `procedure_field`."""
+    agency, escaped, outcome = field.rsplit("|", 2)
+    return agency, escaped.replace("%7C", "|").replace("%25", "%"), outcome

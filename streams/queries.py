@@ -24,7 +24,7 @@ from iocmon.domain.judge import OpenState, overdue_days
 from iocmon.domain.lifecycle import DossierState
 from iocmon.redis_connection import AsyncRedis
 from streams.generations import MAX_HOPS, Generations
-from streams.keys import PartitionKeys
+from streams.keys import PartitionKeys, parse_procedure_field
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,15 +239,12 @@ class FigureReader:
         for keys in parts:
             for bucket in cover.buckets:
                 pipe.hgetall(keys.ended_by_procedure(bucket))
-        prefix = f"{agency}|"
         out: dict[str, Counter[str]] = {}
         for reply in await pipe.execute():
             for field, n in reply.items():
-                text = _text(field)
-                if not text.startswith(prefix):
-                    continue
-                procedure, _, outcome = text[len(prefix) :].rpartition("|")
-                out.setdefault(procedure, Counter())[outcome] += int(n)
+                owner, procedure, outcome = parse_procedure_field(_text(field))
+                if owner == agency:
+                    out.setdefault(procedure, Counter())[outcome] += int(n)
         return out
 
     async def daily(self, days: Sequence[Bucket], agency: str | None) -> list[tuple[str, Figures]]:

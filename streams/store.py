@@ -26,7 +26,7 @@ from iocmon.domain.buckets import HOURLY_RETENTION
 from iocmon.domain.lifecycle import DossierState
 from iocmon.redis_connection import AsyncRedis
 from streams.generations import MAX_HOPS, Generations, parse_offset
-from streams.keys import PartitionKeys, open_count_fields
+from streams.keys import PartitionKeys, open_count_fields, procedure_field
 
 NOTHING_APPLIED = -1
 APPLIED, MOVED = 1, 2
@@ -128,7 +128,12 @@ class _Ops:
             self._count(k.ended(bucket), f"{agency}|{outcome}", n, bucket.resolution == "h")
             agencies.add(agency)
         for (bucket, agency, procedure, outcome), n in plan.ended_by_procedure.items():
-            self.op("hincrby", k.ended_by_procedure(bucket), f"{agency}|{procedure}|{outcome}", n)
+            self.op(
+                "hincrby",
+                k.ended_by_procedure(bucket),
+                procedure_field(agency, procedure, outcome),
+                n,
+            )
         for (bucket, agency, channel, level), n in plan.received.items():
             self._count(
                 k.received(bucket), f"{agency}|{channel}|{level}", n, bucket.resolution == "h"
