@@ -61,6 +61,7 @@ class Settings:
     alert_due_soon_share: float = 0.0
     api_token: str = field(default="", repr=False)
     metrics_refresh_s: float = 5.0
+    topic_replication_factor: int = 1
 
     def now(self) -> datetime:
         """The worker's clock: wall time shifted by `clock_offset_s` (for tests and drills)."""
@@ -109,6 +110,7 @@ _ENV_NAMES: dict[str, str] = {
     "alert_due_soon_share": "IOCMON_ALERT_DUE_SOON_SHARE",
     "api_token": "IOCMON_API_TOKEN",
     "metrics_refresh_s": "IOCMON_METRICS_REFRESH_S",
+    "topic_replication_factor": "IOCMON_TOPIC_REPLICATION_FACTOR",
 }
 
 

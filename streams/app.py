@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import faust
-from aiokafka.errors import KafkaError
+from aiokafka.errors import IllegalStateError, KafkaError
 from faust.types import TP, EventT
 from redis.exceptions import AuthenticationError, NoPermissionError, RedisError
 
@@ -55,6 +55,9 @@ def create_app(settings: Settings) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
         topic_partitions=settings.event_partitions,
+        # Faust's own topics (the assignor's leader topic) need the cluster's replication,
+        # or losing one broker takes them away.
+        topic_replication_factor=settings.topic_replication_factor,
         consumer_auto_offset_reset="earliest",
         # Do not wait for in-flight batches on stop or rebalance: during a Redis outage they
         # never finish, and the stop or rebalance would hang. Their messages stay unacked
@@ -129,7 +132,18 @@ def create_app(settings: Settings) -> faust.App:
             return (await app.consumer.earliest_offsets(tp))[tp]
 
         async def seek(self, partition: int, offset: int) -> None:
-            await app.consumer.seek(TP(settings.events_topic, partition), offset)
+            # Through the consumer's own thread: Faust's plain `seek` changes aiokafka's
+            # fetch buffers from this thread while the consumer thread reads them, and the
+            # fetcher then crashed with KeyError(TopicPartition) after a rewind.
+            try:
+                await app.consumer.seek_wait({TP(settings.events_topic, partition): offset})
+            except IllegalStateError:
+                log.info(
+                    "partition %d moved to another worker before the seek to %d; "
+                    "its new owner reads it from the last committed offset",
+                    partition,
+                    offset,
+                )
 
     applier = BatchApplier(
         store,
