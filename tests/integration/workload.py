@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from producers.simulate import DEFAULT_DOSSIERS_PER_DAY
 from tests.integration.harness import REPO, Pipeline, Worker, sum_samples
 from tests.integration.truth import Expected, expected_from_truth
 
@@ -18,10 +19,13 @@ from tests.integration.truth import Expected, expected_from_truth
 def simulate(pipeline: Pipeline, tmp_path: Path, seed: int, events: int) -> tuple[Path, Expected]:
     """At least `events` records (2 % repeats, some invalid) and their expected figures."""
     out, truth = tmp_path / "events.jsonl", tmp_path / "truth.jsonl"
+    # A 30-day back-fill gives ~75 records per dossier-a-day: more dossiers for big workloads.
+    per_day = max(DEFAULT_DOSSIERS_PER_DAY, events / 75)
     pipeline.iocmon(
         "simulate",
         "--seed", str(seed),
         "--backfill-days", "30",
+        "--dossiers-per-day", str(per_day),
         "--max-events", str(events),
         "--duration", "0",
         "--rate", "0",
