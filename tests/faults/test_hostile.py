@@ -28,26 +28,10 @@ from iocmon.domain.events import RejectReason
 from tests.faults.figures import report
 from tests.faults.hostile import hostile_records
 from tests.integration.harness import REPO, Pipeline, Worker, sum_samples, wait_for
-from tests.integration.truth import Expected, assert_figures_exact, expected_from_truth
+from tests.integration.truth import assert_figures_exact
+from tests.integration.workload import simulate
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
-
-
-def simulate(pipeline: Pipeline, tmp_path: Path, events: int) -> tuple[Path, Expected]:
-    events_file, truth = tmp_path / "events.jsonl", tmp_path / "truth.jsonl"
-    pipeline.iocmon(
-        "simulate",
-        "--seed", "41",
-        "--backfill-days", "30",
-        "--max-events", str(events),
-        "--duration", "0",
-        "--rate", "0",
-        "--duplicate-rate", "0.02",
-        "--events-out", str(events_file),
-        "--truth-out", str(truth),
-        "--no-send",
-    )  # fmt: skip
-    return events_file, expected_from_truth(truth)
 
 
 def send_hostile(
@@ -89,7 +73,7 @@ def wait_caught_up_alive(pipeline: Pipeline, worker: Worker, timeout_s: float) -
 
 
 def run_fuzz(pipeline: Pipeline, tmp_path: Path, hostile: int, valid: int, seed: int) -> None:
-    events, expected = simulate(pipeline, tmp_path, valid)
+    events, expected = simulate(pipeline, tmp_path, seed=41, events=valid)
     worker = pipeline.start_worker()
     started = time.monotonic()
     replay = subprocess.Popen(

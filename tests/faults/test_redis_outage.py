@@ -13,8 +13,6 @@ The first two are long (`faults_full`); the graceful stop runs in CI.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,48 +22,14 @@ from kafka.admin import KafkaAdminClient
 
 from tests.faults.figures import report
 from tests.faults.redis_server import RedisServer, applied_offsets, own_redis, pipeline_on
-from tests.integration.harness import REPO, Pipeline, Stack, Worker, sum_samples, wait_for
-from tests.integration.truth import Expected, assert_figures_exact, expected_from_truth
+from tests.integration.harness import Pipeline, Stack, Worker, sum_samples, wait_for
+from tests.integration.truth import assert_figures_exact
+from tests.integration.workload import finish, simulate, start_replay
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 EVENTS = 10_000
 OUTAGE_S = 30.0
-
-
-def simulate(
-    pipeline: Pipeline, tmp_path: Path, seed: int, events: int = EVENTS
-) -> tuple[Path, Expected]:
-    events_file, truth = tmp_path / "events.jsonl", tmp_path / "truth.jsonl"
-    pipeline.iocmon(
-        "simulate",
-        "--seed", str(seed),
-        "--backfill-days", "30",
-        "--max-events", str(events),
-        "--duration", "0",
-        "--rate", "0",
-        "--duplicate-rate", "0.02",
-        "--events-out", str(events_file),
-        "--truth-out", str(truth),
-        "--no-send",
-    )  # fmt: skip
-    return events_file, expected_from_truth(truth)
-
-
-def replay(pipeline: Pipeline, events: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "iocmon", "replay", str(events)],
-        env=pipeline.env(),
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def finish(process: subprocess.Popen[str]) -> None:
-    output, _ = process.communicate(timeout=600)
-    assert process.returncode == 0, output
 
 
 def committed_offsets(pipeline: Pipeline) -> dict[int, int]:
@@ -109,9 +73,9 @@ def test_redis_kill_9_and_restart_mid_stream_keeps_figures_exact(
     with own_redis(tmp_path) as server:
         pipeline = pipeline_on(stack, server)
         try:
-            events, expected = simulate(pipeline, tmp_path, seed=21)
+            events, expected = simulate(pipeline, tmp_path, seed=21, events=EVENTS)
             worker = pipeline.start_worker()
-            sender = replay(pipeline, events)
+            sender = start_replay(pipeline, events)
             wait_for(lambda: applied_count(pipeline, server) >= 3_000, 240, "3,000 applied")
             before = applied_count(pipeline, server)
             server.kill9()
@@ -146,9 +110,9 @@ def test_redis_unreachable_30s_worker_backs_off_commits_nothing_unapplied_and_re
     with own_redis(tmp_path) as server:
         pipeline = pipeline_on(stack, server)
         try:
-            events, expected = simulate(pipeline, tmp_path, seed=22)
+            events, expected = simulate(pipeline, tmp_path, seed=22, events=EVENTS)
             worker = pipeline.start_worker()
-            sender = replay(pipeline, events)
+            sender = start_replay(pipeline, events)
             wait_for(lambda: applied_count(pipeline, server) >= 2_000, 240, "2,000 applied")
             errors_before = metric(worker, "iocmon_redis_errors_total")
             log_start = worker.log_path.stat().st_size
@@ -208,7 +172,7 @@ def test_graceful_stop_while_redis_is_down_commits_nothing_unapplied(
         try:
             events, expected = simulate(pipeline, tmp_path, seed=23, events=4_000)
             worker = pipeline.start_worker()
-            sender = replay(pipeline, events)
+            sender = start_replay(pipeline, events)
             wait_for(lambda: applied_count(pipeline, server) >= 1_000, 240, "1,000 applied")
             server.shutdown()
             finish(sender)  # every record is in Kafka; the worker holds a batch it cannot apply
