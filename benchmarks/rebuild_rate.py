@@ -11,28 +11,14 @@ Runs on the integration tests' stack (`IOCMON_TEST_PORT_OFFSET` picks one of one
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from tests.integration.harness import REPO, Pipeline, start_stack
+from producers.simulate import DEFAULT_DOSSIERS_PER_DAY
+from tests.integration.harness import Pipeline, start_stack
 
 STEP_TIMEOUT_S = 3 * 3600  # simulating and replaying a million records takes minutes here
-
-
-def _iocmon(pipeline: Pipeline, *args: str) -> subprocess.CompletedProcess[str]:
-    """`pipeline.iocmon` without its 10-minute limit, which a million records can exceed."""
-    return subprocess.run(
-        [sys.executable, "-m", "iocmon", *args],
-        env=pipeline.env(),
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=STEP_TIMEOUT_S,
-    )
 
 
 def main() -> None:
@@ -47,14 +33,17 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             events = Path(tmp) / "events.jsonl"
-            # Measured: 2,900 dossiers a day over 30 days give ~240,000 records (~83 per
-            # dossier-a-day); a little more than needed, --max-events cuts at the asked size.
-            per_day = str(max(2900, args.events // 75))
-            _iocmon(pipeline, "simulate", "--seed", "1", "--backfill-days", "30",
-                    "--dossiers-per-day", per_day,
-                    "--max-events", str(args.events), "--duration", "0",
-                    "--rate", "0", "--events-out", str(events), "--no-send")  # fmt: skip
-            _iocmon(pipeline, "replay", str(events))
+            # A 30-day back-fill gives ~75 records per dossier-a-day; --max-events cuts at
+            # the asked size.
+            per_day = str(max(DEFAULT_DOSSIERS_PER_DAY, args.events / 75))
+            pipeline.iocmon(
+                "simulate", "--seed", "1", "--backfill-days", "30",
+                "--dossiers-per-day", per_day,
+                "--max-events", str(args.events), "--duration", "0",
+                "--rate", "0", "--events-out", str(events), "--no-send",
+                timeout_s=STEP_TIMEOUT_S,
+            )  # fmt: skip
+            pipeline.iocmon("replay", str(events), timeout_s=STEP_TIMEOUT_S)
         total = sum(pipeline.end_offsets().values())
 
         start = time.monotonic()
@@ -64,7 +53,14 @@ def main() -> None:
 
         start = time.monotonic()
         jobs = ["--jobs", str(args.jobs)] if args.jobs else []
-        done = _iocmon(pipeline, "rebuild", "--quiet", "--batch-size", str(args.batch_size), *jobs)
+        done = pipeline.iocmon(
+            "rebuild",
+            "--quiet",
+            "--batch-size",
+            str(args.batch_size),
+            *jobs,
+            timeout_s=STEP_TIMEOUT_S,
+        )
         rebuild_s = time.monotonic() - start
     finally:
         pipeline.stop()

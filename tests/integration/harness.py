@@ -168,7 +168,9 @@ class Pipeline:
         self.workers.append(worker)
         return worker
 
-    def iocmon(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def iocmon(
+        self, *args: str, check: bool = True, timeout_s: float = 600
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "iocmon", *args],
             env=self.env(),
@@ -176,7 +178,7 @@ class Pipeline:
             check=check,
             capture_output=True,
             text=True,
-            timeout=600,
+            timeout=timeout_s,
         )
 
     def end_offsets(self, topic: str | None = None) -> dict[int, int]:
