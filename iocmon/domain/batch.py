@@ -137,37 +137,64 @@ def _next_alert_at(
     return clock.due_soon_from
 
 
-def plan_batch(
-    decoded: Sequence[tuple[Record, Decoded]],
-    states: Mapping[str, DossierState | None],
-    calendar: WorkingCalendar,
-    policy: AlertPolicy = DEFAULT_POLICY,
-) -> BatchPlan:
-    """`states` must hold every dossier named in `decoded` (None for one never seen)."""
-    plan = BatchPlan(last_offset=decoded[-1][0].offset)
-    current: dict[str, DossierState | None] = {}
-    for record, item in decoded:
+class Fold:
+    """Folds decoded records into plans of what changed, over as many records as one likes.
+
+    The worker folds one batch and takes its plan (`plan_batch`). The rebuild folds whole
+    partitions: it keeps every state in `states` across batches and takes a plan only now
+    and then, so a dossier's index entries and its state are computed and written once per
+    plan instead of once per batch it appears in; the counters are summed over the span.
+    Taking plans more or less often changes nothing in what they add up to.
+    """
+
+    def __init__(
+        self,
+        calendar: WorkingCalendar,
+        policy: AlertPolicy = DEFAULT_POLICY,
+        keep_dead_letters: bool = True,
+    ) -> None:
+        self.states: dict[str, DossierState | None] = {}
+        """Every dossier the fold knows, as of the last record added."""
+        self._calendar = calendar
+        self._policy = policy
+        self._keep_dead_letters = keep_dead_letters
+        self._before: dict[str, DossierState | None] = {}
+        self._plan = BatchPlan(last_offset=-1)
+        self.added = 0
+        """Records added since the last plan taken."""
+
+    def know(self, states: Mapping[str, DossierState | None]) -> None:
+        """Adds the stored states of dossiers the next records name (None: never seen)."""
+        self.states.update(states)
+
+    def forget(self) -> None:
+        """Drops the states kept (to bound memory); only between a `take` and the next `add`."""
+        assert not self.added, "take the plan before forgetting the states it needs"
+        self.states = {}
+
+    def add(self, record: Record, item: Decoded) -> None:
+        """`item`'s dossier must be known (`know`)."""
+        plan = self._plan
+        plan.last_offset = record.offset
+        self.added += 1
         if isinstance(item, DeadLetter):
-            plan.rejected[item.reason] += 1
-            plan.dead_letters.append(item)
-            continue
+            self._reject(item)
+            return
         dossier_id = item.dossier_id
-        if dossier_id not in current:
-            current[dossier_id] = states[dossier_id]
-            plan.index_before[dossier_id] = open_entry(states[dossier_id], calendar, policy)
+        state = self.states[dossier_id]
         try:
-            transition = apply_event(current[dossier_id], item, calendar)
+            transition = apply_event(state, item, self._calendar)
         except RecordRejected as rejected:
-            plan.rejected[rejected.reason.value] += 1
-            plan.dead_letters.append(DeadLetter(record, rejected.reason.value, rejected.detail))
-            continue
+            self._reject(DeadLetter(record, rejected.reason.value, rejected.detail))
+            return
         effect = transition.effect
         if isinstance(effect, Ignored):
             plan.ignored[effect.reason.value] += 1
         if not transition.counted:
-            continue
-        current[dossier_id] = transition.state
-        plan.states[dossier_id] = transition.state
+            return
+        if dossier_id not in self._before:
+            self._before[dossier_id] = state
+        self.states[dossier_id] = transition.state
         plan.events[item.type.value] += 1
         plan.alerts.extend(transition.clears)
         if isinstance(effect, Received):
@@ -180,9 +207,40 @@ def plan_batch(
                 if bucket.resolution != "h":
                     key = (bucket, effect.agency, procedure, effect.outcome.value)
                     plan.ended_by_procedure[key] += 1
-    for dossier_id, state in plan.states.items():
-        plan.index_after[dossier_id] = open_entry(state, calendar, policy)
-    return plan
+
+    def _reject(self, dead: DeadLetter) -> None:
+        self._plan.rejected[dead.reason] += 1
+        if self._keep_dead_letters:
+            self._plan.dead_letters.append(dead)
+
+    def take(self) -> BatchPlan:
+        """The plan of every record added since the last one taken (or since the start)."""
+        plan = self._plan
+        calendar, policy = self._calendar, self._policy
+        for dossier_id, before in self._before.items():
+            state = self.states[dossier_id]
+            assert state is not None  # a counted transition always leaves a state
+            plan.states[dossier_id] = state
+            plan.index_before[dossier_id] = open_entry(before, calendar, policy)
+            plan.index_after[dossier_id] = open_entry(state, calendar, policy)
+        self._before = {}
+        self._plan = BatchPlan(last_offset=plan.last_offset)
+        self.added = 0
+        return plan
+
+
+def plan_batch(
+    decoded: Sequence[tuple[Record, Decoded]],
+    states: Mapping[str, DossierState | None],
+    calendar: WorkingCalendar,
+    policy: AlertPolicy = DEFAULT_POLICY,
+) -> BatchPlan:
+    """`states` must hold every dossier named in `decoded` (None for one never seen)."""
+    fold = Fold(calendar, policy)
+    fold.know(states)
+    for record, item in decoded:
+        fold.add(record, item)
+    return fold.take()
 
 
 def plan_alert_check(

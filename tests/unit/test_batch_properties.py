@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iocmon.domain.batch import Record, decode_batch, plan_batch
+from iocmon.domain.batch import BatchPlan, Fold, OpenEntry, Record, decode_batch, plan_batch
 from iocmon.domain.calendar import LOCAL_TZ, load_calendar
 from iocmon.domain.lifecycle import DossierState
 
@@ -167,3 +167,60 @@ def test_batching_and_redelivery_never_change_the_figures(
     assert totals == baseline
     baseline_states, _ = judge([all_records])
     assert outcomes(states) == outcomes(baseline_states)
+
+
+def add_up(plans: list[BatchPlan]) -> tuple[dict[str, object], Counter[object]]:
+    """What a store holds after applying `plans` in turn: states, the open-dossier index
+    and every counter."""
+    states: dict[str, object] = {}
+    index: dict[str, OpenEntry] = {}
+    totals: Counter[object] = Counter()
+    for plan in plans:
+        states.update(plan.states)
+        for dossier_id, (before, after) in plan.index_changes.items():
+            assert index.get(dossier_id) == before
+            if after is None:
+                index.pop(dossier_id, None)
+            else:
+                index[dossier_id] = after
+        for name, counter in (("ended", plan.ended), ("received", plan.received),
+                              ("by_procedure", plan.ended_by_procedure), ("events", plan.events),
+                              ("ignored", plan.ignored), ("rejected", plan.rejected)):  # fmt: skip
+            totals.update({(name, k): n for k, n in counter.items()})
+    return {**states, **{f"index:{d}": e for d, e in index.items()}}, totals
+
+
+@settings(max_examples=150, deadline=None)
+@given(streams(), st.data())
+def test_a_fold_over_many_batches_adds_up_to_the_plans_of_each(
+    events: list[dict[str, object]], data: st.DataObject
+) -> None:
+    """The rebuild folds whole partitions and takes a plan now and then, forgetting the
+    states it keeps when told to; the store must end as it does after one plan a batch."""
+    all_records = records(events)
+    per_batch = []
+    stored: dict[str, object] = {}
+    for start in range(0, len(all_records), 3):
+        decoded = decode_batch(all_records[start : start + 3], NOW)
+        ids = {e.dossier_id for _, e in decoded if hasattr(e, "dossier_id")}
+        per_batch.append(plan_batch(decoded, {d: stored.get(d) for d in ids}, CAL))
+        stored.update(per_batch[-1].states)
+
+    fold = Fold(CAL, keep_dead_letters=False)
+    folded: list[BatchPlan] = []
+    kept: dict[str, object] = {}
+    takes = set(data.draw(st.lists(st.integers(0, len(all_records)), max_size=5)))
+    forgets = set(data.draw(st.lists(st.sampled_from(sorted(takes) or [0]), max_size=3)))
+    for i, (record, item) in enumerate(decode_batch(all_records, NOW)):
+        if i in takes:
+            folded.append(fold.take())
+            kept.update(folded[-1].states)
+            if i in forgets:
+                fold.forget()
+        if hasattr(item, "dossier_id") and item.dossier_id not in fold.states:
+            fold.know({item.dossier_id: kept.get(item.dossier_id)})
+        fold.add(record, item)
+    folded.append(fold.take())
+    assert add_up(folded) == add_up(per_batch)
+    assert folded[-1].last_offset == per_batch[-1].last_offset
+    assert not any(plan.dead_letters for plan in folded)
