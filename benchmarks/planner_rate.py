@@ -2,9 +2,10 @@
 
 Reads a JSONL file of events (`iocmon simulate --no-send --events-out FILE`), splits it
 into partitions by key, and runs each batch through what the store does around the pure
-planner: states read back from JSON, decode, plan, the Lua op list serialised. Redis round
-trips are left out, so this is the ceiling of one process. `--profile` prints the top of
-a cProfile run instead of only the rate.
+planner: states read back from JSON, decode, plan, the Lua op list serialised (as the live
+worker does, one plan a batch), and side by side the rebuild's way: one fold a partition,
+states kept in memory, one plan at the end. Redis round trips are left out, so these are the
+ceilings of one process. `--profile` prints the top of a cProfile run of each.
 
     .venv/bin/python -m benchmarks.planner_rate EVENTS.jsonl [--profile]
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import orjson
 
-from iocmon.domain.batch import Record, decode_batch, dossier_ids, plan_batch
+from iocmon.domain.batch import Fold, Record, decode_batch, dossier_ids, plan_batch
 from iocmon.domain.calendar import load_calendar
 from iocmon.domain.lifecycle import DossierState
 from producers.replay import key_for_value
@@ -39,7 +40,7 @@ def _partitions(path: Path, count: int) -> dict[int, list[Record]]:
     return parts
 
 
-def run(parts: dict[int, list[Record]], batch_size: int) -> int:
+def per_batch(parts: dict[int, list[Record]], batch_size: int) -> int:
     calendar = load_calendar(None)
     now = datetime.now(UTC) + timedelta(days=30)
     stored: dict[str, bytes] = {}
@@ -63,6 +64,26 @@ def run(parts: dict[int, list[Record]], batch_size: int) -> int:
     return done
 
 
+def folded(parts: dict[int, list[Record]], batch_size: int) -> int:
+    calendar = load_calendar(None)
+    now = datetime.now(UTC) + timedelta(days=30)
+    done = 0
+    for p, records in parts.items():
+        fold = Fold(calendar, keep_dead_letters=False)
+        for start in range(0, len(records), batch_size):
+            chunk = records[start : start + batch_size]
+            decoded = decode_batch(chunk, now)
+            fold.know(dict.fromkeys(dossier_ids(decoded) - fold.states.keys()))
+            for record, item in decoded:
+                fold.add(record, item)
+            done += len(chunk)
+        ops = _Ops(PartitionKeys("bench", "events", p), max_ops=20_000)
+        ops.write(fold.take())
+        for _, chunk_ops in ops.chunks():
+            orjson.dumps(chunk_ops)
+    return done
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("events", type=Path)
@@ -71,18 +92,26 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     parts = _partitions(args.events, args.partitions)
-    start, cpu = time.perf_counter(), time.process_time()
-    if args.profile:
-        profiler = cProfile.Profile()
-        done = profiler.runcall(run, parts, args.batch_size)
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
-    else:
-        done = run(parts, args.batch_size)
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    print(
-        f"planner: {done:,} records in {seconds:.1f}s = {done / seconds:,.0f} records/s "
-        f"({done / cpu:,.0f} records per CPU second; the machine's other load left out)"
-    )
+    rates = {}
+    for name, run in (
+        ("one plan a batch (worker)", per_batch),
+        ("one fold a partition (rebuild)", folded),
+    ):
+        start, cpu = time.perf_counter(), time.process_time()
+        if args.profile:
+            profiler = cProfile.Profile()
+            done = profiler.runcall(run, parts, args.batch_size)
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        else:
+            done = run(parts, args.batch_size)
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        rates[name] = done / cpu
+        print(
+            f"{name}: {done:,} records in {seconds:.1f}s = {done / seconds:,.0f} records/s "
+            f"({done / cpu:,.0f} records per CPU second; the machine's other load left out)"
+        )
+    (worker, rebuild) = rates.values()
+    print(f"fold / per batch: {rebuild / worker:.2f}x (per CPU second)")
 
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@
   `SCRAM-SHA-512`, with `KAFKA_SASL_USERNAME` and `KAFKA_SASL_PASSWORD`), with TLS for
   `SASL_SSL`, the one to use beyond a single machine.
 
-`kafka_python_kwargs` feeds kafka-python (producers, console tools, rebuild);
-`faust_credentials` feeds Faust's aiokafka driver (the worker).
+`kafka_python_kwargs` feeds kafka-python (producers, console tools); `faust_credentials`
+feeds Faust's aiokafka driver (the worker); `librdkafka_config` feeds confluent-kafka (the
+rebuild's bulk read).
 """
 
 from __future__ import annotations
@@ -128,6 +129,25 @@ def security_kwargs(security: KafkaSecurity) -> dict[str, Any]:
         kwargs["sasl_plain_username"] = security.username
         kwargs["sasl_plain_password"] = security.password.value
     return kwargs
+
+
+def librdkafka_config(settings: Settings) -> dict[str, Any]:
+    """The bootstrap servers and security options in librdkafka's names (confluent-kafka)."""
+    security = kafka_security(settings)
+    config: dict[str, Any] = {
+        "bootstrap.servers": ",".join(bootstrap_list(settings)),
+        "security.protocol": security.protocol,
+    }
+    if security.tls:
+        # librdkafka checks the host name by default, as the other clients do.
+        config["ssl.endpoint.identification.algorithm"] = "https"
+        if security.cafile is not None:
+            config["ssl.ca.location"] = str(security.cafile)
+    if security.sasl:
+        config["sasl.mechanism"] = security.mechanism
+        config["sasl.username"] = security.username
+        config["sasl.password"] = security.password.value
+    return config
 
 
 def faust_credentials(settings: Settings) -> Any:

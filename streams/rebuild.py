@@ -5,10 +5,12 @@ running and the live view keeps answering throughout; figures switch to the rebu
 partition by partition, each switch one atomic script (see `streams.generations`):
 
 1. A fresh generation `<redis_prefix>:g<unix time>` is built by reading every partition of
-   the events topic from its beginning (plain `KafkaConsumer`, manual assignment, no group,
-   no commits) and applying it in batches with the same pure planner and `BatchStore` the
-   worker uses. Dead letters and alerts are not produced again (the worker produced them
-   live), but the rejected and ignored counters are rebuilt.
+   the events topic from its beginning (`streams.history`: manual assignment, no group, no
+   commits) and folding it with the same pure planner the worker uses, all of a partition
+   in memory (`Fold`), then writing it with the worker's `BatchStore`: each dossier's state
+   and index entries once, each counter once, instead of once per batch. Dead letters and
+   alerts are not produced again (the worker produced them live), but the rejected and
+   ignored counters are rebuilt.
 2. A partition is ready when the rebuild has applied at least every record the live
    generation has (the end offset seen at start, or further if the live worker moved on).
    `switch.lua` then turns the live offset key into `moved:<new prefix>`; if the live worker
@@ -31,22 +33,21 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Protocol, TextIO
+from typing import Protocol, TextIO
 
 import click
-from kafka import KafkaConsumer, TopicPartition
 
 from iocmon.config import Settings
 from iocmon.domain.agencies import load_catalogue
 from iocmon.domain.alerts import AlertPolicy
-from iocmon.domain.batch import Record, decode_batch, dossier_ids, plan_batch
+from iocmon.domain.batch import Fold, Record, decode_batch, dossier_ids
 from iocmon.domain.calendar import WorkingCalendar, load_calendar
 from iocmon.errors import IocmonError
-from iocmon.kafka_connection import kafka_python_kwargs
 from iocmon.redis_connection import AsyncRedis, async_redis
 from streams.generations import pointer_key
+from streams.history import PartitionReader
 from streams.labels import AgencyLabels
 from streams.rebuild_jobs import build_in_processes
 from streams.store import BatchStore
@@ -54,6 +55,17 @@ from streams.store import BatchStore
 SWITCH_LUA_PATH = "lua/switch.lua"
 PROGRESS_EVERY_S = 0.5
 SETTLE_BEFORE_DELETE_S = 2.0
+MAX_OPS_PER_SCRIPT = 20_000
+
+
+@dataclass(frozen=True)
+class Limits:
+    batch_size: int = 2000
+    """Records read per partition at a time."""
+    keep_dossiers: int = 500_000
+    """States the folds of one process keep in memory (~1 KB each); past its share of them,
+    a partition's fold is written and forgotten, and its states are loaded from the new
+    generation as records name them."""
 
 
 @dataclass
@@ -140,12 +152,17 @@ def _clock_text(seconds: float) -> str:
 
 @dataclass
 class _Partition:
+    """One partition being rebuilt: records are folded in memory as they are read, and
+    written (`_flush`) when the partition reached its target or the fold holds too much."""
+
     number: int
     begin: int
     target: int
+    fold: Fold
+    folded: int = -1
     applied: int = -1
+    forgot: bool = False
     switched: bool = False
-    pending: list[Record] = field(default_factory=list)
 
 
 class Rebuild:
@@ -153,10 +170,10 @@ class Rebuild:
         self,
         settings: Settings,
         redis: AsyncRedis,
-        consumer: Any,
+        reader: PartitionReader,
         calendar: WorkingCalendar,
         labels: AgencyLabels,
-        batch_size: int,
+        limits: Limits,
         progress: ProgressSink | None,
         new_prefix: str | None = None,
         partitions: Collection[int] | None = None,
@@ -165,10 +182,10 @@ class Rebuild:
         `--jobs` gives each worker process its share."""
         self._settings = settings
         self._redis = redis
-        self._consumer = consumer
+        self._reader = reader
         self._calendar = calendar
         self._labels = labels
-        self._batch_size = batch_size
+        self._limits = limits
         self._progress = progress
         self._policy = AlertPolicy(settings.alert_due_soon_share or None)
         self.prefix = new_prefix or f"{settings.redis_prefix}:g{int(time.time())}"
@@ -192,34 +209,26 @@ class Rebuild:
         """The topic's partitions; refuses a generation that exists already."""
         if await self._redis.exists(self._new.keys(0).offset):
             raise IocmonError(f"generation {self.prefix} exists already; try again in a second")
-        numbers = self._consumer.partitions_for_topic(self._topic)
-        if not numbers:
-            raise IocmonError(
-                f"topic {self._topic} not found at {self._settings.kafka_bootstrap_servers}; "
-                "check KAFKA_BOOTSTRAP_SERVERS and IOCMON_EVENTS_TOPIC"
-            )
-        return sorted(numbers)
+        return self._reader.partitions()
 
     async def build(self) -> Summary:
         """Reads, applies and switches this process's partitions; `old_prefixes` of the
         result are the live generations they were switched away from."""
-        numbers = self._consumer.partitions_for_topic(self._topic) or set()
-        if self._only is not None:
-            numbers = {p for p in numbers if p in self._only}
-        tps = [TopicPartition(self._topic, p) for p in sorted(numbers)]
+        numbers = [p for p in self._reader.partitions() if self._only is None or p in self._only]
         summary = Summary(self.prefix, [])
-        if not tps:
+        if not numbers:
             return summary
-        self._consumer.assign(tps)
-        self._consumer.seek_to_beginning(*tps)
-        begins = self._consumer.beginning_offsets(tps)
-        ends = self._consumer.end_offsets(tps)
+        bounds = {p: self._reader.bounds(p) for p in numbers}
         live = await self._live.applied_offsets(numbers)
+        self._reader.read_from_beginning(numbers)
         parts = {
-            tp.partition: _Partition(
-                tp.partition, begins[tp], max(ends[tp] - 1, live[tp.partition])
+            p: _Partition(
+                p,
+                bounds[p][0],
+                max(bounds[p][1] - 1, live[p]),
+                Fold(self._calendar, self._policy, keep_dead_letters=False),
             )
-            for tp in tps
+            for p in numbers
         }
         while not all(p.switched for p in parts.values()):
             await self._read(parts, summary)
@@ -240,7 +249,7 @@ class Rebuild:
         await self._redis.set(pointer_key(self._settings.redis_prefix), self.prefix)
         summary.seconds = time.monotonic() - start
         if delete_old:
-            numbers = sorted(self._consumer.partitions_for_topic(self._topic) or ())
+            numbers = self._reader.partitions()
             await asyncio.sleep(SETTLE_BEFORE_DELETE_S)
             summary.deleted_keys = await self._delete(summary.old_prefixes, numbers)
         return summary
@@ -249,42 +258,52 @@ class Rebuild:
         return sum(max(p.target - p.begin + 1, 0) for p in parts.values())
 
     def _reached(self, p: _Partition) -> bool:
-        if p.pending:
-            return False
-        if p.applied >= p.target:
+        if p.folded >= p.target:
             return True
-        position = self._consumer.position(TopicPartition(self._topic, p.number))
+        position = self._reader.position(p.number)
         return position is not None and position > p.target
 
     async def _read(self, parts: dict[int, _Partition], summary: Summary) -> None:
-        polled = self._consumer.poll(
-            timeout_ms=200, max_records=self._batch_size * max(len(parts), 1)
-        )
-        for tp, messages in polled.items():
-            p = parts[tp.partition]
-            if p.switched:
-                continue
-            p.pending.extend(Record(m.offset, m.key, m.value) for m in messages)
+        polled = self._reader.poll(self._limits.batch_size * max(len(parts), 1), 0.2)
+        for number, records in polled.items():
+            p = parts[number]
+            if not p.switched:
+                await self._fold(p, records)
+                if len(p.fold.states) > self._limits.keep_dossiers // len(parts):
+                    await self._flush(p, summary)
+                    p.fold.forget()
+                    p.forgot = True
         for p in parts.values():
-            while p.pending:
-                chunk, p.pending = p.pending[: self._batch_size], p.pending[self._batch_size :]
-                await self._apply(p, chunk, summary)
+            if not p.switched and p.fold.added and self._reached(p):
+                await self._flush(p, summary)
         if self._progress is not None:
             self._progress.show(self._done, self._total(parts))
 
-    async def _apply(self, p: _Partition, records: Sequence[Record], summary: Summary) -> None:
-        while True:
-            applied = await self._new.applied_offset(p.number)
-            fresh = [r for r in records if r.offset > applied]
-            if not fresh:
-                return
-            decoded = decode_batch(fresh, self._settings.now())
-            planned_against, states = await self._new.load(p.number, dossier_ids(decoded))
-            plan = plan_batch(decoded, states, self._calendar, self._policy)
-            if await self._new.apply(p.number, planned_against, plan):
-                break
-        p.applied = plan.last_offset
+    async def _fold(self, p: _Partition, records: Sequence[Record]) -> None:
+        fresh = [r for r in records if r.offset > p.folded]
+        if not fresh:
+            return
+        decoded = decode_batch(fresh, self._settings.now())
+        unknown = dossier_ids(decoded) - p.fold.states.keys()
+        if unknown and p.forgot:
+            _, states = await self._new.load(p.number, unknown)
+            p.fold.know(states)
+        elif unknown:
+            p.fold.know(dict.fromkeys(unknown))
+        for record, item in decoded:
+            p.fold.add(record, item)
+        p.folded = fresh[-1].offset
         self._done += len(fresh)
+
+    async def _flush(self, p: _Partition, summary: Summary) -> None:
+        """Writes what the partition's fold holds into the new generation."""
+        plan = p.fold.take()
+        if not await self._new.apply(p.number, p.applied, plan, MAX_OPS_PER_SCRIPT):
+            raise IocmonError(
+                f"partition {p.number} of generation {self.prefix} was written by someone "
+                "else during the rebuild: is another `iocmon rebuild` running?"
+            )
+        p.applied = plan.last_offset
         summary.events += sum(plan.events.values())
         summary.ignored += sum(plan.ignored.values())
         summary.rejected += sum(plan.rejected.values())
@@ -299,7 +318,8 @@ class Rebuild:
             )
             if status == 1:
                 p.switched = True
-                self._consumer.pause(TopicPartition(self._topic, p.number))
+                p.fold.forget()
+                self._reader.pause(p.number)
                 return
             if status == 0:
                 p.target = int(detail)
@@ -335,29 +355,17 @@ def _glob(text: str) -> str:
     return re.sub(r"([*?\[\]\\])", r"\\\1", text)
 
 
-def open_consumer(settings: Settings) -> KafkaConsumer:
-    """A plain consumer for reading whole partitions: no group, no commits, big fetches."""
-    return KafkaConsumer(
-        **kafka_python_kwargs(settings),
-        group_id=None,
-        enable_auto_commit=False,
-        check_crcs=False,  # pure-Python CRC32C would cost more than planning; TCP checks
-        max_partition_fetch_bytes=8 * 1024 * 1024,
-        fetch_max_bytes=64 * 1024 * 1024,
-    )
-
-
 @asynccontextmanager
 async def open_rebuild(
     settings: Settings,
-    batch_size: int,
+    limits: Limits,
     progress: ProgressSink | None,
     new_prefix: str | None = None,
     partitions: Collection[int] | None = None,
 ) -> AsyncIterator[Rebuild]:
     """A `Rebuild` with its own Redis and Kafka clients, closed on the way out."""
     redis = async_redis(settings)
-    consumer = open_consumer(settings)
+    reader = PartitionReader(settings)
     catalogue = load_catalogue(settings.agencies_file)
     labels = AgencyLabels(
         redis,
@@ -369,22 +377,22 @@ async def open_rebuild(
         yield Rebuild(
             settings,
             redis,
-            consumer,
+            reader,
             load_calendar(settings.calendar_file),
             labels,
-            batch_size,
+            limits,
             progress,
             new_prefix,
             partitions,
         )
     finally:
-        consumer.close()
+        reader.close()
         await redis.aclose()
 
 
 async def rebuild(
     settings: Settings,
-    batch_size: int = 2000,
+    limits: Limits = Limits(),
     delete_old: bool = False,
     progress: Progress | None = None,
     jobs: int = 1,
@@ -392,20 +400,23 @@ async def rebuild(
     """With `jobs` > 1 the partitions are shared out among that many worker processes
     (planning is CPU-bound and Python runs one thread at a time); this process checks,
     shows the summed progress, and finishes once every partition switched."""
-    async with open_rebuild(settings, batch_size, progress) as job:
+    async with open_rebuild(settings, limits, progress) as job:
         if jobs <= 1:
             return await job.run(delete_old)
         start = time.monotonic()
         numbers = await job.check_new()
         built = await build_in_processes(
-            settings, job.prefix, numbers, batch_size, min(jobs, len(numbers)), progress
+            settings, job.prefix, numbers, limits, min(jobs, len(numbers)), progress
         )
         return await job.finish(built, start, delete_old)
 
 
 @click.command("rebuild")
 @click.option(
-    "--batch-size", default=2000, show_default=True, help="Records per partition per apply."
+    "--batch-size",
+    default=Limits.batch_size,
+    show_default=True,
+    help="Records read per partition at a time.",
 )
 @click.option(
     "--jobs",
@@ -415,12 +426,22 @@ async def rebuild(
     help="Worker processes, each rebuilding and switching its share of the partitions.",
 )
 @click.option(
+    "--keep-dossiers",
+    type=click.IntRange(min=1),
+    default=Limits.keep_dossiers,
+    show_default=True,
+    help="Dossier states each process keeps in memory (about 1 KB each); beyond them it "
+    "writes what it has and reads states back from Redis.",
+)
+@click.option(
     "--delete-old",
     is_flag=True,
     help="After the switch, delete the old generation's keys (its offset keys stay).",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def rebuild_command(batch_size: int, jobs: int, delete_old: bool, quiet: bool) -> None:
+def rebuild_command(
+    batch_size: int, jobs: int, keep_dossiers: int, delete_old: bool, quiet: bool
+) -> None:
     """Recompute every Redis figure from the full history in the events topic.
 
     Builds a new generation of keys while the worker keeps running, then switches each
@@ -430,5 +451,6 @@ def rebuild_command(batch_size: int, jobs: int, delete_old: bool, quiet: bool) -
     """
     settings = Settings.from_env()
     progress = None if quiet else Progress(sys.stderr)
-    summary = asyncio.run(rebuild(settings, batch_size, delete_old, progress, jobs))
+    limits = Limits(batch_size, keep_dossiers)
+    summary = asyncio.run(rebuild(settings, limits, delete_old, progress, jobs))
     click.echo(summary.text())

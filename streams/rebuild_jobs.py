@@ -22,7 +22,7 @@ from iocmon.config import Settings
 from iocmon.errors import IocmonError
 
 if TYPE_CHECKING:
-    from streams.rebuild import Progress, Summary
+    from streams.rebuild import Limits, Progress, Summary
 
 POLL_S = 0.2
 UNKNOWN = -1
@@ -44,11 +44,11 @@ class _Slot:
 
 
 async def _build(
-    settings: Settings, prefix: str, partitions: Sequence[int], batch_size: int, slot: _Slot
+    settings: Settings, prefix: str, partitions: Sequence[int], limits: Limits, slot: _Slot
 ) -> Summary:
     from streams.rebuild import open_rebuild
 
-    async with open_rebuild(settings, batch_size, slot, prefix, partitions) as job:
+    async with open_rebuild(settings, limits, slot, prefix, partitions) as job:
         return await job.build()
 
 
@@ -56,14 +56,14 @@ def _child(
     settings: Settings,
     prefix: str,
     partitions: Sequence[int],
-    batch_size: int,
+    limits: Limits,
     slots: Any,
     index: int,
     results: Any,
 ) -> None:
     """Entry point of one worker process; puts (index, summary, error text) on `results`."""
     try:
-        summary = asyncio.run(_build(settings, prefix, partitions, batch_size, _Slot(slots, index)))
+        summary = asyncio.run(_build(settings, prefix, partitions, limits, _Slot(slots, index)))
     except BaseException as exc:  # reported to the parent, which stops the others
         results.put((index, None, f"{type(exc).__name__}: {exc}"))
         raise
@@ -74,7 +74,7 @@ async def build_in_processes(
     settings: Settings,
     prefix: str,
     partitions: Sequence[int],
-    batch_size: int,
+    limits: Limits,
     jobs: int,
     progress: Progress | None,
 ) -> Summary:
@@ -86,7 +86,7 @@ async def build_in_processes(
     processes = [
         context.Process(
             target=_child,
-            args=(settings, prefix, share, batch_size, slots, i, results),
+            args=(settings, prefix, share, limits, slots, i, results),
             name=f"iocmon-rebuild-{i}",
             daemon=True,
         )

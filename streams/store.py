@@ -90,25 +90,46 @@ class BatchStore:
         )
         return [m.decode("utf-8") if isinstance(m, bytes) else m for m in members]
 
-    async def apply(self, partition: int, planned_against: int, plan: BatchPlan) -> bool:
-        ops = _Ops(self.keys(partition))
+    async def apply(
+        self, partition: int, planned_against: int, plan: BatchPlan, max_ops: int | None = None
+    ) -> bool:
+        """With `max_ops`, a plan of more ops goes in several scripts and the offset moves
+        with the last: only for a generation no one reads until it is complete (the
+        rebuild's), as a reader could see part of the plan. One script of a whole partition
+        would block Redis, and the live view, for seconds."""
+        ops = _Ops(self.keys(partition), max_ops)
         ops.write(plan)
-        status, detail = await self._apply(
-            keys=ops.keys, args=[planned_against, plan.last_offset, orjson.dumps(ops.ops)]
-        )
-        if status == MOVED:
-            await self.generations.follow(partition, detail)
-        return bool(status == APPLIED)
+        chunks = ops.chunks()
+        for i, (keys, chunk) in enumerate(chunks):
+            last = plan.last_offset if i == len(chunks) - 1 else planned_against
+            status, detail = await self._apply(
+                keys=keys, args=[planned_against, last, orjson.dumps(chunk)]
+            )
+            if status == MOVED:
+                await self.generations.follow(partition, detail)
+            if status != APPLIED:
+                return False
+        return True
 
 
 class _Ops:
-    """Translates a plan into the Lua script's op list, numbering keys as it goes."""
+    """Translates a plan into the Lua script's op lists, numbering keys as it goes; a new
+    list (with keys of its own) every `max_ops` ops."""
 
-    def __init__(self, keys: PartitionKeys) -> None:
+    def __init__(self, keys: PartitionKeys, max_ops: int | None = None) -> None:
         self._k = keys
-        self.keys: list[str] = [keys.offset]
-        self._index: dict[str, int] = {keys.offset: 1}
+        self._max = max_ops
+        self._sealed: list[tuple[list[str], list[list[Any]]]] = []
+        self._start()
+
+    def _start(self) -> None:
+        self.keys: list[str] = [self._k.offset]
+        self._index: dict[str, int] = {self._k.offset: 1}
         self.ops: list[list[Any]] = []
+
+    def chunks(self) -> list[tuple[list[str], list[list[Any]]]]:
+        """(keys, ops) of each script to run, in order; at least one."""
+        return [*self._sealed, (self.keys, self.ops)]
 
     def _key(self, name: str) -> int:
         if name not in self._index:
@@ -117,6 +138,9 @@ class _Ops:
         return self._index[name]
 
     def op(self, name: str, key: str, *args: Any) -> None:
+        if self._max is not None and len(self.ops) >= self._max:
+            self._sealed.append((self.keys, self.ops))
+            self._start()
         self.ops.append([name, self._key(key), *args])
 
     def write(self, plan: BatchPlan) -> None:

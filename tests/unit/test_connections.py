@@ -6,6 +6,7 @@ import socket
 import ssl
 from pathlib import Path
 
+import confluent_kafka
 import faust
 import pytest
 import redis
@@ -18,6 +19,7 @@ from iocmon.kafka_connection import (
     faust_credentials,
     kafka_python_kwargs,
     kafka_security,
+    librdkafka_config,
 )
 from iocmon.redis_connection import async_redis, redis_target, sync_redis
 
@@ -101,6 +103,17 @@ def test_sasl_ssl_options_for_kafka_python_and_faust() -> None:
     assert isinstance(creds, faust.SASLCredentials)
     assert creds.protocol.value == "SASL_SSL" and creds.mechanism.value == "SCRAM-SHA-512"
     assert "hunter2" not in repr(creds) and "hunter2" not in kafka_security(s).description
+
+
+def test_librdkafka_config_for_the_rebuild_is_accepted_by_confluent_kafka() -> None:
+    """confluent-kafka refuses unknown or inconsistent properties when a client is made."""
+    config = librdkafka_config(settings(**SASL, KAFKA_BOOTSTRAP_SERVERS="a:9092, b:9092"))
+    assert config["bootstrap.servers"] == "a:9092,b:9092"
+    assert (config["security.protocol"], config["sasl.mechanism"]) == ("SASL_SSL", "SCRAM-SHA-512")
+    assert (config["sasl.username"], config["sasl.password"]) == ("worker", "hunter2")
+    assert config["ssl.endpoint.identification.algorithm"] == "https"
+    for env in ({}, SASL):
+        confluent_kafka.Consumer({**librdkafka_config(settings(**env)), "group.id": "t"}).close()
 
 
 @pytest.mark.parametrize(
