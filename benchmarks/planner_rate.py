@@ -4,8 +4,9 @@ Reads a JSONL file of events (`iocmon simulate --no-send --events-out FILE`), sp
 into partitions by key, and runs each batch through what the store does around the pure
 planner: states read back from JSON, decode, plan, the Lua op list serialised (as the live
 worker does, one plan a batch), and side by side the rebuild's way: one fold a partition,
-states kept in memory, one plan at the end. Redis round trips are left out, so these are the
-ceilings of one process. `--profile` prints the top of a cProfile run of each.
+states kept in memory, one plan at the end turned into bulk commands. Redis round trips
+are left out, so these are the ceilings of one process. `--profile` prints the top of a
+cProfile run of each.
 
     .venv/bin/python -m benchmarks.planner_rate EVENTS.jsonl [--profile]
 """
@@ -28,7 +29,8 @@ from iocmon.domain.calendar import load_calendar
 from iocmon.domain.lifecycle import DossierState
 from producers.replay import key_for_value
 from streams.keys import PartitionKeys
-from streams.store import _Ops
+from streams.store import _script_args
+from streams.writes import bulk_commands, plan_writes
 
 
 def _partitions(path: Path, count: int) -> dict[int, list[Record]]:
@@ -55,9 +57,7 @@ def per_batch(parts: dict[int, list[Record]], batch_size: int) -> int:
                 for d in dossier_ids(decoded)
             }
             plan = plan_batch(decoded, states, calendar)
-            ops = _Ops(keys)
-            ops.write(plan)
-            orjson.dumps(ops.ops)
+            orjson.dumps(_script_args(keys, plan)[1])
             for dossier_id, state in plan.states.items():
                 stored[dossier_id] = orjson.dumps(state.to_json())
             done += len(chunk)
@@ -77,10 +77,9 @@ def folded(parts: dict[int, list[Record]], batch_size: int) -> int:
             for record, item in decoded:
                 fold.add(record, item)
             done += len(chunk)
-        ops = _Ops(PartitionKeys("bench", "events", p), max_ops=20_000)
-        ops.write(fold.take())
-        for _, chunk_ops in ops.chunks():
-            orjson.dumps(chunk_ops)
+        writes = plan_writes(PartitionKeys("bench", "events", p), fold.take())
+        for _ in bulk_commands(writes, fresh=True):
+            pass
     return done
 
 

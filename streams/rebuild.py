@@ -50,12 +50,11 @@ from streams.generations import pointer_key
 from streams.history import PartitionReader
 from streams.labels import AgencyLabels
 from streams.rebuild_jobs import build_in_processes
-from streams.store import BatchStore
+from streams.store import NOTHING_APPLIED, BatchStore
 
 SWITCH_LUA_PATH = "lua/switch.lua"
 PROGRESS_EVERY_S = 0.5
 SETTLE_BEFORE_DELETE_S = 2.0
-MAX_OPS_PER_SCRIPT = 20_000
 
 
 @dataclass(frozen=True)
@@ -160,7 +159,7 @@ class _Partition:
     target: int
     fold: Fold
     folded: int = -1
-    applied: int = -1
+    applied: int = NOTHING_APPLIED
     forgot: bool = False
     switched: bool = False
 
@@ -298,7 +297,8 @@ class Rebuild:
     async def _flush(self, p: _Partition, summary: Summary) -> None:
         """Writes what the partition's fold holds into the new generation."""
         plan = p.fold.take()
-        if not await self._new.apply(p.number, p.applied, plan, MAX_OPS_PER_SCRIPT):
+        fresh = p.applied == NOTHING_APPLIED
+        if not await self._new.apply_unread(p.number, p.applied, plan, fresh):
             raise IocmonError(
                 f"partition {p.number} of generation {self.prefix} was written by someone "
                 "else during the rebuild: is another `iocmon rebuild` running?"

@@ -13,23 +13,24 @@ Each partition lives under the prefix of its generation (see `streams.generation
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from importlib import resources
 from typing import Any
 
 import orjson
 
-from iocmon.domain.batch import BatchPlan, OpenEntry
-from iocmon.domain.buckets import HOURLY_RETENTION
+from iocmon.domain.batch import BatchPlan
 from iocmon.domain.lifecycle import DossierState
 from iocmon.redis_connection import AsyncRedis
 from streams.generations import MAX_HOPS, Generations, parse_offset
-from streams.keys import PartitionKeys, open_count_fields, procedure_field
+from streams.keys import PartitionKeys
+from streams.writes import bulk_commands, lua_ops, plan_writes
 
 NOTHING_APPLIED = -1
 APPLIED, MOVED = 1, 2
+BULK_SCRIPT_ITEMS = 20_000
+_BULK_LUA = resources.files("streams").joinpath("lua/bulk_write.lua").read_text("utf-8")
 _APPLY_LUA = resources.files("streams").joinpath("lua/apply_batch.lua").read_text("utf-8")
 
 
@@ -41,6 +42,7 @@ class BatchStore:
         self._topic = topic
         self.generations = Generations(redis, prefix, follow)
         self._apply = redis.register_script(_APPLY_LUA)
+        self._bulk_write = redis.register_script(_BULK_LUA)
 
     def keys(self, partition: int) -> PartitionKeys:
         return PartitionKeys(self.generations.prefix(partition), self._topic, partition)
@@ -90,123 +92,72 @@ class BatchStore:
         )
         return [m.decode("utf-8") if isinstance(m, bytes) else m for m in members]
 
-    async def apply(
-        self, partition: int, planned_against: int, plan: BatchPlan, max_ops: int | None = None
+    async def apply(self, partition: int, planned_against: int, plan: BatchPlan) -> bool:
+        keys, ops = _script_args(self.keys(partition), plan)
+        status, detail = await self._apply(
+            keys=keys, args=[planned_against, plan.last_offset, orjson.dumps(ops)]
+        )
+        if status == MOVED:
+            await self.generations.follow(partition, detail)
+        return bool(status == APPLIED)
+
+    async def apply_unread(
+        self, partition: int, planned_against: int, plan: BatchPlan, fresh: bool
     ) -> bool:
-        """With `max_ops`, a plan of more ops goes in several scripts and the offset moves
-        with the last: only for a generation no one reads until it is complete (the
-        rebuild's), as a reader could see part of the plan. One script of a whole partition
-        would block Redis, and the live view, for seconds."""
-        ops = _Ops(self.keys(partition), max_ops)
-        ops.write(plan)
-        chunks = ops.chunks()
-        for i, (keys, chunk) in enumerate(chunks):
-            last = plan.last_offset if i == len(chunks) - 1 else planned_against
-            status, detail = await self._apply(
-                keys=keys, args=[planned_against, last, orjson.dumps(chunk)]
-            )
-            if status == MOVED:
-                await self.generations.follow(partition, detail)
-            if status != APPLIED:
-                return False
-        return True
+        """`apply` for a generation no one reads until it is complete (the rebuild's): the
+        writes go as commands of many members each, in scripts of bounded size, then the
+        offset moves with the same check. Not atomic, so a reader could see part of the plan;
+        one script of a whole partition's plan would block Redis, and the live view, for
+        seconds. `fresh`: nothing of this partition was written yet."""
+        if await self.applied_offset(partition) != planned_against:
+            return False
+        k = self.keys(partition)
+        for keys, commands in _bulk_script_args(bulk_commands(plan_writes(k, plan), fresh)):
+            await self._bulk_write(keys=keys, args=[orjson.dumps(commands)])
+        status, _ = await self._apply(
+            keys=[k.offset], args=[planned_against, plan.last_offset, "[]"]
+        )
+        return bool(status == APPLIED)
 
 
-class _Ops:
-    """Translates a plan into the Lua script's op lists, numbering keys as it goes; a new
-    list (with keys of its own) every `max_ops` ops."""
+def _bulk_script_args(
+    commands: Iterable[tuple[Any, ...]],
+) -> Iterator[tuple[list[str], list[list[Any]]]]:
+    """KEYS and commands of `bulk_write.lua` calls of about `BULK_SCRIPT_ITEMS` items each,
+    so that no call holds Redis for long."""
+    keys: list[str] = []
+    index: dict[str, int] = {}
+    out: list[list[Any]] = []
+    items = 0
 
-    def __init__(self, keys: PartitionKeys, max_ops: int | None = None) -> None:
-        self._k = keys
-        self._max = max_ops
-        self._sealed: list[tuple[list[str], list[list[Any]]]] = []
-        self._start()
+    def number(key: str) -> int:
+        if key not in index:
+            keys.append(key)
+            index[key] = len(keys)
+        return index[key]
 
-    def _start(self) -> None:
-        self.keys: list[str] = [self._k.offset]
-        self._index: dict[str, int] = {self._k.offset: 1}
-        self.ops: list[list[Any]] = []
+    for name, target, *args in commands:
+        if name == "MSET":
+            out.append([name, [number(key) for key in target], args[0]])
+            items += 2 * len(target)
+        else:
+            out.append([name, number(target), *args])
+            items += 1 + len(args)
+        if items >= BULK_SCRIPT_ITEMS:
+            yield keys, out
+            keys, index, out, items = [], {}, [], 0
+    if out:
+        yield keys, out
 
-    def chunks(self) -> list[tuple[list[str], list[list[Any]]]]:
-        """(keys, ops) of each script to run, in order; at least one."""
-        return [*self._sealed, (self.keys, self.ops)]
 
-    def _key(self, name: str) -> int:
-        if name not in self._index:
-            self.keys.append(name)
-            self._index[name] = len(self.keys)
-        return self._index[name]
-
-    def op(self, name: str, key: str, *args: Any) -> None:
-        if self._max is not None and len(self.ops) >= self._max:
-            self._sealed.append((self.keys, self.ops))
-            self._start()
-        self.ops.append([name, self._key(key), *args])
-
-    def write(self, plan: BatchPlan) -> None:
-        k = self._k
-        for dossier_id, state in plan.states.items():
-            self.op("set", k.dossier(dossier_id), orjson.dumps(state.to_json()).decode())
-        agencies: set[str] = set()
-        for (bucket, agency, outcome), n in plan.ended.items():
-            self._count(k.ended(bucket), f"{agency}|{outcome}", n, bucket.resolution == "h")
-            agencies.add(agency)
-        for (bucket, agency, procedure, outcome), n in plan.ended_by_procedure.items():
-            self.op(
-                "hincrby",
-                k.ended_by_procedure(bucket),
-                procedure_field(agency, procedure, outcome),
-                n,
-            )
-        for (bucket, agency, channel, level), n in plan.received.items():
-            self._count(
-                k.received(bucket), f"{agency}|{channel}|{level}", n, bucket.resolution == "h"
-            )
-            agencies.add(agency)
-        for kind, counter in (
-            ("events", plan.events),
-            ("ignored", plan.ignored),
-            ("rejected", plan.rejected),
-        ):
-            for name, n in counter.items():
-                self.op("hincrby", k.stats, f"{kind}|{name}", n)
-
-        open_delta: Counter[str] = Counter()
-        for dossier_id, (before, after) in plan.index_changes.items():
-            if before is not None:
-                self._unindex(dossier_id, before, open_delta)
-            if after is not None:
-                self._index_entry(dossier_id, after, open_delta)
-                agencies.add(after.agency)
-        for field, n in open_delta.items():
-            if n:
-                self.op("hincrby", k.open_counts, field, n)
-        for agency in sorted(agencies):
-            self.op("sadd", k.agencies, agency)
-
-    def _count(self, key: str, field: str, n: int, expires: bool) -> None:
-        self.op("hincrby", key, field, n)
-        if expires:
-            self.op("expire", key, int(HOURLY_RETENTION.total_seconds()))
-
-    def _unindex(self, dossier_id: str, entry: OpenEntry, delta: Counter[str]) -> None:
-        for field in open_count_fields(entry):
-            delta[field] -= 1
-        if entry.clock is not None:
-            for agency in (None, entry.agency):
-                self.op("zrem", self._k.overdue_from(agency), dossier_id)
-                self.op("zrem", self._k.due_soon_from(agency), dossier_id)
-        if entry.alert_at is not None:
-            self.op("zrem", self._k.alert_next, dossier_id)
-
-    def _index_entry(self, dossier_id: str, entry: OpenEntry, delta: Counter[str]) -> None:
-        for field in open_count_fields(entry):
-            delta[field] += 1
-        if entry.clock is not None:
-            overdue = entry.clock.overdue_from.timestamp()
-            due_soon = entry.clock.due_soon_from.timestamp()
-            for agency in (None, entry.agency):
-                self.op("zadd", self._k.overdue_from(agency), overdue, dossier_id)
-                self.op("zadd", self._k.due_soon_from(agency), due_soon, dossier_id)
-        if entry.alert_at is not None:
-            self.op("zadd", self._k.alert_next, entry.alert_at.timestamp(), dossier_id)
+def _script_args(k: PartitionKeys, plan: BatchPlan) -> tuple[list[str], list[list[Any]]]:
+    """KEYS and the op list of `apply_batch.lua`, keys numbered as they come."""
+    keys = [k.offset]
+    index = {k.offset: 1}
+    ops: list[list[Any]] = []
+    for name, key, args in lua_ops(plan_writes(k, plan)):
+        if key not in index:
+            keys.append(key)
+            index[key] = len(keys)
+        ops.append([name, index[key], *args])
+    return keys, ops

@@ -202,11 +202,11 @@ class Fold:
                 plan.received[(bucket, effect.agency, effect.channel, effect.level)] += 1
         elif isinstance(effect, Ended):
             procedure = transition.state.procedure or ""
+            agency, outcome = effect.agency, effect.outcome.value
             for bucket in buckets_of(effect.at):
-                plan.ended[(bucket, effect.agency, effect.outcome.value)] += 1
+                plan.ended[(bucket, agency, outcome)] += 1
                 if bucket.resolution != "h":
-                    key = (bucket, effect.agency, procedure, effect.outcome.value)
-                    plan.ended_by_procedure[key] += 1
+                    plan.ended_by_procedure[(bucket, agency, procedure, outcome)] += 1
 
     def _reject(self, dead: DeadLetter) -> None:
         self._plan.rejected[dead.reason] += 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from iocmon.domain.calendar import LOCAL_TZ
 
@@ -21,8 +21,10 @@ HOURLY_RETENTION = timedelta(days=100)
 HOURLY_QUERY_WINDOW = timedelta(days=90)
 
 
-@dataclass(frozen=True, slots=True)
-class Bucket:
+class Bucket(NamedTuple):
+    """A tuple, not a dataclass: every counted event adds to four (bucket, agency, ...)
+    counter keys, and a tuple hashes in C where a dataclass hashes in Python."""
+
     resolution: Resolution
     id: str
 

@@ -165,12 +165,12 @@ def apply_event(state: DossierState | None, event: Event, calendar: WorkingCalen
     transition = _transition(state, event, calendar)
     entry = (event.event_id, event.type.value, event.at.isoformat(), _label(transition.effect))
     history = (*(state.history if state else ()), entry)
-    return Transition(
-        evolve(transition.state, history=history),
-        transition.effect,
-        transition.counted,
-        transition.clears,
-    )
+    after = transition.state
+    if after is state:
+        after = evolve(after, history=history)
+    else:  # made by this transition and seen by no one yet: no second copy
+        _set(after, "history", history)
+    return Transition(after, transition.effect, transition.counted, transition.clears)
 
 
 _STATE_SLOTS: tuple[str, ...] = DossierState.__slots__  # type: ignore[attr-defined]

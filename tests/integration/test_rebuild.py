@@ -115,27 +115,43 @@ def test_switch_needs_the_new_generation_caught_up_and_the_live_side_follows(
     asyncio.run(scenario())
 
 
-def test_a_plan_split_over_several_scripts_writes_what_one_script_writes(stack: Stack) -> None:
-    """The rebuild writes a whole partition's plan in scripts of at most so many ops."""
+def test_the_rebuilds_bulk_writes_equal_the_workers_script(stack: Stack) -> None:
+    """The rebuild writes a partition's plan as plain multi-member commands, as fresh keys
+    (counters set) and as later plans (counters incremented, index entries moved)."""
     base, topic = f"t{uuid.uuid4().hex[:10]}", "events"
+    now = datetime.now(UTC)
     records = [_received(i, f"D{i}") for i in range(30)]
-    decoded = decode_batch(records, datetime.now(UTC))
-    plan = plan_batch(decoded, dict.fromkeys(dossier_ids(decoded)), load_calendar(None))
+    resolved = [
+        Record(30 + i, r.key, r.value.replace(b'"received"', b'"resolved"').replace(b"e-", b"x-"))
+        for i, r in enumerate(records[:10])
+    ]
+    calendar = load_calendar(None)
+
+    def plan_of(batch: list[Record], states: dict[str, Any]) -> Any:
+        decoded = decode_batch(batch, now)
+        return plan_batch(decoded, {d: states.get(d) for d in dossier_ids(decoded)}, calendar)
+
+    first = plan_of(records, {})
+    second = plan_of(resolved, first.states)
 
     async def scenario() -> list[dict[bytes, Any]]:
         client = Redis.from_url(stack.redis_url)
         contents = []
-        for name, max_ops in (("whole", None), ("split", 7)):
+        for name in ("script", "bulk"):
             store = BatchStore(client, f"{base}:{name}", topic, follow=False)
-            assert await store.apply(0, -1, plan, max_ops)
-            assert await store.applied_offset(0) == 29
-            assert not await store.apply(0, -1, plan, max_ops)  # planned against a stale offset
+            for against, plan in ((-1, first), (29, second)):
+                if name == "script":
+                    assert await store.apply(0, against, plan)
+                else:
+                    assert await store.apply_unread(0, against, plan, fresh=against == -1)
+                    assert not await store.apply_unread(0, against, plan, fresh=False)  # stale
+            assert await store.applied_offset(0) == 39
             contents.append(await _dump(client, f"{base}:{name}:"))
         await client.aclose()
         return contents
 
-    whole, split = asyncio.run(scenario())
-    assert len(whole) > 10 and split == whole
+    script, bulk = asyncio.run(scenario())
+    assert len(script) > 10 and bulk == script
 
 
 async def _dump(client: Redis, prefix: str) -> dict[bytes, Any]:

@@ -1,0 +1,157 @@
+"""What a batch plan writes to Redis, grouped by key: the one translation of a plan.
+
+The worker sends it as the op list of one Lua script (`lua_ops`: atomic with the offset
+check, see `streams.store`); the rebuild, writing a generation no one reads before it is
+complete, sends it as multi-member commands (`bulk_commands`, run by `bulk_write.lua`),
+which cost Redis a fraction of one scripted call per field.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from iocmon.domain.batch import BatchPlan, OpenEntry
+from iocmon.domain.buckets import HOURLY_RETENTION
+from streams.keys import PartitionKeys, open_count_fields, procedure_field
+
+EXPIRE_S = int(HOURLY_RETENTION.total_seconds())
+BULK_CHUNK = 1000
+"""Members, fields or keys per bulk command."""
+
+
+@dataclass
+class Writes:
+    states: dict[str, str] = field(default_factory=dict)
+    """Dossier key -> its state as JSON."""
+    counts: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    """Hash key -> field -> increment."""
+    expiring: dict[str, None] = field(default_factory=dict)
+    """Hash keys of hourly counters, kept for `HOURLY_RETENTION` from now (ordered set)."""
+    zrem: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    zadd: defaultdict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
+    """Sorted-set key -> member -> score; applied after every `zrem`."""
+    sadd: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+
+def plan_writes(k: PartitionKeys, plan: BatchPlan) -> Writes:
+    w = Writes()
+    for dossier_id, state in plan.states.items():
+        w.states[k.dossier(dossier_id)] = orjson.dumps(state.to_json()).decode()
+    agencies: set[str] = set()
+    for (bucket, agency, outcome), n in plan.ended.items():
+        key = k.ended(bucket)
+        w.counts[key][f"{agency}|{outcome}"] += n
+        if bucket.resolution == "h":
+            w.expiring[key] = None
+        agencies.add(agency)
+    for (bucket, agency, procedure, outcome), n in plan.ended_by_procedure.items():
+        w.counts[k.ended_by_procedure(bucket)][procedure_field(agency, procedure, outcome)] += n
+    for (bucket, agency, channel, level), n in plan.received.items():
+        key = k.received(bucket)
+        w.counts[key][f"{agency}|{channel}|{level}"] += n
+        if bucket.resolution == "h":
+            w.expiring[key] = None
+        agencies.add(agency)
+    for kind, counter in (
+        ("events", plan.events),
+        ("ignored", plan.ignored),
+        ("rejected", plan.rejected),
+    ):
+        for name, n in counter.items():
+            w.counts[k.stats][f"{kind}|{name}"] += n
+
+    open_delta: Counter[str] = Counter()
+    for dossier_id, (before, after) in plan.index_changes.items():
+        if before is not None:
+            _unindex(w, k, dossier_id, before, open_delta)
+        if after is not None:
+            _index(w, k, dossier_id, after, open_delta)
+            agencies.add(after.agency)
+    for name, n in open_delta.items():
+        if n:
+            w.counts[k.open_counts][name] += n
+    w.sadd[k.agencies].extend(sorted(agencies))
+    return w
+
+
+def _unindex(
+    w: Writes, k: PartitionKeys, dossier_id: str, entry: OpenEntry, delta: Counter[str]
+) -> None:
+    for name in open_count_fields(entry):
+        delta[name] -= 1
+    if entry.clock is not None:
+        for agency in (None, entry.agency):
+            w.zrem[k.overdue_from(agency)].append(dossier_id)
+            w.zrem[k.due_soon_from(agency)].append(dossier_id)
+    if entry.alert_at is not None:
+        w.zrem[k.alert_next].append(dossier_id)
+
+
+def _index(
+    w: Writes, k: PartitionKeys, dossier_id: str, entry: OpenEntry, delta: Counter[str]
+) -> None:
+    for name in open_count_fields(entry):
+        delta[name] += 1
+    if entry.clock is not None:
+        overdue = entry.clock.overdue_from.timestamp()
+        due_soon = entry.clock.due_soon_from.timestamp()
+        for agency in (None, entry.agency):
+            w.zadd[k.overdue_from(agency)][dossier_id] = overdue
+            w.zadd[k.due_soon_from(agency)][dossier_id] = due_soon
+    if entry.alert_at is not None:
+        w.zadd[k.alert_next][dossier_id] = entry.alert_at.timestamp()
+
+
+def lua_ops(w: Writes) -> Iterator[tuple[str, str, tuple[Any, ...]]]:
+    """(op, key, args) for `apply_batch.lua`, one Redis command each."""
+    for key, value in w.states.items():
+        yield "set", key, (value,)
+    for key, fields in w.counts.items():
+        for name, n in fields.items():
+            yield "hincrby", key, (name, n)
+    for key in w.expiring:
+        yield "expire", key, (EXPIRE_S,)
+    for key, members in w.zrem.items():
+        for member in members:
+            yield "zrem", key, (member,)
+    for key, scored in w.zadd.items():
+        for member, score in scored.items():
+            yield "zadd", key, (score, member)
+    for key, members in w.sadd.items():
+        for member in members:
+            yield "sadd", key, (member,)
+
+
+def bulk_commands(w: Writes, fresh: bool) -> Iterator[tuple[Any, ...]]:
+    """Commands writing `w` with many members each, for `bulk_write.lua`: ("MSET", keys,
+    values) or (name, key, *args). `fresh`: none of the keys exist yet, so counters are set
+    (one HSET a key) rather than incremented field by field."""
+    states = list(w.states)
+    for i in range(0, len(states), BULK_CHUNK):
+        keys = states[i : i + BULK_CHUNK]
+        yield ("MSET", keys, [w.states[k] for k in keys])
+    for key, fields in w.counts.items():
+        if fresh:
+            pairs = list(fields.items())
+            for i in range(0, len(pairs), BULK_CHUNK):
+                yield ("HSET", key, *(x for pair in pairs[i : i + BULK_CHUNK] for x in pair))
+        else:
+            for name, n in fields.items():
+                yield ("HINCRBY", key, name, n)
+    for key in w.expiring:
+        yield ("EXPIRE", key, EXPIRE_S)
+    for key, members in w.zrem.items():
+        for i in range(0, len(members), BULK_CHUNK):
+            yield ("ZREM", key, *members[i : i + BULK_CHUNK])
+    for key, scored in w.zadd.items():
+        pairs = list(scored.items())
+        for i in range(0, len(pairs), BULK_CHUNK):
+            yield ("ZADD", key, *(x for m, s in pairs[i : i + BULK_CHUNK] for x in (s, m)))
+    for key, members in w.sadd.items():
+        for i in range(0, len(members), BULK_CHUNK):
+            yield ("SADD", key, *members[i : i + BULK_CHUNK])
