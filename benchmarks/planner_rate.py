@@ -29,8 +29,7 @@ from iocmon.domain.calendar import load_calendar
 from iocmon.domain.lifecycle import DossierState
 from producers.replay import key_for_value
 from streams.keys import PartitionKeys
-from streams.store import _script_args
-from streams.writes import bulk_commands, plan_writes
+from streams.writes import bulk_commands, plan_writes, script_args
 
 
 def _partitions(path: Path, count: int) -> dict[int, list[Record]]:
@@ -57,7 +56,7 @@ def per_batch(parts: dict[int, list[Record]], batch_size: int) -> int:
                 for d in dossier_ids(decoded)
             }
             plan = plan_batch(decoded, states, calendar)
-            orjson.dumps(_script_args(keys, plan)[1])
+            orjson.dumps(script_args(plan_writes(keys, plan), keys.offset)[1])
             for dossier_id, state in plan.states.items():
                 stored[dossier_id] = orjson.dumps(state.to_json())
             done += len(chunk)

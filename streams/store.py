@@ -25,7 +25,7 @@ from iocmon.domain.lifecycle import DossierState
 from iocmon.redis_connection import AsyncRedis
 from streams.generations import MAX_HOPS, Generations, parse_offset
 from streams.keys import PartitionKeys
-from streams.writes import bulk_commands, lua_ops, plan_writes
+from streams.writes import bulk_commands, plan_writes, script_args
 
 NOTHING_APPLIED = -1
 APPLIED, MOVED = 1, 2
@@ -93,7 +93,8 @@ class BatchStore:
         return [m.decode("utf-8") if isinstance(m, bytes) else m for m in members]
 
     async def apply(self, partition: int, planned_against: int, plan: BatchPlan) -> bool:
-        keys, ops = _script_args(self.keys(partition), plan)
+        k = self.keys(partition)
+        keys, ops = script_args(plan_writes(k, plan), k.offset)
         status, detail = await self._apply(
             keys=keys, args=[planned_against, plan.last_offset, orjson.dumps(ops)]
         )
@@ -148,16 +149,3 @@ def _bulk_script_args(
             keys, index, out, items = [], {}, [], 0
     if out:
         yield keys, out
-
-
-def _script_args(k: PartitionKeys, plan: BatchPlan) -> tuple[list[str], list[list[Any]]]:
-    """KEYS and the op list of `apply_batch.lua`, keys numbered as they come."""
-    keys = [k.offset]
-    index = {k.offset: 1}
-    ops: list[list[Any]] = []
-    for name, key, args in lua_ops(plan_writes(k, plan)):
-        if key not in index:
-            keys.append(key)
-            index[key] = len(keys)
-        ops.append([name, index[key], *args])
-    return keys, ops

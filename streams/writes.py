@@ -1,6 +1,6 @@
 """What a batch plan writes to Redis, grouped by key: the one translation of a plan.
 
-The worker sends it as the op list of one Lua script (`lua_ops`: atomic with the offset
+The worker sends it as the op list of one Lua script (`script_args`: atomic with the offset
 check, see `streams.store`); the rebuild, writing a generation no one reads before it is
 complete, sends it as multi-member commands (`bulk_commands`, run by `bulk_write.lua`),
 which cost Redis a fraction of one scripted call per field.
@@ -107,24 +107,33 @@ def _index(
         w.zadd[k.alert_next][dossier_id] = entry.alert_at.timestamp()
 
 
-def lua_ops(w: Writes) -> Iterator[tuple[str, str, tuple[Any, ...]]]:
-    """(op, key, args) for `apply_batch.lua`, one Redis command each."""
-    for key, value in w.states.items():
-        yield "set", key, (value,)
+def script_args(w: Writes, offset_key: str) -> tuple[list[str], list[list[Any]]]:
+    """KEYS and the op list of `apply_batch.lua` (one Redis command an op, keys numbered
+    from 2; KEYS[1] is the offset key). Runs for every batch of the live worker."""
+    keys = [offset_key]
+    index: dict[str, int] = {}
+
+    def number(key: str) -> int:
+        if key not in index:
+            keys.append(key)
+            index[key] = len(keys)
+        return index[key]
+
+    ops: list[list[Any]] = [["set", number(key), value] for key, value in w.states.items()]
     for key, fields in w.counts.items():
-        for name, n in fields.items():
-            yield "hincrby", key, (name, n)
-    for key in w.expiring:
-        yield "expire", key, (EXPIRE_S,)
+        i = number(key)
+        ops.extend(["hincrby", i, name, n] for name, n in fields.items())
+    ops.extend(["expire", number(key), EXPIRE_S] for key in w.expiring)
     for key, members in w.zrem.items():
-        for member in members:
-            yield "zrem", key, (member,)
+        i = number(key)
+        ops.extend(["zrem", i, member] for member in members)
     for key, scored in w.zadd.items():
-        for member, score in scored.items():
-            yield "zadd", key, (score, member)
+        i = number(key)
+        ops.extend(["zadd", i, score, member] for member, score in scored.items())
     for key, members in w.sadd.items():
-        for member in members:
-            yield "sadd", key, (member,)
+        i = number(key)
+        ops.extend(["sadd", i, member] for member in members)
+    return keys, ops
 
 
 def bulk_commands(w: Writes, fresh: bool) -> Iterator[tuple[Any, ...]]:

@@ -7,6 +7,7 @@ State is small and holds no applicant data: it is stored as-is in Redis.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -75,8 +76,7 @@ class DossierState:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name in _STORED_SLOTS:
-            value = getattr(self, name)
+        for name, value in zip(_STORED_SLOTS, _stored_values(self), strict=True):
             if not value and value != "":  # None, (), 0 and 0.0: the defaults, left out
                 continue
             if name in _DATETIME_FIELDS:
@@ -113,6 +113,7 @@ _DATETIME_FIELDS = frozenset(
     }
 )
 _STORED_SLOTS: tuple[str, ...] = DossierState.__slots__  # type: ignore[attr-defined]
+_stored_values = operator.attrgetter(*_STORED_SLOTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,8 +184,8 @@ def evolve(state: DossierState, **changes: Any) -> DossierState:
     rebuild make one or two new states per event, and `replace` was their largest cost.
     Takes field names only (no validation beyond what the type checker does)."""
     out = _new(DossierState)
-    for name in _STATE_SLOTS:
-        _set(out, name, getattr(state, name))
+    for name, value in zip(_STATE_SLOTS, _stored_values(state), strict=True):
+        _set(out, name, value)
     for name, value in changes.items():
         _set(out, name, value)
     return out
