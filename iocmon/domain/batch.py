@@ -3,7 +3,8 @@
 The worker decodes a batch, loads the current state of the dossiers it names, and asks
 `plan_batch` for the complete set of changes; the store then applies that plan in one
 atomic step together with the partition's offset. Planning again from the same inputs gives
-the same plan, which is what makes retries and zombie batches safe.
+the same plan, which is what makes retries and zombie batches safe. `iocmon rebuild` folds
+whole partitions with the same `Fold` and takes one plan at the end.
 """
 
 from __future__ import annotations

@@ -2,10 +2,11 @@
 worker's web port bound to localhost unless configured.
 
 A throwaway CA signs the servers' certificate; the broker's only client listener is SASL_SSL,
-Redis listens on a TLS port only with the default user off. The worker, `iocmon replay` and
-`iocmon doctor` connect through `iocmon.kafka_connection` and `iocmon.redis_connection`; the
-figures must equal the simulator's truth, wrong passwords must fail with an error that names
-the setting to fix, and no password may reach a log or the doctor's output.
+Redis listens on a TLS port only with the default user off. The worker, `iocmon replay`,
+`iocmon rebuild` and `iocmon doctor` connect through `iocmon.kafka_connection` and
+`iocmon.redis_connection`; the figures must equal the simulator's truth, wrong passwords must
+fail with an error that names the setting to fix, and no password may reach a log or the
+doctor's output.
 
 CI runs the quick checks (Redis refuses anonymous, plain and wrong-password connections, the
 worker stops on a refused Redis login, the web bind); the end-to-end runs (a worker and
@@ -115,8 +116,8 @@ def test_worker_and_producers_over_sasl_ssl_kafka_and_tls_redis(
 
 
 def _run_exactly(pipeline: Pipeline, tmp_path: Path, fault: str) -> None:
-    """Simulated events through replay and a worker: figures exact, doctor happy, no
-    password printed or logged."""
+    """Simulated events through replay and a worker, then a rebuild: figures exact, doctor
+    happy, no password printed or logged."""
     started = time.monotonic()
     events, expected = simulate(pipeline, tmp_path, seed=31, events=EVENTS)
     worker = pipeline.start_worker()
@@ -124,11 +125,15 @@ def _run_exactly(pipeline: Pipeline, tmp_path: Path, fault: str) -> None:
     pipeline.wait_caught_up()
     assert_figures_exact([worker], expected)
     elapsed = time.monotonic() - started
+    # The rebuild reads through its own Kafka client (confluent-kafka) and writes in bulk.
+    rebuilt = pipeline.iocmon("rebuild", "--delete-old")
+    assert "live generation now" in rebuilt.stdout, rebuilt.stdout + rebuilt.stderr
+    assert_figures_exact([worker], expected)
 
     doctor = pipeline.iocmon("doctor", "--json", "--url", worker.url, check=False)
     checks = {c["service"]: c for c in json.loads(doctor.stdout)["checks"]}
     assert checks["kafka"]["ok"] and checks["redis"]["ok"], doctor.stdout
-    for text in (doctor.stdout, doctor.stderr, replay.stdout, replay.stderr):
+    for text in (doctor.stdout, doctor.stderr, replay.stdout, replay.stderr, rebuilt.stderr):
         assert not any(p in text for p in PASSWORDS), "a password was printed"
     worker.stop()
     log = worker.log_path.read_text(errors="replace")
