@@ -104,7 +104,9 @@ def test_status_once_shows_the_worker_s_figures(pipeline: Pipeline, worker: Work
     assert shown[:1] + shown[2:] == expected[:1] + expected[2:]
 
     now = data.month
-    assert now["received"] > 0 and now["open"] > 0  # the stream reached this month's figures
+    # Open figures are as of now, whatever the period, so the stream shows there; received
+    # this month is 0 in a month's first days, as the stream ends days before now.
+    assert now["open"] > 0
 
     def cells(starting: str) -> list[str]:
         line = next(line for line in shown if line.strip().startswith(starting))
