@@ -13,10 +13,9 @@ Each partition lives under the prefix of its generation (see `streams.generation
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
 from importlib import resources
-from typing import Any
 
 import orjson
 
@@ -25,7 +24,7 @@ from iocmon.domain.lifecycle import DossierState
 from iocmon.redis_connection import AsyncRedis
 from streams.generations import MAX_HOPS, Generations, parse_offset
 from streams.keys import PartitionKeys
-from streams.writes import bulk_commands, plan_writes, script_args
+from streams.writes import bulk_script_args, plan_writes, script_args
 
 NOTHING_APPLIED = -1
 APPLIED, MOVED = 1, 2
@@ -113,39 +112,10 @@ class BatchStore:
         if await self.applied_offset(partition) != planned_against:
             return False
         k = self.keys(partition)
-        for keys, commands in _bulk_script_args(bulk_commands(plan_writes(k, plan), fresh)):
+        writes = plan_writes(k, plan)
+        for keys, commands in bulk_script_args(writes, fresh, BULK_SCRIPT_ITEMS):
             await self._bulk_write(keys=keys, args=[orjson.dumps(commands)])
         status, _ = await self._apply(
             keys=[k.offset], args=[planned_against, plan.last_offset, "[]"]
         )
         return bool(status == APPLIED)
-
-
-def _bulk_script_args(
-    commands: Iterable[tuple[Any, ...]],
-) -> Iterator[tuple[list[str], list[list[Any]]]]:
-    """KEYS and commands of `bulk_write.lua` calls of about `BULK_SCRIPT_ITEMS` items each,
-    so that no call holds Redis for long."""
-    keys: list[str] = []
-    index: dict[str, int] = {}
-    out: list[list[Any]] = []
-    items = 0
-
-    def number(key: str) -> int:
-        if key not in index:
-            keys.append(key)
-            index[key] = len(keys)
-        return index[key]
-
-    for name, target, *args in commands:
-        if name == "MSET":
-            out.append([name, [number(key) for key in target], args[0]])
-            items += 2 * len(target)
-        else:
-            out.append([name, number(target), *args])
-            items += 1 + len(args)
-        if items >= BULK_SCRIPT_ITEMS:
-            yield keys, out
-            keys, index, out, items = [], {}, [], 0
-    if out:
-        yield keys, out

@@ -107,18 +107,27 @@ def _index(
         w.zadd[k.alert_next][dossier_id] = entry.alert_at.timestamp()
 
 
+class ScriptKeys:
+    """The KEYS of one script call, numbered from 1 as Lua counts, each key once."""
+
+    def __init__(self, *first: str) -> None:
+        self.names: list[str] = []
+        self._index: dict[str, int] = {}
+        for key in first:
+            self.number(key)
+
+    def number(self, key: str) -> int:
+        if key not in self._index:
+            self.names.append(key)
+            self._index[key] = len(self.names)
+        return self._index[key]
+
+
 def script_args(w: Writes, offset_key: str) -> tuple[list[str], list[list[Any]]]:
-    """KEYS and the op list of `apply_batch.lua` (one Redis command an op, keys numbered
-    from 2; KEYS[1] is the offset key). Runs for every batch of the live worker."""
-    keys = [offset_key]
-    index: dict[str, int] = {}
-
-    def number(key: str) -> int:
-        if key not in index:
-            keys.append(key)
-            index[key] = len(keys)
-        return index[key]
-
+    """KEYS and the op list of `apply_batch.lua` (one Redis command an op; KEYS[1] is the
+    offset key). Runs for every batch of the live worker."""
+    keys = ScriptKeys(offset_key)
+    number = keys.number
     ops: list[list[Any]] = [["set", number(key), value] for key, value in w.states.items()]
     for key, fields in w.counts.items():
         i = number(key)
@@ -133,7 +142,29 @@ def script_args(w: Writes, offset_key: str) -> tuple[list[str], list[list[Any]]]
     for key, members in w.sadd.items():
         i = number(key)
         ops.extend(["sadd", i, member] for member in members)
-    return keys, ops
+    return keys.names, ops
+
+
+def bulk_script_args(
+    w: Writes, fresh: bool, max_items: int
+) -> Iterator[tuple[list[str], list[list[Any]]]]:
+    """KEYS and commands of `bulk_write.lua` calls of about `max_items` items each, so that
+    no call holds Redis for long."""
+    keys = ScriptKeys()
+    out: list[list[Any]] = []
+    items = 0
+    for name, target, *args in bulk_commands(w, fresh):
+        if name == "MSET":
+            out.append([name, [keys.number(key) for key in target], args[0]])
+            items += 2 * len(target)
+        else:
+            out.append([name, keys.number(target), *args])
+            items += 1 + len(args)
+        if items >= max_items:
+            yield keys.names, out
+            keys, out, items = ScriptKeys(), [], 0
+    if out:
+        yield keys.names, out
 
 
 def bulk_commands(w: Writes, fresh: bool) -> Iterator[tuple[Any, ...]]:
