@@ -10,7 +10,9 @@ partition by partition, each switch one atomic script (see `streams.generations`
    in memory (`Fold`), then writing it with the worker's `BatchStore`: each dossier's state
    and index entries once, each counter once, instead of once per batch. Dead letters and
    alerts are not produced again (the worker produced them live), but the rejected and
-   ignored counters are rebuilt.
+   ignored counters are rebuilt. The alerts already sent are carried over from the live
+   states of the dossiers still open, so the worker neither sends them again nor forgets
+   to clear them.
 2. A partition is ready when the rebuild has applied at least every record the live
    generation has (the end offset seen at start, or further if the live worker moved on).
    `switch.lua` then turns the live offset key into `moved:<new prefix>`; if the live worker
@@ -43,7 +45,14 @@ import click
 from iocmon.config import Settings
 from iocmon.domain.agencies import load_catalogue
 from iocmon.domain.alerts import AlertPolicy
-from iocmon.domain.batch import Fold, Record, decode_batch, dossier_ids
+from iocmon.domain.batch import (
+    BatchPlan,
+    Fold,
+    Record,
+    alert_candidates,
+    decode_batch,
+    dossier_ids,
+)
 from iocmon.domain.calendar import WorkingCalendar, load_calendar
 from iocmon.errors import IocmonError
 from iocmon.redis_connection import AsyncRedis, async_redis
@@ -56,6 +65,7 @@ from streams.store import NOTHING_APPLIED, BatchStore
 SWITCH_LUA_PATH = "lua/switch.lua"
 PROGRESS_EVERY_S = 0.5
 SETTLE_BEFORE_DELETE_S = 2.0
+CARRY_READ_CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -302,6 +312,7 @@ class Rebuild:
     async def _flush(self, p: _Partition, summary: Summary) -> None:
         """Writes what the partition's fold holds into the new generation."""
         plan = p.fold.take()
+        await self._carry_alerts(p, plan)
         fresh = p.applied == NOTHING_APPLIED
         if not await self._new.apply_unread(p.number, p.applied, plan, fresh):
             raise IocmonError(
@@ -313,6 +324,18 @@ class Rebuild:
         summary.ignored += sum(plan.ignored.values())
         summary.rejected += sum(plan.rejected.values())
         await self._labels.note(agency for (_, agency, *_rest) in plan.received)
+
+    async def _carry_alerts(self, p: _Partition, plan: BatchPlan) -> None:
+        """The alerts the live generation sent for the plan's open dossiers, read from their
+        live states (`Fold.carry_alerted`). One sent after this read and before the switch is
+        sent once more by the worker, with the same alert id (receivers deduplicate by it);
+        after Redis lost the states, every pending alert is sent once more that way."""
+        candidates = alert_candidates(plan, self._settings.now())
+        alerted: dict[str, tuple[str, ...]] = {}
+        for i in range(0, len(candidates), CARRY_READ_CHUNK):
+            _, live = await self._live.load(p.number, candidates[i : i + CARRY_READ_CHUNK])
+            alerted.update((d, s.alerted) for d, s in live.items() if s is not None and s.alerted)
+        p.fold.carry_alerted(plan, alerted)
 
     async def _try_switch(self, p: _Partition, summary: Summary) -> None:
         for _ in range(16):

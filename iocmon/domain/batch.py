@@ -229,6 +229,43 @@ class Fold:
         self.added = 0
         return plan
 
+    def carry_alerted(self, plan: BatchPlan, alerted: Mapping[str, Sequence[str]]) -> None:
+        """Records in `plan` (just taken) and in the states kept the alerts another
+        generation already emitted for these dossiers.
+
+        A fold emits no alerts, and a state rebuilt from events alone says none were sent:
+        the worker would send them all again after the switch, and, worse, never clear them
+        when the dossier ends. Only the ids of the dossier's current appointment are kept.
+        """
+        calendar, policy = self._calendar, self._policy
+        for dossier_id, ids in alerted.items():
+            state = plan.states.get(dossier_id)
+            if state is None or not state.is_open or state.alert_due_at is None:
+                continue
+            current = {
+                alert_id(dossier_id, kind, state.alert_due_at)
+                for kind in (AlertKind.DUE_SOON, AlertKind.OVERDUE)
+            }
+            kept = tuple(dict.fromkeys([*state.alerted, *(i for i in ids if i in current)]))
+            if kept == state.alerted:
+                continue
+            updated = replace(state, alerted=kept)
+            plan.states[dossier_id] = updated
+            plan.index_after[dossier_id] = open_entry(updated, calendar, policy)
+            if dossier_id in self.states:
+                self.states[dossier_id] = updated
+
+
+def alert_candidates(plan: BatchPlan, now: datetime) -> list[str]:
+    """The open dossiers of `plan` that may have been alerted by `now`: their first
+    threshold has passed, or they are paused (a pause keeps the alerts sent before it)."""
+    return [
+        dossier_id
+        for dossier_id, entry in plan.index_after.items()
+        if entry is not None
+        and (entry.clock is None or entry.alert_at is None or entry.alert_at <= now)
+    ]
+
 
 def plan_batch(
     decoded: Sequence[tuple[Record, Decoded]],

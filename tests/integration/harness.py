@@ -181,6 +181,19 @@ class Pipeline:
             timeout=timeout_s,
         )
 
+    def alerts(self) -> list[dict[str, Any]]:
+        """Every alert the pipeline's workers sent, oldest first per partition."""
+        consumer = KafkaConsumer(
+            f"{self.name}-alerts",
+            **kafka_python_kwargs(self.settings()),
+            auto_offset_reset="earliest",
+            consumer_timeout_ms=2000,
+        )
+        try:
+            return [json.loads(m.value) for m in consumer]
+        finally:
+            consumer.close()
+
     def end_offsets(self, topic: str | None = None) -> dict[int, int]:
         topic = topic or self.events_topic
         consumer = KafkaConsumer(**kafka_python_kwargs(self.settings()))

@@ -17,7 +17,7 @@ import urllib.parse
 from datetime import datetime, timedelta
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 
 from iocmon.domain.calendar import LOCAL_TZ
 from tests.integration.harness import REPO, Pipeline, Worker, http_get, sum_samples, wait_for
@@ -26,19 +26,6 @@ pytestmark = pytest.mark.integration
 
 DUE_DAY = datetime(2026, 3, 10, tzinfo=LOCAL_TZ)  # a Tuesday, a working day
 START = DUE_DAY.replace(hour=23, minute=59, second=5)
-
-
-def alerts(pipeline: Pipeline) -> list[dict]:
-    consumer = KafkaConsumer(
-        f"{pipeline.name}-alerts",
-        bootstrap_servers=pipeline.stack.kafka,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=2000,
-    )
-    try:
-        return [json.loads(m.value) for m in consumer]
-    finally:
-        consumer.close()
 
 
 def send(pipeline: Pipeline, *events: dict) -> int:
@@ -110,7 +97,7 @@ def test_due_soon_then_overdue_survive_the_owner_being_killed_and_end_clears(
 def _due_soon_overdue_cleared(
     pipeline: Pipeline, dossier: str, partition: int, offset_s: float, first: Worker, second: Worker
 ) -> None:
-    wait_for(lambda: any(a["kind"] == "due_soon" for a in alerts(pipeline)), 60, "due_soon")
+    wait_for(lambda: any(a["kind"] == "due_soon" for a in pipeline.alerts()), 60, "due_soon")
     wait_for(lambda: in_alertmanager(pipeline, dossier) == ["DossierDueSoon"], 60, "AM due soon")
     wait_for(lambda: owns(first, partition) or owns(second, partition), 60, "an owner")
     owner, survivor = (first, second) if owns(first, partition) else (second, first)
@@ -118,7 +105,7 @@ def _due_soon_overdue_cleared(
     assert shifted_now < DUE_DAY + timedelta(days=1), "too slow: midnight passed before the kill"
     owner.kill9()
 
-    wait_for(lambda: any(a["kind"] == "overdue" for a in alerts(pipeline)), 120, "overdue")
+    wait_for(lambda: any(a["kind"] == "overdue" for a in pipeline.alerts()), 120, "overdue")
     # Overdue replaces due soon: one active alert per dossier, never two of a kind.
     wait_for(lambda: in_alertmanager(pipeline, dossier) == ["DossierOverdue"], 60, "AM overdue")
     assert owns(survivor, partition)
@@ -130,11 +117,11 @@ def _due_soon_overdue_cleared(
     resolved = {"v": 1, "event_id": f"{dossier}-2", "dossier_id": dossier, "type": "resolved",
                 "at": (DUE_DAY + timedelta(days=1, minutes=1)).isoformat()}  # fmt: skip
     send(pipeline, resolved)
-    wait_for(lambda: any(a["kind"] == "cleared" for a in alerts(pipeline)), 60, "cleared")
+    wait_for(lambda: any(a["kind"] == "cleared" for a in pipeline.alerts()), 60, "cleared")
     wait_for(lambda: in_alertmanager(pipeline, dossier) == [], 60, "the alert resolved in AM")
 
     time.sleep(3)  # a few more checks: nothing may be repeated
-    seen = alerts(pipeline)
+    seen = pipeline.alerts()
     kinds = sorted(a["kind"] for a in seen)
     assert kinds == ["cleared", "cleared", "due_soon", "overdue"]
     fired = {a["kind"]: a for a in seen if a["kind"] != "cleared"}

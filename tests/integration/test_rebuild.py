@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -27,7 +28,7 @@ from iocmon.domain.calendar import load_calendar
 from streams.generations import pointer_key
 from streams.queries import FigureReader
 from streams.store import BatchStore
-from tests.integration.harness import REPO, Pipeline, Stack
+from tests.integration.harness import REPO, Pipeline, Stack, wait_for
 from tests.integration.truth import api_figures, assert_figures_exact, expected_from_truth
 
 pytestmark = pytest.mark.integration
@@ -242,9 +243,11 @@ def test_rebuild_with_nothing_lost_changes_no_figure_and_the_worker_carries_on(
     pipeline: Pipeline, tmp_path: Path
 ) -> None:
     first, second, truth = _simulate_halves(pipeline, tmp_path, seed=6)
-    worker = pipeline.start_worker()
+    worker = pipeline.start_worker(IOCMON_ALERT_CHECK_INTERVAL_S="0.5")
     pipeline.iocmon("replay", str(first))
     pipeline.wait_caught_up()
+    sent = _alerts_settled(pipeline)
+    assert sum(a["kind"] == "overdue" for a in sent) > 20
     before = api_figures(worker)
 
     rebuilt = pipeline.iocmon("rebuild", "--delete-old")
@@ -266,3 +269,29 @@ def test_rebuild_with_nothing_lost_changes_no_figure_and_the_worker_carries_on(
     pipeline.iocmon("replay", str(second))
     pipeline.wait_caught_up()
     assert_figures_exact([worker], expected_from_truth(truth))
+    # The alerts sent before the rebuild were carried into the rebuilt states: none is sent
+    # again, and those of dossiers that ended since were cleared.
+    sent = _alerts_settled(pipeline)
+    repeated = [i for i, n in Counter(a["alert_id"] for a in sent).items() if n > 1]
+    assert repeated == []
+    cleared = {a["clears"] for a in sent if a["kind"] == "cleared"}
+    active = {
+        a["dossier_id"] for a in sent if a["kind"] != "cleared" and a["alert_id"] not in cleared
+    }
+    ended = [d for d in active if worker.get_json(f"/api/v1/dossiers/{d}")[1]["status"] == "ended"]
+    assert ended == []
+    assert len(cleared) > 10
+
+
+def _alerts_settled(pipeline: Pipeline) -> list[dict[str, Any]]:
+    """The alerts sent once a few of the worker's alert checks passed without sending more."""
+    seen = [-1]
+
+    def settled() -> bool:
+        time.sleep(1.5)
+        n = len(pipeline.alerts())
+        settled, seen[0] = n == seen[0], n
+        return settled
+
+    wait_for(settled, 120, "the worker's alert checks to settle")
+    return pipeline.alerts()

@@ -6,7 +6,16 @@ import json
 from datetime import datetime, timedelta
 
 from iocmon.domain.alerts import AlertKind, AlertPolicy
-from iocmon.domain.batch import Record, decode_batch, open_entry, plan_alert_check, plan_batch
+from iocmon.domain.batch import (
+    BatchPlan,
+    Fold,
+    Record,
+    alert_candidates,
+    decode_batch,
+    open_entry,
+    plan_alert_check,
+    plan_batch,
+)
 from iocmon.domain.calendar import LOCAL_TZ, load_calendar
 from iocmon.domain.lifecycle import DossierState
 
@@ -122,3 +131,50 @@ def test_alert_ids_are_stable_and_carry_no_applicant_data() -> None:
     }
     assert body["due_at"] == local("2024-03-07T17:00:00").isoformat()
     assert datetime.fromisoformat(body["state_at"]) - local("2024-03-08T00:00:00") == timedelta(0)
+
+
+def rebuilt(*records: Record) -> tuple[Fold, BatchPlan]:
+    """A rebuild's fold of `records` (it emits no alerts) and the plan it takes."""
+    fold = Fold(CAL, POLICY, keep_dead_letters=False)
+    fold.know({"D": None})
+    for record, item in decode_batch(records, NOW):
+        fold.add(record, item)
+    return fold, fold.take()
+
+
+def test_a_rebuilt_state_carries_the_alerts_sent_so_the_worker_neither_repeats_nor_forgets_them() -> (
+    None
+):  # noqa: E501
+    live, _ = apply(None, received())
+    live, fired = check(live, "2024-03-08T09:00:00")  # overdue alert sent by the live worker
+    fold, plan = rebuilt(received())
+    assert alert_candidates(plan, local("2024-03-08T09:00:00")) == ["D"]
+    assert alert_candidates(plan, local("2024-03-05T09:00:00")) == []  # nothing due yet
+
+    fold.carry_alerted(plan, {"D": live.alerted})
+    assert plan.states["D"] == live == fold.states["D"]
+    assert plan.index_after["D"] == open_entry(live, CAL, POLICY)
+    assert check(plan.states["D"], "2024-03-09T09:00:00")[1] == []  # not sent again
+    _, alerts = apply(plan.states["D"], event(1, "resolved", "2024-03-09T10:00:00"))
+    assert [a.clears for a in alerts] == [fired[0].alert_id]  # and cleared at the end
+
+
+def test_only_alerts_of_the_current_appointment_are_carried() -> None:
+    live, _ = apply(None, received())
+    live, _ = check(live, "2024-03-08T09:00:00")  # overdue for 7 Mar
+    moved = event(1, "rescheduled", "2024-03-08T10:00:00",
+                  due_at=local("2024-03-14T17:00:00").isoformat())  # fmt: skip
+    fold, plan = rebuilt(received(), moved)
+    fold.carry_alerted(plan, {"D": live.alerted})
+    assert plan.states["D"].alerted == ()
+    _, alerts = check(plan.states["D"], "2024-03-13T09:00:00")
+    assert [a.kind for a in alerts] == [AlertKind.DUE_SOON]  # armed for the new appointment
+
+
+def test_ended_dossiers_carry_nothing() -> None:
+    live, _ = apply(None, received())
+    live, _ = check(live, "2024-03-08T09:00:00")
+    fold, plan = rebuilt(received(), event(1, "resolved", "2024-03-08T10:00:00"))
+    assert alert_candidates(plan, local("2024-03-09T00:00:00")) == []
+    fold.carry_alerted(plan, {"D": live.alerted})
+    assert plan.states["D"].alerted == ()
