@@ -27,9 +27,11 @@ class PartitionReader:
     def __init__(self, settings: Settings) -> None:
         self._topic = settings.events_topic
         self._servers = settings.kafka_bootstrap_servers
+        self._group = settings.consumer_group
+        self._config = librdkafka_config(settings)
         self._consumer = ck.Consumer(
             {
-                **librdkafka_config(settings),
+                **self._config,
                 "group.id": "iocmon-rebuild",  # required by the client; never joined
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
@@ -93,6 +95,26 @@ class PartitionReader:
 
     def pause(self, partition: int) -> None:
         self._consumer.pause([ck.TopicPartition(self._topic, partition)])
+
+    def resume(self, partition: int) -> None:
+        self._consumer.resume([ck.TopicPartition(self._topic, partition)])
+
+    def committed(self, partitions: Iterable[int]) -> dict[int, int]:
+        """The worker group's committed offsets (the next record it reads; -1: none)."""
+        group = ck.Consumer({**self._config, "group.id": self._group})  # never joins
+        try:
+            found = group.committed(
+                [ck.TopicPartition(self._topic, p) for p in partitions], timeout=TIMEOUT_S
+            )
+        except ck.KafkaException as exc:
+            raise IocmonError(
+                f"cannot read the committed offsets of group {self._group} from "
+                f"{self._servers} ({exc.args[0]}); check IOCMON_CONSUMER_GROUP and that "
+                "Kafka answers"
+            ) from None
+        finally:
+            group.close()
+        return {tp.partition: max(tp.offset, -1) for tp in found}
 
     def close(self) -> None:
         self._consumer.close()

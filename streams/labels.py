@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from iocmon.redis_connection import AsyncRedis
 from streams.keys import agency_labels_key
 
+FULL_FACTOR = 4
+
 
 class AgencyLabels:
     def __init__(
@@ -22,20 +24,31 @@ class AgencyLabels:
         self._key = agency_labels_key(prefix)
         self._limit = limit
         self._catalogue = catalogue
-        self._noted: set[str] = set()
+        self._full = False
 
     async def note(self, agencies: Iterable[str]) -> None:
-        """Record first sightings; a code seen once by this process is not sent again."""
-        if self._catalogue is not None:
+        """Record first sightings. Sent for every batch that received dossiers, not cached:
+        a code this process saw before must be noted again after Redis lost the set (its
+        rebuild holds only what the workers had processed; the rest they note as they go).
+        Once the set holds `FULL_FACTOR`× the label limit, later codes could never become
+        label values, so they are no longer sent (until `allowed` sees the set short again).
+        """
+        if self._catalogue is not None or self._full:
             return
-        new = set(agencies) - self._noted
-        if not new or len(self._noted) > self._limit * 4:
+        new = set(agencies)
+        if not new:
             return
-        await self._redis.zadd(self._key, {a: time.time() for a in new}, nx=True)
-        self._noted |= new
+        now = time.time()
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zadd(self._key, dict.fromkeys(new, now), nx=True)
+        pipe.zcard(self._key)
+        _, count = await pipe.execute()
+        self._full = count >= self._limit * FULL_FACTOR
 
     async def allowed(self) -> frozenset[str]:
         if self._catalogue is not None:
             return self._catalogue
         codes = await self._redis.zrange(self._key, 0, self._limit - 1)
+        if len(codes) < self._limit:
+            self._full = False
         return frozenset(c.decode("utf-8") if isinstance(c, bytes) else c for c in codes)

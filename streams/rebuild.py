@@ -13,11 +13,14 @@ partition by partition, each switch one atomic script (see `streams.generations`
    ignored counters are rebuilt. The alerts already sent are carried over from the live
    states of the dossiers still open, so the worker neither sends them again nor forgets
    to clear them.
-2. A partition is ready when the rebuild has applied at least every record the live
-   generation has (the end offset seen at start, or further if the live worker moved on).
-   `switch.lua` then turns the live offset key into `moved:<new prefix>`; if the live worker
-   got ahead meanwhile the rebuild reads on and tries again. The live worker follows the
-   marker at its next batch and continues in the new generation.
+2. A partition is ready when the rebuild has applied exactly the records the live pipeline
+   has processed: up to the live generation's offset, or the worker group's committed offset
+   if that is further (Redis lost the keys). Never further: the worker makes the dead letters
+   and alerts of the records it processes, and after the switch it skips every record the
+   new generation holds, so records no worker has seen yet are left to it. `switch.lua` then
+   turns the live offset key into `moved:<new prefix>`; if the live worker got ahead
+   meanwhile, the rebuild reads on to where it is and tries again. The live worker follows
+   the marker at its next batch and continues in the new generation.
 3. When every partition has switched, the pointer `<redis_prefix>:generation` names the new
    prefix. With `--delete-old` the old generation's keys are deleted, except its offset keys
    (the `moved:` signposts, one per partition).
@@ -34,10 +37,12 @@ import os
 import re
 import sys
 import time
+from bisect import bisect_right
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
+from operator import attrgetter
 from typing import Protocol, TextIO
 
 import click
@@ -63,6 +68,7 @@ from streams.rebuild_jobs import build_in_processes
 from streams.store import NOTHING_APPLIED, BatchStore
 
 SWITCH_LUA_PATH = "lua/switch.lua"
+_offset = attrgetter("offset")
 PROGRESS_EVERY_S = 0.5
 SETTLE_BEFORE_DELETE_S = 2.0
 CARRY_READ_CHUNK = 5000
@@ -90,6 +96,7 @@ class Summary:
     ignored: int = 0
     rejected: int = 0
     partitions: int = 0
+    left_to_worker: int = 0
 
     def text(self) -> str:
         rate = self.records / self.seconds if self.seconds else 0.0
@@ -100,6 +107,11 @@ class Summary:
             f"rejected {self.rejected:,}",
             f"  live generation now {self.prefix} (was {', '.join(self.old_prefixes)})",
         ]
+        if self.left_to_worker:
+            lines.append(
+                f"  {self.left_to_worker:,} records the worker has not processed yet are left "
+                "to it (its dead letters and alerts come with them)"
+            )
         if self.switch_retries:
             lines.append(f"  {self.switch_retries} switch(es) retried: the worker was ahead")
         if self.deleted_keys:
@@ -162,8 +174,9 @@ def _clock_text(seconds: float) -> str:
 
 @dataclass
 class _Partition:
-    """One partition being rebuilt: records are folded in memory as they are read, and
-    written (`_flush`) when the partition reached its target or the fold holds too much."""
+    """One partition being rebuilt: records are folded in memory as they are read, up to
+    `target` and no further, and written (`_flush`) when the partition reached its target
+    or the fold holds too much. Records read past the target wait in `ahead`."""
 
     number: int
     begin: int
@@ -173,6 +186,7 @@ class _Partition:
     applied: int = NOTHING_APPLIED
     forgot: bool = False
     switched: bool = False
+    ahead: list[Record] = field(default_factory=list)
 
 
 class Rebuild:
@@ -232,14 +246,15 @@ class Rebuild:
         summary = Summary(self.prefix, [])
         if not numbers:
             return summary
-        bounds = {p: self._reader.bounds(p) for p in numbers}
+        begins = {p: self._reader.bounds(p)[0] for p in numbers}
         live = await self._live.applied_offsets(numbers)
+        committed = self._reader.committed(numbers)
         self._reader.read_from_beginning(numbers)
         parts = {
             p: _Partition(
                 p,
-                bounds[p][0],
-                max(bounds[p][1] - 1, live[p]),
+                begins[p],
+                max(live[p], committed[p] - 1),
                 Fold(self._calendar, self._policy, keep_dead_letters=False),
             )
             for p in numbers
@@ -255,6 +270,9 @@ class Rebuild:
             self._progress.close(self._done, self._total(parts))
         summary.records = self._done
         summary.partitions = len(parts)
+        summary.left_to_worker = sum(
+            max(self._reader.bounds(p.number)[1] - 1 - p.target, 0) for p in parts.values()
+        )
         return summary
 
     async def finish(self, summary: Summary, start: float, delete_old: bool) -> Summary:
@@ -272,7 +290,7 @@ class Rebuild:
         return sum(max(p.target - p.begin + 1, 0) for p in parts.values())
 
     def _reached(self, p: _Partition) -> bool:
-        if p.folded >= p.target:
+        if p.folded >= p.target or (p.ahead and p.ahead[0].offset > p.target):
             return True
         position = self._reader.position(p.number)
         return position is not None and position > p.target
@@ -282,16 +300,30 @@ class Rebuild:
         for number, records in polled.items():
             p = parts[number]
             if not p.switched:
-                await self._fold(p, records)
-                if len(p.fold.states) > self._limits.keep_dossiers // len(parts):
-                    await self._flush(p, summary)
-                    p.fold.forget()
-                    p.forgot = True
+                last = p.ahead[-1].offset if p.ahead else p.folded
+                p.ahead.extend(r for r in records if r.offset > last)
+        for p in parts.values():
+            if p.switched or not p.ahead:
+                continue
+            await self._fold_ahead(p)
+            if len(p.fold.states) > self._limits.keep_dossiers // len(parts):
+                await self._flush(p, summary)
+                p.fold.forget()
+                p.forgot = True
         for p in parts.values():
             if not p.switched and p.fold.added and self._reached(p):
                 await self._flush(p, summary)
         if self._progress is not None:
             self._progress.show(self._done, self._total(parts))
+
+    async def _fold_ahead(self, p: _Partition) -> None:
+        """Folds the records read up to the target; with some left past it, the partition
+        is paused until the target moves (they are the worker's to process first)."""
+        cut = bisect_right(p.ahead, p.target, key=_offset)
+        records, p.ahead = p.ahead[:cut], p.ahead[cut:]
+        if p.ahead:
+            self._reader.pause(p.number)
+        await self._fold(p, records)
 
     async def _fold(self, p: _Partition, records: Sequence[Record]) -> None:
         fresh = [r for r in records if r.offset > p.folded]
@@ -347,11 +379,13 @@ class Rebuild:
             if status == 1:
                 p.switched = True
                 p.fold.forget()
+                p.ahead = []
                 self._reader.pause(p.number)
                 return
             if status == 0:
                 p.target = int(detail)
                 summary.switch_retries += 1
+                self._reader.resume(p.number)
                 return
             if not await self._live.generations.follow(p.number, detail):
                 break

@@ -166,4 +166,5 @@ def _merge(prefix: str, parts: list[Summary]) -> Summary:
         merged.ignored += s.ignored
         merged.rejected += s.rejected
         merged.partitions += s.partitions
+        merged.left_to_worker += s.left_to_worker
     return merged

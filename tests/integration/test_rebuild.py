@@ -21,10 +21,12 @@ from typing import Any
 
 import pytest
 import redis
+from kafka import KafkaProducer
 from redis.asyncio import Redis
 
 from iocmon.domain.batch import Record, decode_batch, dossier_ids, plan_batch
 from iocmon.domain.calendar import load_calendar
+from iocmon.kafka_connection import kafka_python_kwargs
 from streams.generations import pointer_key
 from streams.queries import FigureReader
 from streams.store import BatchStore
@@ -281,6 +283,36 @@ def test_rebuild_with_nothing_lost_changes_no_figure_and_the_worker_carries_on(
     ended = [d for d in active if worker.get_json(f"/api/v1/dossiers/{d}")[1]["status"] == "ended"]
     assert ended == []
     assert len(cleared) > 10
+
+
+def test_records_no_worker_processed_yet_are_left_to_it_with_their_dead_letters(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """Redis lost every key while no worker ran, and records came meanwhile: the rebuild
+    restores what the worker group had processed (its committed offsets) and no more, so the
+    worker, started again, dead-letters the bad records among the new ones itself."""
+    first, second, truth = _simulate_halves(pipeline, tmp_path, seed=7)
+    worker = pipeline.start_worker()
+    pipeline.iocmon("replay", str(first))
+    pipeline.wait_caught_up()
+    worker.stop()  # commits what it applied
+    assert _delete_all_keys(pipeline) > 100
+    pipeline.iocmon("replay", str(second))
+    producer = KafkaProducer(**kafka_python_kwargs(pipeline.settings()), acks="all")
+    bad = [f"bad-{i}".encode() for i in range(24)]
+    for key in bad:
+        producer.send(pipeline.events_topic, key=key, value=b"{not json")
+    producer.flush()
+    producer.close()
+
+    rebuilt = pipeline.iocmon("rebuild")
+    assert "the worker has not processed yet are left to it" in rebuilt.stdout, rebuilt.stdout
+
+    worker = pipeline.start_worker()
+    pipeline.wait_caught_up()
+    assert_figures_exact([worker], expected_from_truth(truth))
+    dead = Counter(key for key, _, _ in pipeline.dead_letters())
+    assert {key: dead[key] for key in bad} == dict.fromkeys(bad, 1)
 
 
 def _alerts_settled(pipeline: Pipeline) -> list[dict[str, Any]]:

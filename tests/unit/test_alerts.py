@@ -142,9 +142,7 @@ def rebuilt(*records: Record) -> tuple[Fold, BatchPlan]:
     return fold, fold.take()
 
 
-def test_a_rebuilt_state_carries_the_alerts_sent_so_the_worker_neither_repeats_nor_forgets_them() -> (
-    None
-):  # noqa: E501
+def test_a_rebuilt_state_carries_the_alerts_sent_so_they_are_not_repeated_but_cleared() -> None:
     live, _ = apply(None, received())
     live, fired = check(live, "2024-03-08T09:00:00")  # overdue alert sent by the live worker
     fold, plan = rebuilt(received())
