@@ -28,8 +28,8 @@ class AgencyLabels:
 
     async def note(self, agencies: Iterable[str]) -> None:
         """Record first sightings. Sent for every batch that received dossiers, not cached:
-        a code this process saw before must be noted again after Redis lost the set (its
-        rebuild holds only what the workers had processed; the rest they note as they go).
+        a code this process saw before must be noted again after Redis lost the set (a
+        rebuild notes the codes of what the workers had processed, the workers the rest).
         Once the set holds `FULL_FACTOR`× the label limit, later codes could never become
         label values, so they are no longer sent (until `allowed` sees the set short again).
         """

@@ -68,10 +68,10 @@ from streams.rebuild_jobs import build_in_processes
 from streams.store import NOTHING_APPLIED, BatchStore
 
 SWITCH_LUA_PATH = "lua/switch.lua"
-_offset = attrgetter("offset")
 PROGRESS_EVERY_S = 0.5
 SETTLE_BEFORE_DELETE_S = 2.0
 CARRY_READ_CHUNK = 5000
+_offset = attrgetter("offset")
 
 
 @dataclass(frozen=True)
@@ -320,10 +320,11 @@ class Rebuild:
         """Folds the records read up to the target; with some left past it, the partition
         is paused until the target moves (they are the worker's to process first)."""
         cut = bisect_right(p.ahead, p.target, key=_offset)
-        records, p.ahead = p.ahead[:cut], p.ahead[cut:]
-        if p.ahead:
+        if cut < len(p.ahead):
             self._reader.pause(p.number)
-        await self._fold(p, records)
+        if cut:
+            records, p.ahead = p.ahead[:cut], p.ahead[cut:]
+            await self._fold(p, records)
 
     async def _fold(self, p: _Partition, records: Sequence[Record]) -> None:
         fresh = [r for r in records if r.offset > p.folded]
