@@ -266,10 +266,12 @@ class Worker:
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = self.pipeline.env(
-            IOCMON_WEB_PORT=str(self.port),
-            IOCMON_METRICS_REFRESH_S="1",
-            IOCMON_SESSION_TIMEOUT_S="10",
-            **self.extra_env,
+            **{
+                "IOCMON_WEB_PORT": str(self.port),
+                "IOCMON_METRICS_REFRESH_S": "1",
+                "IOCMON_SESSION_TIMEOUT_S": "10",
+                **self.extra_env,
+            }
         )
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
