@@ -2,7 +2,9 @@
 
 The switch script and the live side's following of `moved:` signposts are tested on real
 Redis first; then whole rebuilds while a worker runs: after all keys were deleted mid-stream,
-and with nothing lost (same figures, and the worker carries on in the new generation).
+and with nothing lost (same figures, no alert sent twice, and the worker carries on in the
+new generation); and after the keys were lost while no worker ran (the records it had not
+processed are left to it, dead letters included).
 """
 
 from __future__ import annotations
