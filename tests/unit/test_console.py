@@ -568,6 +568,9 @@ def test_live_wall_in_a_terminal_restores_the_cursor_on_ctrl_c() -> None:
     url = f"http://127.0.0.1:{closed_port()}"
     pid, fd = pty.fork()
     if pid == 0:  # the child: the live wall on the pty
+        # As from a terminal: a shell without job control starts background jobs with
+        # SIGINT ignored, and the wall would never see the Ctrl-C.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.execve(
             sys.executable,
             [sys.executable, "-c", "from iocmon.console.live import live_command as c; c()",
@@ -592,11 +595,22 @@ def test_live_wall_in_a_terminal_restores_the_cursor_on_ctrl_c() -> None:
                 break
             output += chunk
     finally:
-        _, status = os.waitpid(pid, 0)
+        status = _reap(pid)
     assert output.startswith(b"\x1b[?1049h\x1b[?25l")  # alternate screen, cursor hidden
     assert b"not answering" in output
     assert output.rstrip().endswith(b"\x1b[?25h\x1b[?1049l")  # cursor back, screen restored
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def _reap(pid: int) -> int:
+    """The child's wait status; killed if it outlives the test, which then fails, not hangs."""
+    for _ in range(25):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.2)
+    os.kill(pid, signal.SIGKILL)
+    return os.waitpid(pid, 0)[1]
 
 
 def test_help_of_every_command() -> None:
