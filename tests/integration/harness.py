@@ -183,14 +183,18 @@ class Pipeline:
 
     def alerts(self) -> list[dict[str, Any]]:
         """Every alert the pipeline's workers sent, oldest first per partition."""
+        return [json.loads(m.value) for m in self._read_all(f"{self.name}-alerts", 2000)]
+
+    def _read_all(self, topic: str, idle_ms: int) -> list[Any]:
+        """Every record of `topic` from its start, once none came for `idle_ms`."""
         consumer = KafkaConsumer(
-            f"{self.name}-alerts",
+            topic,
             **kafka_python_kwargs(self.settings()),
             auto_offset_reset="earliest",
-            consumer_timeout_ms=2000,
+            consumer_timeout_ms=idle_ms,
         )
         try:
-            return [json.loads(m.value) for m in consumer]
+            return list(consumer)
         finally:
             consumer.close()
 
@@ -230,16 +234,7 @@ class Pipeline:
         wait_for(caught_up, timeout_s, "the worker(s) to apply every record")
 
     def dead_letters(self) -> list[tuple[bytes | None, bytes | None, dict[str, bytes]]]:
-        consumer = KafkaConsumer(
-            self.dlq_topic,
-            **kafka_python_kwargs(self.settings()),
-            auto_offset_reset="earliest",
-            consumer_timeout_ms=3000,
-        )
-        try:
-            return [(m.key, m.value, dict(m.headers)) for m in consumer]
-        finally:
-            consumer.close()
+        return [(m.key, m.value, dict(m.headers)) for m in self._read_all(self.dlq_topic, 3000)]
 
     def stop(self) -> None:
         for worker in self.workers:
