@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 from collections import defaultdict
-from pathlib import Path
 
 import faust
 from aiokafka.errors import IllegalStateError, KafkaError
@@ -24,11 +22,11 @@ from iocmon.domain.alerts import Alert, AlertPolicy
 from iocmon.domain.batch import DeadLetter, Record
 from iocmon.domain.calendar import load_calendar
 from iocmon.errors import ConfigError
-from iocmon.kafka_connection import bootstrap_list, faust_credentials
 from iocmon.redis_connection import async_redis, redis_target
 from streams import metrics
 from streams.api import Api
 from streams.exporter import FigureExporter
+from streams.faust_app import build_faust_app, events_topic
 from streams.intake import BatchApplier
 from streams.labels import AgencyLabels
 from streams.queries import FigureReader
@@ -38,41 +36,8 @@ from streams.web import register_routes
 log = logging.getLogger(__name__)
 
 
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-
-
 def create_app(settings: Settings) -> faust.App:
-    if settings.web_host not in LOOPBACK_HOSTS and not settings.api_token:
-        raise ConfigError(
-            f"IOCMON_WEB_HOST={settings.web_host} exposes the API beyond this machine; "
-            "set IOCMON_API_TOKEN to require a bearer token, or bind to 127.0.0.1"
-        )
-    app = faust.App(
-        settings.consumer_group,
-        broker=[f"kafka://{host}" for host in bootstrap_list(settings)],
-        broker_credentials=faust_credentials(settings),
-        store="memory://",
-        key_serializer="raw",
-        value_serializer="raw",
-        topic_partitions=settings.event_partitions,
-        # Faust's own topics (the assignor's leader topic) need the cluster's replication,
-        # or losing one broker takes them away.
-        topic_replication_factor=settings.topic_replication_factor,
-        consumer_auto_offset_reset="earliest",
-        # Do not wait for in-flight batches on stop or rebalance: during a Redis outage they
-        # never finish, and the stop or rebalance would hang. Their messages stay unacked
-        # (see `_apply_events`), so nothing unapplied is committed; the CAS store turns a
-        # batch the new owner reads again into a no-op.
-        stream_wait_empty=False,
-        producer_acks=-1,
-        web_port=settings.web_port,
-        web_bind=settings.web_host,
-        web_host=settings.web_host,
-        broker_session_timeout=settings.session_timeout_s,
-        broker_rebalance_timeout=settings.session_timeout_s,
-        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 10),
-        datadir=Path(tempfile.gettempdir()) / f"iocmon-faust-{settings.web_port}",
-    )
+    app = build_faust_app(settings)
     redis = async_redis(settings)
     calendar = load_calendar(settings.calendar_file)
     catalogue = load_catalogue(settings.agencies_file)
@@ -88,13 +53,7 @@ def create_app(settings: Settings) -> faust.App:
     store = BatchStore(redis, settings.redis_prefix, settings.events_topic)
     exporter = FigureExporter(reader, store, labels, catalogue)
     agency_names = {a.code: a.name for a in catalogue}
-    events_topic = app.topic(
-        settings.events_topic,
-        key_type=bytes,
-        value_type=bytes,
-        partitions=settings.event_partitions,
-        internal=False,
-    )
+    events = events_topic(app, settings)
     reporter_tp = TP(settings.events_topic, 0)
 
     async def dead_letter(partition: int, dead: DeadLetter) -> None:
@@ -198,7 +157,7 @@ def create_app(settings: Settings) -> faust.App:
                     type(exc).__name__,
                 )
 
-    @app.agent(events_topic, name="intake")
+    @app.agent(events, name="intake")
     async def intake(stream: faust.StreamT[bytes]) -> None:
         async for events in stream.take_events(settings.batch_size, within=settings.batch_window_s):
             await _apply_events(events)
