@@ -11,7 +11,6 @@ up every partition exactly once.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from iocmon.domain.buckets import ALL_TIME, Bucket, Cover
 from iocmon.domain.figures import Figures
 from iocmon.domain.judge import OpenState, overdue_days
 from iocmon.domain.lifecycle import DossierState
+from iocmon.domain.state_codec import decode_state
 from iocmon.redis_connection import AsyncRedis
 from streams.generations import MAX_HOPS, Generations
 from streams.keys import PartitionKeys, parse_procedure_field
@@ -204,10 +204,10 @@ class FigureReader:
         for _, p, dossier_id in chosen:
             pipe.get(parts[p].dossier(dossier_id))
         items = []
-        for (overdue_from, _, _), blob in zip(chosen, await pipe.execute(), strict=True):
+        for (overdue_from, _, dossier_id), blob in zip(chosen, await pipe.execute(), strict=True):
             if blob is None:
                 continue
-            state = DossierState.from_json(json.loads(blob))
+            state = decode_state(dossier_id, blob)
             assert state.due_at is not None
             items.append(
                 {
@@ -229,7 +229,7 @@ class FigureReader:
             pipe.get(keys.dossier(dossier_id))
         for blob in await pipe.execute():
             if blob is not None:
-                return DossierState.from_json(json.loads(blob))
+                return decode_state(dossier_id, blob)
         return None
 
     async def procedures(self, cover: Cover, agency: str) -> dict[str, Counter[str]]:

@@ -21,6 +21,7 @@ import orjson
 
 from iocmon.domain.batch import BatchPlan
 from iocmon.domain.lifecycle import DossierState
+from iocmon.domain.state_codec import decode_state
 from iocmon.redis_connection import AsyncRedis
 from streams.generations import MAX_HOPS, Generations, parse_offset
 from streams.keys import PartitionKeys
@@ -79,7 +80,7 @@ class BatchStore:
                 break
         offset = parse_offset(raw[0])
         states = {
-            d: None if blob is None else DossierState.from_json(orjson.loads(blob))
+            d: None if blob is None else decode_state(d, blob)
             for d, blob in zip(ids, raw[1:], strict=True)
         }
         return offset, states

@@ -13,10 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from iocmon.domain.batch import BatchPlan, OpenEntry
 from iocmon.domain.buckets import HOURLY_RETENTION
+from iocmon.domain.state_codec import encode_state
 from streams.keys import PartitionKeys, open_count_fields, procedure_field
 
 EXPIRE_S = int(HOURLY_RETENTION.total_seconds())
@@ -41,7 +40,7 @@ class Writes:
 def plan_writes(k: PartitionKeys, plan: BatchPlan) -> Writes:
     w = Writes()
     for dossier_id, state in plan.states.items():
-        w.states[k.dossier(dossier_id)] = orjson.dumps(state.to_json()).decode()
+        w.states[k.dossier(dossier_id)] = encode_state(state).decode()
     agencies: set[str] = set()
     for (bucket, agency, outcome), n in plan.ended.items():
         key = k.ended(bucket)

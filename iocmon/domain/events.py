@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -21,6 +21,7 @@ from iocmon.errors import IocmonError
 CONTRACT_VERSION = 1
 MAX_RECORD_BYTES = 64 * 1024
 MAX_ID_CHARS = 64
+_LOCAL = timezone(timedelta(hours=7))
 EARLIEST_AT = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_FUTURE = timedelta(days=1)
 # An appointment outside these is a typo, and near year 1 or 9999 the calendar arithmetic
@@ -71,6 +72,8 @@ class RejectReason(StrEnum):
     AT_IN_FUTURE = "at_in_future"
     KEY_MISMATCH = "key_mismatch"
     UNKNOWN_DOSSIER = "unknown_dossier"
+    BEYOND_HORIZON = "beyond_horizon"
+    TOO_MANY_EVENTS = "too_many_events"
 
 
 class RecordRejected(IocmonError):
@@ -144,11 +147,19 @@ def parse_timestamp(field: str, raw: object) -> datetime:
         fraction = digits.group(0)
         text = f"{head}.{fraction[:6].ljust(6, '0')}{rest[len(fraction) :]}"
     try:
-        return datetime.fromisoformat(text)
+        value = datetime.fromisoformat(text)
     except ValueError:
         raise RecordRejected(
             RejectReason.BAD_TIMESTAMP, f"field '{field}' is not a valid calendar date and time"
         ) from None
+    # Judging is in local time (CONTRACT §3), and alert ids and stored states spell instants
+    # in it: one spelling per instant, whatever offset the source wrote.
+    if value.utcoffset() == _LOCAL.utcoffset(None):
+        return value
+    try:
+        return value.astimezone(_LOCAL)
+    except OverflowError:  # year 1 or 9999: left to the range checks that follow
+        return value
 
 
 def parse_record(key: bytes | None, value: bytes | None, now: datetime) -> Event:

@@ -7,6 +7,7 @@ State is small and holds no applicant data: it is stored as-is in Redis.
 
 from __future__ import annotations
 
+import hashlib
 import operator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +21,13 @@ from iocmon.domain.judge import Outcome, judge_outcome
 
 Status = Literal["submitted", "rejected_at_intake", "open", "ended"]
 HistoryEntry = tuple[str, str, str, str]
+
+MAX_EVENTS = 1000
+"""CONTRACT §3a: a dossier accepts at most this many events."""
+HISTORY_KEPT = 20
+"""Entries of a dossier's history kept for `iocmon dossier`; older event ids are kept as
+8-byte digests (`older_ids`), which is all deduplication needs."""
+ID_DIGEST_BYTES = 8
 
 PAUSE_TYPES = frozenset({EventType.SUPPLEMENT_REQUESTED, EventType.FEE_REQUESTED})
 TERMINAL_TYPES = frozenset(
@@ -45,7 +53,7 @@ class DossierState:
     dossier_id: str
     status: Status
     history: tuple[HistoryEntry, ...] = ()
-    """Every distinct event applied: (event_id, type, at, effect); also the dedup record."""
+    """The last `HISTORY_KEPT` distinct events applied: (event_id, type, at, effect)."""
     agency: str | None = None
     procedure: str | None = None
     channel: str | None = None
@@ -61,10 +69,19 @@ class DossierState:
     outcome: Outcome | None = None
     alerted: tuple[str, ...] = ()
     """Ids of the alerts emitted for the current appointment and not yet cleared."""
+    older_ids: bytes = b""
+    """Digests (`id_digest`) of the event ids that left `history`, for deduplication."""
 
     @property
-    def event_ids(self) -> frozenset[str]:
-        return frozenset(entry[0] for entry in self.history)
+    def event_count(self) -> int:
+        """Distinct events applied, the history's dropped ones included."""
+        return len(self.history) + len(self.older_ids) // ID_DIGEST_BYTES
+
+    def has_event(self, event_id: str) -> bool:
+        for entry in self.history:
+            if entry[0] == event_id:
+                return True
+        return bool(self.older_ids) and _holds_digest(self.older_ids, id_digest(event_id))
 
     @property
     def is_open(self) -> bool:
@@ -74,46 +91,22 @@ class DossierState:
     def is_paused(self) -> bool:
         return self.pause_started_at is not None
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name, value in zip(_STORED_SLOTS, _stored_values(self), strict=True):
-            if not value and value != "":  # None, (), 0 and 0.0: the defaults, left out
-                continue
-            if name in _DATETIME_FIELDS:
-                value = value.isoformat()
-            elif name == "history":
-                value = [list(entry) for entry in value]
-            elif name == "alerted":
-                value = list(value)
-            out[name] = value
-        return out
 
-    @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> DossierState:
-        values: dict[str, Any] = dict(doc)
-        for name in _DATETIME_FIELDS:
-            if name in values:
-                values[name] = datetime.fromisoformat(values[name])
-        if "history" in values:
-            values["history"] = tuple(tuple(entry) for entry in values["history"])
-        if "alerted" in values:
-            values["alerted"] = tuple(values["alerted"])
-        if "outcome" in values:
-            values["outcome"] = Outcome(values["outcome"])
-        return cls(**values)
-
-
-_DATETIME_FIELDS = frozenset(
-    {
-        "received_at",
-        "due_at",
-        "alert_due_at",
-        "pause_started_at",
-        "ended_at",
-    }
-)
 _STORED_SLOTS: tuple[str, ...] = DossierState.__slots__  # type: ignore[attr-defined]
 _stored_values = operator.attrgetter(*_STORED_SLOTS)
+
+
+def id_digest(event_id: str) -> bytes:
+    return hashlib.blake2b(event_id.encode("utf-8"), digest_size=ID_DIGEST_BYTES).digest()
+
+
+def _holds_digest(digests: bytes, digest: bytes) -> bool:
+    at = digests.find(digest)
+    while at != -1:
+        if at % ID_DIGEST_BYTES == 0:
+            return True
+        at = digests.find(digest, at + 1)
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,19 +151,28 @@ def apply_event(state: DossierState | None, event: Event, calendar: WorkingCalen
     """Apply one event to a dossier's state (None: never seen). Raises `RecordRejected`
     (reason `unknown_dossier`) for an event that needs a received dossier that does not exist.
     """
+    older = b""
     if state is not None:
-        event_id = event.event_id
-        for entry in state.history:
-            if entry[0] == event_id:
-                return Transition(state, Ignored(IgnoreReason.DUPLICATE_EVENT), counted=False)
+        if state.has_event(event.event_id):
+            return Transition(state, Ignored(IgnoreReason.DUPLICATE_EVENT), counted=False)
+        if state.event_count >= MAX_EVENTS:
+            raise RecordRejected(
+                RejectReason.TOO_MANY_EVENTS,
+                f"the dossier already has {MAX_EVENTS} events, the most one dossier accepts",
+            )
+        older = state.older_ids
     transition = _transition(state, event, calendar)
     entry = (event.event_id, event.type.value, event.at.isoformat(), _label(transition.effect))
     history = (*(state.history if state else ()), entry)
+    if len(history) > HISTORY_KEPT:
+        older += id_digest(history[0][0])
+        history = history[1:]
     after = transition.state
     if after is state:
-        after = evolve(after, history=history)
+        after = evolve(after, history=history, older_ids=older)
     else:  # made by this transition and seen by no one yet: no second copy
         _set(after, "history", history)
+        _set(after, "older_ids", older)
     return Transition(after, transition.effect, transition.counted, transition.clears)
 
 
@@ -189,6 +191,15 @@ def evolve(state: DossierState, **changes: Any) -> DossierState:
     for name, value in changes.items():
         _set(out, name, value)
     return out
+
+
+EFFECT_LABELS: tuple[str, ...] = (
+    "received",
+    "recorded",
+    *(f"ended:{o.value}" for o in Outcome),
+    *(f"ignored:{r.value}" for r in IgnoreReason),
+)
+"""Every history effect label; their order is part of the stored state (state_codec)."""
 
 
 def _label(effect: Effect) -> str:

@@ -1,0 +1,181 @@
+"""How a dossier's state is stored: a compact JSON array, not a self-describing object.
+
+Redis holds one state per dossier for the whole retention horizon (CONTRACT §3a), so the
+bytes of a state are the bytes of the store: a province keeps close to a million of them.
+The array is positional (no field names), instants are Unix seconds, enums are small
+integers, event ids that extend the dossier id (`<dossier>-3`, as one-stop systems number
+them) keep only their suffix, the alerts sent are two bits, and the dossier id itself is
+left out (it is in the key). Trailing defaults are dropped. States written by earlier
+versions (a JSON object) are still read.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from iocmon.domain.alerts import AlertKind, alert_id
+from iocmon.domain.calendar import LOCAL_TZ
+from iocmon.domain.events import EventType
+from iocmon.domain.judge import Outcome
+from iocmon.domain.lifecycle import EFFECT_LABELS, DossierState, Status
+
+FORMAT = 2
+_STATUSES: tuple[Status, ...] = ("submitted", "rejected_at_intake", "open", "ended")
+_STATUS_CODE = {s: i for i, s in enumerate(_STATUSES)}
+_CHANNELS = ("counter", "online", "postal")
+_LEVELS = ("full", "partial", "none")
+_TYPES = tuple(t.value for t in EventType)
+_TYPE_CODE = {t: i for i, t in enumerate(_TYPES)}
+_OUTCOMES = tuple(Outcome)
+_OUTCOME_CODE = {o: i + 1 for i, o in enumerate(_OUTCOMES)}
+_EFFECT_CODE = {label: i for i, label in enumerate(EFFECT_LABELS)}
+_ALERT_BITS = ((AlertKind.DUE_SOON, 1), (AlertKind.OVERDUE, 2))
+_SUFFIX = "+"
+
+
+class StateDecodeError(ValueError):
+    """A stored state this version cannot read (corrupt, or written by a newer version)."""
+
+
+def encode_state(state: DossierState) -> bytes:
+    d = state.dossier_id
+    slots: list[Any] = [
+        FORMAT,
+        _STATUS_CODE[state.status],
+        [
+            [_short_id(d, e), _TYPE_CODE[t], _epoch_text(at), _EFFECT_CODE[x]]
+            for e, t, at, x in state.history
+        ],
+        state.agency,
+        state.procedure,
+        _code(_CHANNELS, state.channel),
+        _code(_LEVELS, state.level),
+        _epoch(state.received_at),
+        _epoch(state.due_at),
+        None if state.alert_due_at == state.due_at else _epoch(state.alert_due_at),
+        state.paused_s or 0,
+        _epoch(state.pause_started_at),
+        state.supplement_requests,
+        _epoch(state.ended_at),
+        _OUTCOME_CODE[state.outcome] if state.outcome else 0,
+        _alerted(state),
+        state.handler,
+        base64.b64encode(state.older_ids).decode() if state.older_ids else None,
+    ]
+    while slots[-1] is None or slots[-1] == 0:
+        slots.pop()
+    return orjson.dumps(slots)
+
+
+def decode_state(dossier_id: str, blob: bytes | str) -> DossierState:
+    try:
+        doc = orjson.loads(blob)
+        if isinstance(doc, dict):
+            return _legacy(doc)
+        if not isinstance(doc, list) or not doc or doc[0] != FORMAT:
+            raise StateDecodeError(f"unknown state format {doc[0] if doc else None!r}")
+        return _decode(dossier_id, doc + [None] * (18 - len(doc)))
+    except (orjson.JSONDecodeError, TypeError, IndexError, KeyError, ValueError) as exc:
+        if isinstance(exc, StateDecodeError):
+            raise
+        raise StateDecodeError(f"stored state does not decode ({type(exc).__name__})") from None
+
+
+def _decode(d: str, s: list[Any]) -> DossierState:
+    due_at = _time(s[8])
+    alert_due_at = due_at if s[9] is None else _time(s[9])
+    return DossierState(
+        dossier_id=d,
+        status=_STATUSES[s[1]],
+        history=tuple(
+            (_long_id(d, e), _TYPES[t], _time_text(at), EFFECT_LABELS[x]) for e, t, at, x in s[2]
+        ),
+        agency=s[3],
+        procedure=s[4],
+        channel=None if s[5] is None else _CHANNELS[s[5]],
+        level=None if s[6] is None else _LEVELS[s[6]],
+        received_at=_time(s[7]),
+        due_at=due_at,
+        alert_due_at=alert_due_at,
+        paused_s=float(s[10] or 0),
+        pause_started_at=_time(s[11]),
+        supplement_requests=s[12] or 0,
+        ended_at=_time(s[13]),
+        outcome=_OUTCOMES[s[14] - 1] if s[14] else None,
+        alerted=_alert_ids(d, alert_due_at, s[15]),
+        handler=s[16],
+        older_ids=base64.b64decode(s[17]) if s[17] else b"",
+    )
+
+
+def _legacy(doc: dict[str, Any]) -> DossierState:
+    """A state stored as a JSON object (before the compact format)."""
+    values: dict[str, Any] = dict(doc)
+    for name in ("received_at", "due_at", "alert_due_at", "pause_started_at", "ended_at"):
+        if name in values:
+            values[name] = datetime.fromisoformat(values[name])
+    values["history"] = tuple(tuple(entry) for entry in values.get("history", ()))
+    values["alerted"] = tuple(values.get("alerted", ()))
+    if "outcome" in values:
+        values["outcome"] = Outcome(values["outcome"])
+    return DossierState(**values)
+
+
+def _short_id(dossier_id: str, event_id: str) -> str:
+    if event_id.startswith(dossier_id) or event_id.startswith(_SUFFIX):
+        return _SUFFIX + event_id.removeprefix(dossier_id)
+    return event_id
+
+
+def _long_id(dossier_id: str, stored: str) -> str:
+    return dossier_id + stored[1:] if stored.startswith(_SUFFIX) else stored
+
+
+def _alerted(state: DossierState) -> int | list[Any] | None:
+    """Bits of the current appointment's alerts; the ids themselves if any is another's."""
+    if not state.alerted:
+        return None
+    assert state.alert_due_at is not None
+    bits = 0
+    for kind, bit in _ALERT_BITS:
+        if alert_id(state.dossier_id, kind, state.alert_due_at) in state.alerted:
+            bits |= bit
+    if len(state.alerted) == bin(bits).count("1"):
+        return bits
+    return list(state.alerted)
+
+
+def _alert_ids(d: str, due: datetime | None, stored: int | list[str] | None) -> tuple[str, ...]:
+    if not stored:
+        return ()
+    if isinstance(stored, list):
+        return tuple(stored)
+    assert due is not None
+    return tuple(alert_id(d, kind, due) for kind, bit in _ALERT_BITS if stored & bit)
+
+
+def _code(values: tuple[str, ...], value: str | None) -> int | None:
+    return None if value is None else values.index(value)
+
+
+def _epoch(value: datetime | None) -> int | float | None:
+    if value is None:
+        return None
+    seconds = value.timestamp()
+    return int(seconds) if seconds.is_integer() else seconds
+
+
+def _epoch_text(text: str) -> int | float | None:
+    return _epoch(datetime.fromisoformat(text))
+
+
+def _time(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, LOCAL_TZ)
+
+
+def _time_text(value: float) -> str:
+    return datetime.fromtimestamp(value, LOCAL_TZ).isoformat()
