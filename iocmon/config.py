@@ -31,6 +31,9 @@ class Secret:
     __str__ = __repr__
 
 
+MIN_RETENTION_DAYS = 35
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     kafka_bootstrap_servers: str = "localhost:9092"
@@ -62,6 +65,20 @@ class Settings:
     api_token: str = field(default="", repr=False)
     metrics_refresh_s: float = 5.0
     topic_replication_factor: int = 1
+    retention_days: int = 400
+
+    def __post_init__(self) -> None:
+        if self.retention_days < MIN_RETENTION_DAYS:
+            raise ConfigError(
+                f"IOCMON_RETENTION_DAYS={self.retention_days} is too short: the contract "
+                f"keeps dossier states at least {MIN_RETENTION_DAYS} days (a month of late "
+                "corrections); set it to 35 or more, or unset it for the default 400"
+            )
+
+    @property
+    def retention(self) -> timedelta:
+        """CONTRACT §3a's horizon H."""
+        return timedelta(days=self.retention_days)
 
     def now(self) -> datetime:
         """The worker's clock: wall time shifted by `clock_offset_s` (for tests and drills)."""
@@ -111,6 +128,7 @@ _ENV_NAMES: dict[str, str] = {
     "api_token": "IOCMON_API_TOKEN",
     "metrics_refresh_s": "IOCMON_METRICS_REFRESH_S",
     "topic_replication_factor": "IOCMON_TOPIC_REPLICATION_FACTOR",
+    "retention_days": "IOCMON_RETENTION_DAYS",
 }
 
 

@@ -7,9 +7,11 @@ anything, so a malformed record reaches our validation (and the dead-letter topi
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 
 import faust
 from aiokafka.errors import IllegalStateError, KafkaError
@@ -19,7 +21,7 @@ from redis.exceptions import AuthenticationError, NoPermissionError, RedisError
 from iocmon.config import Settings
 from iocmon.domain.agencies import load_catalogue
 from iocmon.domain.alerts import Alert, AlertPolicy
-from iocmon.domain.batch import DeadLetter, Record
+from iocmon.domain.batch import BatchPlan, DeadLetter, Record
 from iocmon.domain.calendar import load_calendar
 from iocmon.errors import ConfigError
 from iocmon.redis_connection import async_redis, redis_target
@@ -56,34 +58,42 @@ def create_app(settings: Settings) -> faust.App:
     events = events_topic(app, settings)
     reporter_tp = TP(settings.events_topic, 0)
 
-    async def dead_letter(partition: int, dead: DeadLetter) -> None:
-        await app.producer.send_and_wait(
-            settings.dlq_topic,
-            dead.record.key,
-            dead.record.value,
-            partition=None,
-            timestamp=None,
-            headers=[
-                ("iocmon-reason", dead.reason.encode()),
-                ("iocmon-detail", dead.detail.encode()),
-                (
-                    "iocmon-source",
-                    f"{settings.events_topic}/{partition}/{dead.record.offset}".encode(),
-                ),
-            ],
-        )
-        metrics.DEAD_LETTERS.inc()
+    async def dead_letter(partition: int, letters: Sequence[DeadLetter]) -> None:
+        sent = []
+        for dead in letters:
+            source = f"{settings.events_topic}/{partition}/{dead.record.offset}"
+            sent.append(
+                await app.producer.send(
+                    settings.dlq_topic,
+                    dead.record.key,
+                    dead.record.value,
+                    partition=None,
+                    timestamp=None,
+                    headers=[
+                        ("iocmon-reason", dead.reason.encode()),
+                        ("iocmon-detail", dead.detail.encode()),
+                        ("iocmon-source", source.encode()),
+                    ],
+                )
+            )
+        await asyncio.gather(*sent)
+        metrics.DEAD_LETTERS.inc(len(letters))
 
-    async def send_alert(alert: Alert) -> None:
-        value = alert.to_json(settings.now(), agency_names.get(alert.agency))
-        await app.producer.send_and_wait(
-            settings.alerts_topic,
-            alert.dossier_id.encode("utf-8"),
-            json.dumps(value, ensure_ascii=False).encode("utf-8"),
-            partition=None,
-            timestamp=None,
-            headers=None,
-        )
+    async def send_alerts(alerts: Sequence[Alert]) -> None:
+        sent = []
+        for alert in alerts:
+            value = alert.to_json(settings.now(), agency_names.get(alert.agency))
+            sent.append(
+                await app.producer.send(
+                    settings.alerts_topic,
+                    alert.dossier_id.encode("utf-8"),
+                    json.dumps(value, ensure_ascii=False).encode("utf-8"),
+                    partition=None,
+                    timestamp=None,
+                    headers=None,
+                )
+            )
+        await asyncio.gather(*sent)
 
     class ConsumerRewinder:
         async def earliest(self, partition: int) -> int:
@@ -108,9 +118,10 @@ def create_app(settings: Settings) -> faust.App:
         store,
         calendar,
         dead_letter,
-        send_alert,
+        send_alerts,
         clock=settings.now,
         rewinder=ConsumerRewinder(),
+        horizon=settings.retention,
         policy=AlertPolicy(settings.alert_due_soon_share or None),
     )
 
@@ -147,7 +158,9 @@ def create_app(settings: Settings) -> faust.App:
     @app.timer(settings.alert_check_interval_s)
     async def check_alerts() -> None:
         """Time, not events, drives alerts: a dossier that hears nothing still goes overdue."""
-        for tp in sorted(owned_partitions()):
+        owned = sorted(owned_partitions())
+        applier.forget_partitions([tp.partition for tp in owned])
+        for tp in owned:
             try:
                 await applier.check_alerts(tp.partition)
             except (RedisError, KafkaError) as exc:
@@ -180,23 +193,30 @@ def create_app(settings: Settings) -> faust.App:
                 Record(message.offset, message.key, message.value)
             )
         now = settings.now()
-        for partition, records in by_partition.items():
-            plan = await applier.apply(partition, records)
-            for event in held[partition]:
-                event.message.decref()
-            if plan is None:
-                continue
-            try:
-                await labels.note(agency for (_, agency, *_rest) in plan.received)
-            except RedisError as exc:
-                log.warning(
-                    "cannot note new agency codes in Redis (%s); they get their own `agency` "
-                    "label once seen again while Redis answers at REDIS_URL",
-                    type(exc).__name__,
-                )
+        plans = await asyncio.gather(
+            *(apply_partition(p, records, held[p]) for p, records in by_partition.items())
+        )
+        agencies = {agency for plan in plans if plan for (_, agency, *_rest) in plan.received}
+        try:
+            await labels.note(agencies)
+        except RedisError as exc:
+            log.warning(
+                "cannot note new agency codes in Redis (%s); they get their own `agency` "
+                "label once seen again while Redis answers at REDIS_URL",
+                type(exc).__name__,
+            )
         for event in events:
             age = now.timestamp() - event.message.timestamp / 1000
             metrics.EVENT_AGE_SECONDS.observe(max(0.0, age))
+
+    async def apply_partition(
+        partition: int, records: list[Record], held: list[EventT]
+    ) -> BatchPlan | None:
+        """Partitions apply side by side: their Redis round trips and sends overlap."""
+        plan = await applier.apply(partition, records)
+        for event in held:
+            event.message.decref()
+        return plan
 
     def owned_partitions() -> set[TP]:
         actives = {

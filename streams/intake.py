@@ -13,13 +13,13 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from aiokafka.errors import KafkaError
-from redis.exceptions import RedisError
+from redis.exceptions import OutOfMemoryError, RedisError
 
 from iocmon.domain.alerts import DEFAULT_POLICY, Alert, AlertPolicy
 from iocmon.domain.batch import (
@@ -32,13 +32,17 @@ from iocmon.domain.batch import (
     plan_batch,
 )
 from iocmon.domain.calendar import WorkingCalendar
+from iocmon.domain.lifecycle import DossierState
 from streams import metrics
 from streams.store import BatchStore
 
 log = logging.getLogger(__name__)
 
-DeadLetterSink = Callable[[int, DeadLetter], Awaitable[None]]
-AlertSink = Callable[[Alert], Awaitable[None]]
+DeadLetterSink = Callable[[int, Sequence[DeadLetter]], Awaitable[None]]
+"""Sends a batch's dead letters and returns once Kafka has them all."""
+AlertSink = Callable[[Sequence[Alert]], Awaitable[None]]
+RETIRE_EVERY_S = 86_400.0
+"""Stream time between two `retire` runs of a partition (days are what it deletes)."""
 
 
 class Rewinder(Protocol):
@@ -75,6 +79,35 @@ class _Delays:
 DEFAULT_BACKOFF = Backoff()
 
 
+@dataclass
+class PartitionMemory:
+    """What this worker knows of a partition it applies: valid while no one else wrote it.
+
+    The offset fence makes the owner of a partition its only writer, so the states of its
+    open dossiers can stay in memory between batches instead of being read from Redis for
+    each one. Every write checks the partition's offset and version; when another writer
+    moved either (a rebalance, a zombie, a rebuild's switch, lost data) the write is refused
+    and the memory dropped, and the next batch starts again from Redis.
+    """
+
+    offset: int
+    version: int
+    stream_time: datetime | None
+    open_states: dict[str, DossierState] = field(default_factory=dict)
+    retired_through: float = float("-inf")
+    """The forgetting edge (Unix s) of the last `retire` that finished its work."""
+
+    def remember(self, plan: BatchPlan, version: int) -> None:
+        self.offset, self.version = plan.last_offset, version
+        if plan.stream_time is not None:
+            self.stream_time = plan.stream_time
+        for dossier_id, state in plan.states.items():
+            if state.is_open:
+                self.open_states[dossier_id] = state
+            else:
+                self.open_states.pop(dossier_id, None)
+
+
 class BatchApplier:
     """Applies one partition's records, retrying until they are applied (never skipping),
     and checks its alert thresholds; both under one lock per partition, so a check never
@@ -89,6 +122,7 @@ class BatchApplier:
         alerts: AlertSink,
         clock: Clock,
         rewinder: Rewinder,
+        horizon: timedelta,
         policy: AlertPolicy = DEFAULT_POLICY,
         backoff: Backoff = DEFAULT_BACKOFF,
     ) -> None:
@@ -100,13 +134,20 @@ class BatchApplier:
         self._policy = policy
         self._backoff = backoff
         self._rewinder = rewinder
+        self._horizon = horizon
         self._last_rewind: dict[int, float] = {}
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._memory: dict[int, PartitionMemory] = {}
 
     async def apply(self, partition: int, records: Sequence[Record]) -> BatchPlan | None:
         """The plan that was applied, or None if every record had been applied before."""
         async with self._locks[partition]:
             return await self._apply_until_done(partition, records)
+
+    def forget_partitions(self, keep: Collection[int]) -> None:
+        """Drops what is remembered of partitions this worker no longer owns."""
+        for partition in set(self._memory) - set(keep):
+            del self._memory[partition]
 
     async def check_alerts(self, partition: int, limit: int = 1000) -> int:
         """Emit the alerts whose thresholds have passed; the number emitted. Alerts go out
@@ -115,18 +156,28 @@ class BatchApplier:
         """
         async with self._locks[partition]:
             now = self._clock()
-            applied = await self._store.applied_offset(partition)
             candidates = await self._store.alert_candidates(partition, now, limit)
             if not candidates:
                 return 0
-            offset, states = await self._store.load(partition, candidates)
-            if offset != applied:
+            snapshot = await self._store.load(partition, candidates)
+            memory = self._memory.get(partition)
+            if memory is not None and (memory.offset, memory.version) != (
+                snapshot.offset,
+                snapshot.version,
+            ):
+                self._memory.pop(partition, None)
+            plan = plan_alert_check(
+                snapshot.offset, snapshot.states, now, self._calendar, self._policy
+            )
+            if not plan.alerts:
                 return 0
-            plan = plan_alert_check(offset, states, now, self._calendar, self._policy)
-            for alert in plan.alerts:
-                await self._alerts(alert)
-            if not await self._store.apply(partition, offset, plan):
+            await self._alerts(plan.alerts)
+            version = await self._store.apply(partition, snapshot.offset, plan, snapshot.version)
+            if version is None:
+                self._memory.pop(partition, None)
                 return 0
+            if partition in self._memory:
+                self._memory[partition].remember(plan, version)
             metrics.ALERTS_EMITTED.inc(len(plan.alerts))
             return len(plan.alerts)
 
@@ -138,10 +189,23 @@ class BatchApplier:
             try:
                 done, plan = await self._apply_once(partition, records)
                 metrics.REDIS_UP.set(1)
+                metrics.REDIS_FULL.set(0)
                 if done:
                     return plan
                 metrics.BATCH_CONFLICTS.inc()
                 log.info("partition %d moved on while planning; planning again", partition)
+            except OutOfMemoryError:
+                metrics.REDIS_FULL.set(1)
+                delay = delays()
+                log.error(
+                    "Redis is full (maxmemory reached): intake of partition %d is paused, "
+                    "nothing of its batch applied; retrying in %.1fs and resuming by itself "
+                    "once memory frees. Raise maxmemory, or lower IOCMON_RETENTION_DAYS so "
+                    "fewer ended dossiers are kept (docs: Redis sizing in the README)",
+                    partition,
+                    delay,
+                )
+                await asyncio.sleep(delay)
             except RedisError as exc:
                 metrics.REDIS_ERRORS.inc()
                 metrics.REDIS_UP.set(0)
@@ -166,40 +230,88 @@ class BatchApplier:
                 )
                 await asyncio.sleep(delay)
 
+    async def _recall(
+        self, partition: int, dossier_ids: Collection[str]
+    ) -> tuple[PartitionMemory, dict[str, DossierState | None]] | None:
+        """The partition's memory and the states of `dossier_ids`, from memory where it has
+        them and from Redis for the rest; None if Redis moved on from what memory says."""
+        memory = self._memory.get(partition)
+        known = memory.open_states if memory is not None else {}
+        missing = [d for d in dossier_ids if d not in known]
+        states: dict[str, DossierState | None] = {d: known[d] for d in dossier_ids if d in known}
+        if memory is not None and not missing:
+            return memory, states
+        snapshot = await self._store.load(partition, missing)
+        if memory is None:
+            memory = PartitionMemory(snapshot.offset, snapshot.version, snapshot.stream_time)
+            self._memory[partition] = memory
+        elif (memory.offset, memory.version) != (snapshot.offset, snapshot.version):
+            del self._memory[partition]
+            return None
+        states.update(snapshot.states)
+        return memory, states
+
     async def _apply_once(
         self, partition: int, records: Sequence[Record]
     ) -> tuple[bool, BatchPlan | None]:
-        applied = await self._store.applied_offset(partition)
+        memory = self._memory.get(partition)
+        applied = (
+            memory.offset if memory is not None else await self._store.applied_offset(partition)
+        )
         fresh = unapplied_in_order(applied, records)
         if not fresh:
             metrics.RECORDS_SKIPPED.inc(len(records))
             return True, None
-        if fresh[0].offset > applied + 1 and await self._rewind(partition, applied + 1):
-            return True, None
+        if fresh[0].offset > applied + 1:
+            if memory is not None:  # perhaps Redis lost data since: look again before seeking
+                del self._memory[partition]
+                return False, None
+            if await self._rewind(partition, applied + 1):
+                return True, None
         fresh, gap = until_gap(fresh)
         decoded = decode_batch(fresh, self._clock())
-        planned_against, states = await self._store.load(partition, dossier_ids(decoded))
-        if planned_against != applied:
+        recalled = await self._recall(partition, dossier_ids(decoded))
+        if recalled is None or recalled[0].offset != applied:
+            self._memory.pop(partition, None)
             return False, None
-        plan = plan_batch(decoded, states, self._calendar, self._policy)
-        for dead in plan.dead_letters:
-            await self._dead_letters(partition, dead)
-        for alert in plan.alerts:
-            await self._alerts(alert)
+        memory, states = recalled
+        plan = plan_batch(
+            decoded, states, self._calendar, self._policy, self._horizon, memory.stream_time
+        )
+        await asyncio.gather(
+            self._dead_letters(partition, plan.dead_letters), self._alerts(plan.alerts)
+        )
         with metrics.APPLY_SECONDS.time():
-            done = await self._store.apply(partition, planned_against, plan)
-        if done:
-            metrics.RECORDS_APPLIED.inc(len(fresh))
-            metrics.RECORDS_SKIPPED.inc(len(records) - len(fresh))
-            if gap is not None:  # the records past the gap come again after this seek
-                log.info(
-                    "partition %d: offsets missing from %d in a batch; reading again",
-                    partition,
-                    gap,
-                )
-                metrics.REWINDS.inc()
-                await self._rewinder.seek(partition, gap)
-        return done, plan
+            version = await self._store.apply(partition, applied, plan, memory.version)
+        if version is None:
+            self._memory.pop(partition, None)
+            return False, plan
+        memory.remember(plan, version)
+        metrics.RECORDS_APPLIED.inc(len(fresh))
+        metrics.RECORDS_SKIPPED.inc(len(records) - len(fresh))
+        await self._retire(partition, memory)
+        if gap is not None:  # the records past the gap come again after this seek
+            log.info(
+                "partition %d: offsets missing from %d in a batch; reading again",
+                partition,
+                gap,
+            )
+            metrics.REWINDS.inc()
+            await self._rewinder.seek(partition, gap)
+        return True, plan
+
+    async def _retire(self, partition: int, memory: PartitionMemory) -> None:
+        """Deletes what the stream time made obsolete, once a day of stream time or until
+        done; what it deletes no figure reads, so it needs no fence."""
+        if memory.stream_time is None:
+            return
+        edge = (memory.stream_time - self._horizon).timestamp()
+        if edge < memory.retired_through + RETIRE_EVERY_S:
+            return
+        retired = await self._store.retire(partition, memory.stream_time, self._horizon)
+        metrics.DOSSIERS_FORGOTTEN.inc(retired.dossiers)
+        if not retired.more:
+            memory.retired_through = edge
 
     async def _rewind(self, partition: int, wanted: int) -> bool:
         """Records between the last applied one and this batch were never applied: Kafka's

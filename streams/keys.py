@@ -20,55 +20,85 @@ class PartitionKeys:
     partition: int
 
     @property
-    def _base(self) -> str:
+    def base(self) -> str:
+        """Every key of the partition starts with this (its hash tag included)."""
         return f"{self.prefix}:{{{self.topic}/{self.partition}}}"
 
     @property
     def offset(self) -> str:
-        return f"{self._base}:offset"
+        return f"{self.base}:offset"
 
     def dossier(self, dossier_id: str) -> str:
-        return f"{self._base}:d:{dossier_id}"
+        return f"{self.base}:d:{dossier_id}"
 
     def ended(self, bucket: Bucket) -> str:
         """Hash `agency|outcome` -> dossiers that ended in the bucket."""
-        return f"{self._base}:ended:{bucket.name}"
+        return f"{self.base}:ended:{bucket.name}"
 
     def ended_by_procedure(self, bucket: Bucket) -> str:
         """Hash `agency|procedure|outcome` -> dossiers that ended (no hourly buckets)."""
-        return f"{self._base}:ended-procedure:{bucket.name}"
+        return f"{self.base}:ended-procedure:{bucket.name}"
 
     def received(self, bucket: Bucket) -> str:
         """Hash `agency|channel|level` -> dossiers received in the bucket."""
-        return f"{self._base}:received:{bucket.name}"
+        return f"{self.base}:received:{bucket.name}"
 
     @property
     def stats(self) -> str:
         """Hash `events|type`, `ignored|reason`, `rejected|reason` -> count."""
-        return f"{self._base}:stats"
+        return f"{self.base}:stats"
 
     @property
     def open_counts(self) -> str:
         """Hash of open dossiers: `open`, `paused` in all, `open|agency`, `paused|agency`."""
-        return f"{self._base}:open"
+        return f"{self.base}:open"
 
     def overdue_from(self, agency: str | None = None) -> str:
         """Sorted set of unpaused open dossiers, scored by when they become overdue."""
-        return f"{self._base}:overdue-from" + (f":{agency}" if agency else "")
+        return f"{self.base}:overdue-from" + (f":{agency}" if agency else "")
 
     def due_soon_from(self, agency: str | None = None) -> str:
         """Sorted set of unpaused open dossiers, scored by when they become due soon."""
-        return f"{self._base}:due-soon-from" + (f":{agency}" if agency else "")
+        return f"{self.base}:due-soon-from" + (f":{agency}" if agency else "")
 
     @property
     def alert_next(self) -> str:
         """Sorted set of open dossiers, scored by when their next alert threshold passes."""
-        return f"{self._base}:alert-next"
+        return f"{self.base}:alert-next"
+
+    @property
+    def version(self) -> str:
+        """Counts the scripts that wrote this partition: the fence of a worker's cached states."""
+        return f"{self.base}:version"
+
+    @property
+    def stream_time(self) -> str:
+        """The partition's stream time (CONTRACT §3a), Unix seconds."""
+        return f"{self.base}:stream-time"
+
+    def ended_on(self, day: str) -> str:
+        """List of the dossiers that ended on a local day (YYYYMMDD): forgotten together."""
+        return f"{self.base}:ended-on:{day}"
+
+    @property
+    def ended_days(self) -> str:
+        """Sorted set of the days with an `ended_on` list, scored by the day's start."""
+        return f"{self.base}:ended-days"
+
+    @property
+    def hour_buckets(self) -> str:
+        """Sorted set of the hours with hourly counters, scored by the hour's start."""
+        return f"{self.base}:hour-buckets"
+
+    @property
+    def procedure_days(self) -> str:
+        """Sorted set of the days with per-procedure day counters, scored by the day's start."""
+        return f"{self.base}:procedure-days"
 
     @property
     def agencies(self) -> str:
         """Set of agency codes that have figures in this partition."""
-        return f"{self._base}:agencies"
+        return f"{self.base}:agencies"
 
 
 def agency_labels_key(prefix: str) -> str:

@@ -70,7 +70,7 @@ APPLY_SECONDS = Histogram(
 EVENT_AGE_SECONDS = Histogram(
     "iocmon_event_age_seconds",
     "Seconds from a record's Kafka timestamp to its batch being applied (pipeline latency).",
-    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400),
+    buckets=(0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400),
     registry=REGISTRY,
 )
 ASSIGNED_PARTITIONS = Gauge(
@@ -86,6 +86,16 @@ REPORTS_FIGURES = Gauge(
 SNAPSHOT_TIMESTAMP = Gauge(
     "iocmon_figures_snapshot_timestamp_seconds",
     "When the dossier figures on this /metrics were read from Redis (Unix time, unshifted).",
+    registry=REGISTRY,
+)
+REDIS_FULL = Gauge(
+    "iocmon_redis_full",
+    "1 while Redis refuses writes at maxmemory and this worker holds its intake back.",
+    registry=REGISTRY,
+)
+DOSSIERS_FORGOTTEN = PromCounter(
+    "iocmon_dossiers_forgotten_total",
+    "Ended dossiers whose state this worker deleted past the retention horizon.",
     registry=REGISTRY,
 )
 REDIS_UP = Gauge(

@@ -255,7 +255,12 @@ class Rebuild:
                 p,
                 begins[p],
                 max(live[p], committed[p] - 1),
-                Fold(self._calendar, self._policy, keep_dead_letters=False),
+                Fold(
+                    self._calendar,
+                    self._policy,
+                    keep_dead_letters=False,
+                    horizon=self._settings.retention,
+                ),
             )
             for p in numbers
         }
@@ -333,8 +338,7 @@ class Rebuild:
         decoded = decode_batch(fresh, self._settings.now())
         unknown = dossier_ids(decoded) - p.fold.states.keys()
         if unknown and p.forgot:
-            _, states = await self._new.load(p.number, unknown)
-            p.fold.know(states)
+            p.fold.know((await self._new.load(p.number, unknown)).states)
         elif unknown:
             p.fold.know(dict.fromkeys(unknown))
         for record, item in decoded:
@@ -353,6 +357,11 @@ class Rebuild:
                 "else during the rebuild: is another `iocmon rebuild` running?"
             )
         p.applied = plan.last_offset
+        if plan.stream_time is not None:  # as the worker: forget what the horizon passed
+            while (
+                await self._new.retire(p.number, plan.stream_time, self._settings.retention)
+            ).more:
+                pass
         summary.events += sum(plan.events.values())
         summary.ignored += sum(plan.ignored.values())
         summary.rejected += sum(plan.rejected.values())
@@ -366,7 +375,7 @@ class Rebuild:
         candidates = alert_candidates(plan, self._settings.now())
         alerted: dict[str, tuple[str, ...]] = {}
         for i in range(0, len(candidates), CARRY_READ_CHUNK):
-            _, live = await self._live.load(p.number, candidates[i : i + CARRY_READ_CHUNK])
+            live = (await self._live.load(p.number, candidates[i : i + CARRY_READ_CHUNK])).states
             alerted.update((d, s.alerted) for d, s in live.items() if s is not None and s.alerted)
         p.fold.carry_alerted(plan, alerted)
 

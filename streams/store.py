@@ -14,12 +14,14 @@ Each partition lives under the prefix of its generation (see `streams.generation
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 
 import orjson
 
 from iocmon.domain.batch import BatchPlan
+from iocmon.domain.buckets import HOURLY_RETENTION
 from iocmon.domain.lifecycle import DossierState
 from iocmon.domain.state_codec import decode_state
 from iocmon.redis_connection import AsyncRedis
@@ -32,6 +34,27 @@ APPLIED, MOVED = 1, 2
 BULK_SCRIPT_ITEMS = 20_000
 _BULK_LUA = resources.files("streams").joinpath("lua/bulk_write.lua").read_text("utf-8")
 _APPLY_LUA = resources.files("streams").joinpath("lua/apply_batch.lua").read_text("utf-8")
+_RETIRE_LUA = resources.files("streams").joinpath("lua/retire.lua").read_text("utf-8")
+RETIRE_LIMIT = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A partition as read in one command: the plan made from it is applied only if the
+    partition is still at `offset` and `version` when the plan is written."""
+
+    offset: int
+    version: int
+    stream_time: datetime | None
+    states: dict[str, DossierState | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Retired:
+    hours: int
+    days: int
+    dossiers: int
+    more: bool
 
 
 class BatchStore:
@@ -43,6 +66,7 @@ class BatchStore:
         self.generations = Generations(redis, prefix, follow)
         self._apply = redis.register_script(_APPLY_LUA)
         self._bulk_write = redis.register_script(_BULK_LUA)
+        self._retire = redis.register_script(_RETIRE_LUA)
 
     def keys(self, partition: int) -> PartitionKeys:
         return PartitionKeys(self.generations.prefix(partition), self._topic, partition)
@@ -69,21 +93,21 @@ class BatchStore:
             out[p] = await self.applied_offset(p) if moved else parse_offset(v)
         return out
 
-    async def load(
-        self, partition: int, dossier_ids: Iterable[str]
-    ) -> tuple[int, dict[str, DossierState | None]]:
+    async def load(self, partition: int, dossier_ids: Iterable[str]) -> Snapshot:
         ids = sorted(dossier_ids)
         for _ in range(MAX_HOPS):
-            keys = self.keys(partition)
-            raw = await self._redis.mget([keys.offset, *(keys.dossier(d) for d in ids)])
+            k = self.keys(partition)
+            raw = await self._redis.mget(
+                [k.offset, k.version, k.stream_time, *(k.dossier(d) for d in ids)]
+            )
             if not await self.generations.follow(partition, raw[0]):
                 break
-        offset = parse_offset(raw[0])
         states = {
             d: None if blob is None else decode_state(d, blob)
-            for d, blob in zip(ids, raw[1:], strict=True)
+            for d, blob in zip(ids, raw[3:], strict=True)
         }
-        return offset, states
+        stream_time = None if raw[2] is None else datetime.fromtimestamp(float(raw[2]), UTC)
+        return Snapshot(parse_offset(raw[0]), int(raw[1] or 0), stream_time, states)
 
     async def alert_candidates(self, partition: int, now: datetime, limit: int) -> list[str]:
         """Open dossiers whose next alert threshold has passed, earliest first."""
@@ -92,15 +116,43 @@ class BatchStore:
         )
         return [m.decode("utf-8") if isinstance(m, bytes) else m for m in members]
 
-    async def apply(self, partition: int, planned_against: int, plan: BatchPlan) -> bool:
+    async def apply(
+        self, partition: int, planned_against: int, plan: BatchPlan, version: int | None = None
+    ) -> int | None:
+        """The partition's new version once applied; None if it moved on since the plan was
+        made (offset, or `version` when given) or to another generation."""
         k = self.keys(partition)
-        keys, ops = script_args(plan_writes(k, plan), k.offset)
+        keys, ops = script_args(plan_writes(k, plan), k.offset, k.version)
         status, detail = await self._apply(
-            keys=keys, args=[planned_against, plan.last_offset, orjson.dumps(ops)]
+            keys=keys,
+            args=[
+                planned_against,
+                plan.last_offset,
+                orjson.dumps(ops),
+                "" if version is None else version,
+            ],
         )
         if status == MOVED:
             await self.generations.follow(partition, detail)
-        return bool(status == APPLIED)
+        return int(detail) if status == APPLIED else None
+
+    async def retire(self, partition: int, stream_time: datetime, horizon: timedelta) -> Retired:
+        """Deletes what the partition's stream time has made obsolete (`retire.lua`)."""
+        k = self.keys(partition)
+        edge = (stream_time - horizon).timestamp()
+        day = timedelta(days=1).total_seconds()
+        hours, days, dossiers, more = await self._retire(
+            keys=[k.hour_buckets, k.procedure_days, k.ended_days],
+            args=[
+                k.base,
+                (stream_time - HOURLY_RETENTION).timestamp(),
+                edge - day,
+                edge - day,
+                edge,
+                RETIRE_LIMIT,
+            ],
+        )
+        return Retired(hours, days, dossiers, bool(more))
 
     async def apply_unread(
         self, partition: int, planned_against: int, plan: BatchPlan, fresh: bool
@@ -117,6 +169,6 @@ class BatchStore:
         for keys, commands in bulk_script_args(writes, fresh, BULK_SCRIPT_ITEMS):
             await self._bulk_write(keys=keys, args=[orjson.dumps(commands)])
         status, _ = await self._apply(
-            keys=[k.offset], args=[planned_against, plan.last_offset, "[]"]
+            keys=[k.offset, k.version], args=[planned_against, plan.last_offset, "[]", ""]
         )
         return bool(status == APPLIED)

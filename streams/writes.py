@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from iocmon.domain.batch import BatchPlan, OpenEntry
-from iocmon.domain.buckets import HOURLY_RETENTION
+from iocmon.domain.buckets import Bucket, bucket_start
 from iocmon.domain.state_codec import encode_state
 from streams.keys import PartitionKeys, open_count_fields, procedure_field
 
-EXPIRE_S = int(HOURLY_RETENTION.total_seconds())
 BULK_CHUNK = 1000
 """Members, fields or keys per bulk command."""
 
@@ -29,8 +28,9 @@ class Writes:
     """Dossier key -> its state as JSON."""
     counts: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     """Hash key -> field -> increment."""
-    expiring: dict[str, None] = field(default_factory=dict)
-    """Hash keys of hourly counters, kept for `HOURLY_RETENTION` from now (ordered set)."""
+    rpush: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    strings: dict[str, str] = field(default_factory=dict)
+    """Keys set to a value beside the states (the stream time)."""
     zrem: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     zadd: defaultdict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
     """Sorted-set key -> member -> score; applied after every `zrem`."""
@@ -42,20 +42,28 @@ def plan_writes(k: PartitionKeys, plan: BatchPlan) -> Writes:
     for dossier_id, state in plan.states.items():
         w.states[k.dossier(dossier_id)] = encode_state(state).decode()
     agencies: set[str] = set()
+    hours = w.zadd[k.hour_buckets]
     for (bucket, agency, outcome), n in plan.ended.items():
-        key = k.ended(bucket)
-        w.counts[key][f"{agency}|{outcome}"] += n
+        w.counts[k.ended(bucket)][f"{agency}|{outcome}"] += n
         if bucket.resolution == "h":
-            w.expiring[key] = None
+            hours[bucket.id] = bucket_start(bucket)
         agencies.add(agency)
     for (bucket, agency, procedure, outcome), n in plan.ended_by_procedure.items():
         w.counts[k.ended_by_procedure(bucket)][procedure_field(agency, procedure, outcome)] += n
+        if bucket.resolution == "d":
+            w.zadd[k.procedure_days][bucket.id] = bucket_start(bucket)
     for (bucket, agency, channel, level), n in plan.received.items():
-        key = k.received(bucket)
-        w.counts[key][f"{agency}|{channel}|{level}"] += n
+        w.counts[k.received(bucket)][f"{agency}|{channel}|{level}"] += n
         if bucket.resolution == "h":
-            w.expiring[key] = None
+            hours[bucket.id] = bucket_start(bucket)
         agencies.add(agency)
+    if not hours:
+        del w.zadd[k.hour_buckets]
+    for day, dossier_id in plan.ended_on:
+        w.rpush[k.ended_on(day)].append(dossier_id)
+        w.zadd[k.ended_days][day] = bucket_start(Bucket("d", day))
+    if plan.stream_time is not None:
+        w.strings[k.stream_time] = repr(plan.stream_time.timestamp())
     for kind, counter in (
         ("events", plan.events),
         ("ignored", plan.ignored),
@@ -122,16 +130,19 @@ class ScriptKeys:
         return self._index[key]
 
 
-def script_args(w: Writes, offset_key: str) -> tuple[list[str], list[list[Any]]]:
+def script_args(w: Writes, offset_key: str, version_key: str) -> tuple[list[str], list[list[Any]]]:
     """KEYS and the op list of `apply_batch.lua` (one Redis command an op; KEYS[1] is the
-    offset key). Runs for every batch of the live worker."""
-    keys = ScriptKeys(offset_key)
+    offset key, KEYS[2] the version key). Runs for every batch of the live worker."""
+    keys = ScriptKeys(offset_key, version_key)
     number = keys.number
     ops: list[list[Any]] = [["set", number(key), value] for key, value in w.states.items()]
+    ops.extend(["set", number(key), value] for key, value in w.strings.items())
     for key, fields in w.counts.items():
         i = number(key)
         ops.extend(["hincrby", i, name, n] for name, n in fields.items())
-    ops.extend(["expire", number(key), EXPIRE_S] for key in w.expiring)
+    for key, members in w.rpush.items():
+        i = number(key)
+        ops.extend(["rpush", i, member] for member in members)
     for key, members in w.zrem.items():
         i = number(key)
         ops.extend(["zrem", i, member] for member in members)
@@ -170,10 +181,11 @@ def bulk_commands(w: Writes, fresh: bool) -> Iterator[tuple[Any, ...]]:
     """Commands writing `w` with many members each, for `bulk_write.lua`: ("MSET", keys,
     values) or (name, key, *args). `fresh`: none of the keys exist yet, so counters are set
     (one HSET a key) rather than incremented field by field."""
-    states = list(w.states)
-    for i in range(0, len(states), BULK_CHUNK):
-        keys = states[i : i + BULK_CHUNK]
-        yield ("MSET", keys, [w.states[k] for k in keys])
+    values = {**w.states, **w.strings}
+    keys_set = list(values)
+    for i in range(0, len(keys_set), BULK_CHUNK):
+        keys = keys_set[i : i + BULK_CHUNK]
+        yield ("MSET", keys, [values[k] for k in keys])
     for key, fields in w.counts.items():
         if fresh:
             pairs = list(fields.items())
@@ -182,8 +194,9 @@ def bulk_commands(w: Writes, fresh: bool) -> Iterator[tuple[Any, ...]]:
         else:
             for name, n in fields.items():
                 yield ("HINCRBY", key, name, n)
-    for key in w.expiring:
-        yield ("EXPIRE", key, EXPIRE_S)
+    for key, members in w.rpush.items():
+        for i in range(0, len(members), BULK_CHUNK):
+            yield ("RPUSH", key, *members[i : i + BULK_CHUNK])
     for key, members in w.zrem.items():
         for i in range(0, len(members), BULK_CHUNK):
             yield ("ZREM", key, *members[i : i + BULK_CHUNK])

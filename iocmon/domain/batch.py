@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from iocmon.domain.alerts import (
     DEFAULT_POLICY,
@@ -25,7 +25,7 @@ from iocmon.domain.alerts import (
 )
 from iocmon.domain.buckets import Bucket, buckets_of
 from iocmon.domain.calendar import WorkingCalendar
-from iocmon.domain.events import Event, RecordRejected, parse_record
+from iocmon.domain.events import Event, RecordRejected, RejectReason, parse_record
 from iocmon.domain.judge import OpenClock, open_clock
 from iocmon.domain.lifecycle import DossierState, Ended, Ignored, Received, apply_event
 
@@ -71,6 +71,10 @@ class BatchPlan:
     rejected: Counter[str] = field(default_factory=Counter)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+    stream_time: datetime | None = None
+    """The partition's stream time after the plan (CONTRACT §3a); None: no valid event yet."""
+    ended_on: list[tuple[str, str]] = field(default_factory=list)
+    """(local day YYYYMMDD, dossier id) of every dossier that ended: what to forget when."""
 
     @property
     def index_changes(self) -> dict[str, tuple[OpenEntry | None, OpenEntry | None]]:
@@ -153,9 +157,16 @@ class Fold:
         calendar: WorkingCalendar,
         policy: AlertPolicy = DEFAULT_POLICY,
         keep_dead_letters: bool = True,
+        horizon: timedelta | None = None,
+        stream_time: datetime | None = None,
     ) -> None:
         self.states: dict[str, DossierState | None] = {}
         """Every dossier the fold knows, as of the last record added."""
+        self.horizon = horizon
+        """CONTRACT §3a's H; None: nothing is ever beyond it (the property tests' reference)."""
+        self.stream_time = stream_time
+        """The largest `at` of the valid events applied (the partition's, across plans)."""
+        self._edge = _edge(stream_time, horizon)
         self._calendar = calendar
         self._policy = policy
         self._keep_dead_letters = keep_dead_letters
@@ -183,18 +194,29 @@ class Fold:
             return
         dossier_id = item.dossier_id
         state = self.states[dossier_id]
+        at = item.at
+        edge = self._edge
+        if edge is not None:
+            if at < edge:
+                self._reject(DeadLetter(record, RejectReason.BEYOND_HORIZON.value, _BEYOND))
+                return
+            if state is not None and state.ended_at is not None and state.ended_at < edge:
+                state = None  # forgotten (§3a), whether or not its key is deleted yet
         try:
             transition = apply_event(state, item, self._calendar)
         except RecordRejected as rejected:
             self._reject(DeadLetter(record, rejected.reason.value, rejected.detail))
             return
+        if self.stream_time is None or at > self.stream_time:
+            self.stream_time = at
+            self._edge = _edge(at, self.horizon)
         effect = transition.effect
         if isinstance(effect, Ignored):
             plan.ignored[effect.reason.value] += 1
         if not transition.counted:
             return
         if dossier_id not in self._before:
-            self._before[dossier_id] = state
+            self._before[dossier_id] = self.states[dossier_id]
         self.states[dossier_id] = transition.state
         plan.events[item.type.value] += 1
         plan.alerts.extend(transition.clears)
@@ -204,10 +226,12 @@ class Fold:
         elif isinstance(effect, Ended):
             procedure = transition.state.procedure or ""
             agency, outcome = effect.agency, effect.outcome.value
-            for bucket in buckets_of(effect.at):
+            buckets = buckets_of(effect.at)
+            for bucket in buckets:
                 plan.ended[(bucket, agency, outcome)] += 1
                 if bucket.resolution != "h":
                     plan.ended_by_procedure[(bucket, agency, procedure, outcome)] += 1
+            plan.ended_on.append((buckets[1].id, dossier_id))
 
     def _reject(self, dead: DeadLetter) -> None:
         self._plan.rejected[dead.reason] += 1
@@ -225,6 +249,7 @@ class Fold:
             plan.index_before[dossier_id] = open_entry(before, calendar, policy)
             plan.index_after[dossier_id] = open_entry(state, calendar, policy)
         self._before = {}
+        plan.stream_time = self.stream_time
         self._plan = BatchPlan(last_offset=plan.last_offset)
         self.added = 0
         return plan
@@ -256,6 +281,26 @@ class Fold:
                 self.states[dossier_id] = updated
 
 
+_BEYOND = "field 'at' is older than the retention horizon before the partition's stream time"
+
+
+def _edge(stream_time: datetime | None, horizon: timedelta | None) -> datetime | None:
+    """Events before this are beyond the horizon; dossiers that ended before it forgotten."""
+    if stream_time is None or horizon is None:
+        return None
+    return stream_time - horizon
+
+
+def forgotten(state: DossierState | None, stream_time: datetime | None, horizon: timedelta) -> bool:
+    """Whether §3a forgets this dossier at this stream time (it ended more than H before)."""
+    return (
+        state is not None
+        and state.ended_at is not None
+        and stream_time is not None
+        and state.ended_at < stream_time - horizon
+    )
+
+
 def alert_candidates(plan: BatchPlan, now: datetime) -> list[str]:
     """The open dossiers of `plan` that may have been alerted by `now`: their first
     threshold has passed, or they are paused (a pause keeps the alerts sent before it)."""
@@ -272,9 +317,11 @@ def plan_batch(
     states: Mapping[str, DossierState | None],
     calendar: WorkingCalendar,
     policy: AlertPolicy = DEFAULT_POLICY,
+    horizon: timedelta | None = None,
+    stream_time: datetime | None = None,
 ) -> BatchPlan:
     """`states` must hold every dossier named in `decoded` (None for one never seen)."""
-    fold = Fold(calendar, policy)
+    fold = Fold(calendar, policy, horizon=horizon, stream_time=stream_time)
     fold.know(states)
     for record, item in decoded:
         fold.add(record, item)
@@ -291,7 +338,7 @@ def plan_alert_check(
     """Alerts due at `now` for the given dossiers (candidates from the alert index), and the
     state changes that record them. The plan leaves the partition's offset where it is.
     """
-    plan = BatchPlan(last_offset=applied_offset)
+    plan = BatchPlan(last_offset=applied_offset, stream_time=None)
     for dossier_id, state in states.items():
         entry = open_entry(state, calendar, policy)
         if state is None or entry is None or entry.clock is None:

@@ -62,6 +62,13 @@ def _buckets_of_hour(year: int, month: int, day: int, hour: int) -> tuple[Bucket
     )
 
 
+@lru_cache(maxsize=4096)
+def bucket_start(bucket: Bucket) -> float:
+    """Unix seconds at the local start of an hour or day bucket."""
+    form = "%Y%m%d%H" if bucket.resolution == "h" else "%Y%m%d"
+    return datetime.strptime(bucket.id, form).replace(tzinfo=LOCAL_TZ).timestamp()
+
+
 def cover(start: datetime, end: datetime, now: datetime, *, hours: bool = True) -> Cover:
     """Buckets covering [start, end): widened to whole hours within the last 90 days, to
     whole days before that (the contract allows this rounding; the response reports it).

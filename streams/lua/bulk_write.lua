@@ -1,14 +1,18 @@
+#!lua flags=
 -- Write a plan's grouped writes with few scripted calls: `apply_unread` of the rebuild.
 --
 -- KEYS     every key written (all in the partition's hash slot, so this also runs on Redis
 --          Cluster).  Everything is checked before anything is written.
 -- ARGV[1]  JSON array of commands, applied in order:
 --          {"MSET", {k, ...}, {value, ...}}          k indexes KEYS
---          {name, k, arg, ...}                       HSET, HINCRBY, EXPIRE, ZREM, ZADD, SADD
+--          {name, k, arg, ...}                       HSET, HINCRBY, RPUSH, ZREM, ZADD, SADD
+--
+-- Declared flags (none) make Redis refuse the whole script, before any write, while it is
+-- over maxmemory: a plan is never written in part.
 --
 -- One JSON argument instead of one argument per member and field: packing arguments one by
 -- one was the rebuild's largest cost after planning.
-local known = {HSET = true, HINCRBY = true, EXPIRE = true, ZREM = true, ZADD = true, SADD = true}
+local known = {HSET = true, HINCRBY = true, RPUSH = true, ZREM = true, ZADD = true, SADD = true}
 local commands = cjson.decode(ARGV[1])
 for _, c in ipairs(commands) do
   if c[1] == 'MSET' then

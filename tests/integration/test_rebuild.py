@@ -62,8 +62,9 @@ async def _apply(store: BatchStore, records: list[Record]) -> bool:
     applied = await store.applied_offset(0)
     fresh = [r for r in records if r.offset > applied]
     decoded = decode_batch(fresh, datetime.now(UTC))
-    against, states = await store.load(0, dossier_ids(decoded))
-    return await store.apply(0, against, plan_batch(decoded, states, calendar))
+    snapshot = await store.load(0, dossier_ids(decoded))
+    plan = plan_batch(decoded, snapshot.states, calendar)
+    return await store.apply(0, snapshot.offset, plan) is not None
 
 
 def test_switch_needs_the_new_generation_caught_up_and_the_live_side_follows(
@@ -90,13 +91,13 @@ def test_switch_needs_the_new_generation_caught_up_and_the_live_side_follows(
         assert again == [2, f"moved:{new_prefix}".encode()]
 
         # A batch planned against the old generation is refused, then planned again there.
-        stale_against, _states = await live.load(0, ["D2"])
+        stale_against = (await live.load(0, ["D2"])).offset
         decoded = decode_batch(records[2:3], datetime.now(UTC))
         plan = plan_batch(decoded, {"D2": None}, load_calendar(None))
         assert stale_against == 1 and live.keys(0).prefix == new_prefix  # load followed
         live_late = BatchStore(client, base, topic)
         live_late.generations._by_partition[0] = base  # a worker that has not looked yet
-        assert not await live_late.apply(0, 1, plan)
+        assert await live_late.apply(0, 1, plan) is None
         assert live_late.keys(0).prefix == new_prefix
         assert await _apply(live_late, records[:3])
         assert await client.get(keys[0]) == f"moved:{new_prefix}".encode()
