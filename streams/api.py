@@ -37,8 +37,13 @@ class BadParameter(ValueError):
 
 class Api:
     def __init__(
-        self, reader: FigureReader, catalogue: AgencyCatalogue, calendar: WorkingCalendar
+        self,
+        reader: FigureReader,
+        catalogue: AgencyCatalogue,
+        calendar: WorkingCalendar,
+        horizon: timedelta,
     ) -> None:
+        self._horizon = horizon
         self._reader = reader
         self._catalogue = catalogue
         self._names = {a.code: a.name for a in catalogue}
@@ -135,7 +140,9 @@ class Api:
             start, end = _range(params, now)
         except BadParameter as exc:
             return 400, {"error": str(exc)}
-        used = cover(start, end, now, hours=False)
+        # Day counters of procedures are rolled into months past the horizon (§3a).
+        days_from = now - self._horizon + timedelta(days=2)
+        used = cover(start, end, now, hours=False, days_from=days_from)
         by_procedure = await self._reader.procedures(used, agency)
         items = []
         for procedure, outcomes in sorted(by_procedure.items()):

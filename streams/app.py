@@ -226,7 +226,13 @@ def create_app(settings: Settings) -> faust.App:
         metrics.REPORTS_FIGURES.set(int(reporter_tp in actives))
         return actives
 
-    register_routes(app, settings, Api(reader, catalogue, calendar), exporter, owned_partitions)
+    register_routes(
+        app,
+        settings,
+        Api(reader, catalogue, calendar, settings.retention),
+        exporter,
+        owned_partitions,
+    )
     return app
 
 

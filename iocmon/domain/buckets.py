@@ -69,10 +69,18 @@ def bucket_start(bucket: Bucket) -> float:
     return datetime.strptime(bucket.id, form).replace(tzinfo=LOCAL_TZ).timestamp()
 
 
-def cover(start: datetime, end: datetime, now: datetime, *, hours: bool = True) -> Cover:
+def cover(
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    *,
+    hours: bool = True,
+    days_from: datetime | None = None,
+) -> Cover:
     """Buckets covering [start, end): widened to whole hours within the last 90 days, to
     whole days before that (the contract allows this rounding; the response reports it).
-    `hours=False` widens to whole days everywhere, for counters kept without hours.
+    `hours=False` widens to whole days everywhere, for counters kept without hours;
+    `days_from`: whole months before it, for counters whose old days are rolled into months.
     """
     hourly_from = _floor_day(now.astimezone(LOCAL_TZ) - HOURLY_QUERY_WINDOW)
     if not hours:
@@ -81,6 +89,8 @@ def cover(start: datetime, end: datetime, now: datetime, *, hours: bool = True) 
     end = end.astimezone(LOCAL_TZ)
     lo = _floor_hour(start) if start >= hourly_from else _floor_day(start)
     hi = _ceil_hour(end) if end > hourly_from else _ceil_day(end)
+    if days_from is not None and lo < days_from:
+        lo = _floor_month(lo)
     if hi <= lo:
         return Cover(lo, lo, ())
 
@@ -89,7 +99,11 @@ def cover(start: datetime, end: datetime, now: datetime, *, hours: bool = True) 
     while at < hi:
         month_end = _next_month(at)
         day_end = at + timedelta(days=1)
-        if at == _floor_month(at) and month_end <= hi:
+        if days_from is not None and at < days_from:
+            picked.append(Bucket("m", at.strftime("%Y%m")))
+            at = month_end
+            hi = max(hi, at)
+        elif at == _floor_month(at) and month_end <= hi:
             picked.append(Bucket("m", at.strftime("%Y%m")))
             at = month_end
         elif at == _floor_day(at) and day_end <= hi:

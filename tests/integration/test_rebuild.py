@@ -169,6 +169,7 @@ async def _dump(client: Redis, prefix: str) -> dict[bytes, Any]:
             "string": client.get,
             "hash": client.hgetall,
             "set": client.smembers,
+            "list": lambda k: client.lrange(k, 0, -1),
             "zset": lambda k: client.zrange(k, 0, -1, withscores=True),
         }[kind](key)
         out[key.removeprefix(prefix.encode())] = await value

@@ -82,3 +82,22 @@ def test_cover_tiles_the_widened_range_exactly(a: datetime, b: datetime) -> None
     if start >= NOW - timedelta(days=89):
         assert start - c.start < timedelta(hours=1) and c.end - end < timedelta(hours=1)
     assert len(c.buckets) <= 12 * 7 + 31 * 2 + 24 * 2 + 2
+
+
+def test_days_before_days_from_are_answered_by_whole_months() -> None:
+    now = datetime(2026, 6, 15, 12, tzinfo=LOCAL_TZ)
+    days_from = datetime(2025, 5, 20, tzinfo=LOCAL_TZ)
+    used = cover(
+        datetime(2025, 3, 10, tzinfo=LOCAL_TZ),
+        datetime(2025, 5, 25, tzinfo=LOCAL_TZ),
+        now,
+        hours=False,
+        days_from=days_from,
+    )
+    names = [b.name for b in used.buckets]
+    assert names == ["m:202503", "m:202504", "m:202505"]
+    assert used.start == datetime(2025, 3, 1, tzinfo=LOCAL_TZ)
+    assert used.end == datetime(2025, 6, 1, tzinfo=LOCAL_TZ)
+    recent = cover(datetime(2025, 6, 3, tzinfo=LOCAL_TZ), datetime(2025, 6, 5, tzinfo=LOCAL_TZ),
+                   now, hours=False, days_from=days_from)  # fmt: skip
+    assert [b.name for b in recent.buckets] == ["d:20250603", "d:20250604"]
