@@ -30,7 +30,7 @@ class _Lazy(click.Group):
         "topics": ("iocmon.console.topics", "topics_command"),
         "import": ("producers.importer.cli", "import_command"),
         "notify": ("notifier.cli", "notify_command"),
-        "rebuild": ("streams.rebuild", "rebuild_command"),
+        "rebuild": ("streams.rebuild_command", "rebuild_command"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -33,19 +33,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import re
-import sys
 import time
 from bisect import bisect_right
-from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from operator import attrgetter
-from typing import Protocol, TextIO
-
-import click
 
 from iocmon.config import Settings
 from iocmon.domain.agencies import load_catalogue
@@ -64,112 +59,14 @@ from iocmon.redis_connection import AsyncRedis, async_redis
 from streams.generations import pointer_key
 from streams.history import PartitionReader
 from streams.labels import AgencyLabels
-from streams.rebuild_jobs import build_in_processes
+from streams.rebuild_progress import ProgressSink
+from streams.rebuild_summary import Limits, Summary
 from streams.store import NOTHING_APPLIED, BatchStore
 
 SWITCH_LUA_PATH = "lua/switch.lua"
-PROGRESS_EVERY_S = 0.5
 SETTLE_BEFORE_DELETE_S = 2.0
 CARRY_READ_CHUNK = 5000
 _offset = attrgetter("offset")
-
-
-@dataclass(frozen=True)
-class Limits:
-    batch_size: int = 2000
-    """Records read per partition at a time."""
-    keep_dossiers: int = 250_000
-    """States the folds of one process keep in memory (~3 KB each); past its share of them,
-    a partition's fold is written and forgotten, and its states are loaded from the new
-    generation as records name them."""
-
-
-@dataclass
-class Summary:
-    prefix: str
-    old_prefixes: list[str]
-    records: int = 0
-    seconds: float = 0.0
-    switch_retries: int = 0
-    deleted_keys: int = 0
-    events: int = 0
-    ignored: int = 0
-    rejected: int = 0
-    partitions: int = 0
-    left_to_worker: int = 0
-
-    def text(self) -> str:
-        rate = self.records / self.seconds if self.seconds else 0.0
-        lines = [
-            f"rebuilt {self.partitions} partitions from {self.records:,} records in "
-            f"{self.seconds:.1f}s ({rate:,.0f} records/s)",
-            f"  events applied {self.events:,}, ignored {self.ignored:,}, "
-            f"rejected {self.rejected:,}",
-            f"  live generation now {self.prefix} (was {', '.join(self.old_prefixes)})",
-        ]
-        if self.left_to_worker:
-            lines.append(
-                f"  {self.left_to_worker:,} records the worker has not processed yet are left "
-                "to it (its dead letters and alerts come with them)"
-            )
-        if self.switch_retries:
-            lines.append(f"  {self.switch_retries} switch(es) retried: the worker was ahead")
-        if self.deleted_keys:
-            lines.append(f"  deleted {self.deleted_keys:,} keys of the old generation")
-        return "\n".join(lines)
-
-
-class ProgressSink(Protocol):
-    """Where a rebuild reports records done out of its total (a `Progress` bar, or a
-    worker process's slot that the parent's bar adds up)."""
-
-    def show(self, done: int, total: int, force: bool = False) -> None: ...
-
-    def close(self, done: int, total: int) -> None: ...
-
-
-class Progress:
-    """One line on stderr: records done / total, rate, ETA; redrawn about twice a second."""
-
-    def __init__(self, out: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
-        self._out = out
-        self._clock = clock
-        self._start = clock()
-        self._last = -1.0
-        self._tty = out.isatty()
-
-    def line(self, done: int, total: int) -> str:
-        elapsed = max(self._clock() - self._start, 1e-9)
-        rate = done / elapsed
-        total = max(total, done)
-        share = done / total if total else 1.0
-        width = 30
-        bar = "#" * int(share * width) + "." * (width - int(share * width))
-        eta = "--:--" if rate <= 0 else _clock_text((total - done) / rate)
-        return f"rebuild [{bar}] {share:6.1%} {done:,}/{total:,} records {rate:,.0f}/s ETA {eta}"
-
-    def show(self, done: int, total: int, force: bool = False) -> None:
-        now = self._clock()
-        every = PROGRESS_EVERY_S if self._tty else 5.0
-        if not force and now - self._last < every:
-            return
-        self._last = now
-        text = self.line(done, total)
-        self._out.write(f"\r{text:<100}" if self._tty else f"{text}\n")
-        self._out.flush()
-
-    def close(self, done: int, total: int) -> None:
-        self.show(done, total, force=True)
-        if self._tty:
-            self._out.write("\n")
-            self._out.flush()
-
-
-def _clock_text(seconds: float) -> str:
-    seconds = int(seconds + 0.5)
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 @dataclass
@@ -475,69 +372,3 @@ async def open_rebuild(
     finally:
         reader.close()
         await redis.aclose()
-
-
-async def rebuild(
-    settings: Settings,
-    limits: Limits = Limits(),
-    delete_old: bool = False,
-    progress: Progress | None = None,
-    jobs: int = 1,
-) -> Summary:
-    """With `jobs` > 1 the partitions are shared out among that many worker processes
-    (planning is CPU-bound and Python runs one thread at a time); this process checks,
-    shows the summed progress, and finishes once every partition switched."""
-    async with open_rebuild(settings, limits, progress) as job:
-        if jobs <= 1:
-            return await job.run(delete_old)
-        start = time.monotonic()
-        numbers = await job.check_new()
-        built = await build_in_processes(
-            settings, job.prefix, numbers, limits, min(jobs, len(numbers)), progress
-        )
-        return await job.finish(built, start, delete_old)
-
-
-@click.command("rebuild")
-@click.option(
-    "--batch-size",
-    default=Limits.batch_size,
-    show_default=True,
-    help="Records read per partition at a time.",
-)
-@click.option(
-    "--jobs",
-    type=click.IntRange(min=1),
-    default=os.cpu_count() or 1,
-    show_default="CPU count",
-    help="Worker processes, each rebuilding and switching its share of the partitions.",
-)
-@click.option(
-    "--keep-dossiers",
-    type=click.IntRange(min=1),
-    default=Limits.keep_dossiers,
-    show_default=True,
-    help="Dossier states each process keeps in memory (about 3 KB each); beyond them it "
-    "writes what it has and reads states back from Redis.",
-)
-@click.option(
-    "--delete-old",
-    is_flag=True,
-    help="After the switch, delete the old generation's keys (its offset keys stay).",
-)
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-def rebuild_command(
-    batch_size: int, jobs: int, keep_dossiers: int, delete_old: bool, quiet: bool
-) -> None:
-    """Recompute every Redis figure from the full history in the events topic.
-
-    Builds a new generation of keys while the worker keeps running, then switches each
-    partition to it atomically (the live view never stops). Use it after Redis lost data or
-    after a change of the judging rules. Configured like the worker: KAFKA_BOOTSTRAP_SERVERS,
-    REDIS_URL, IOCMON_REDIS_PREFIX, IOCMON_EVENTS_TOPIC, ...
-    """
-    settings = Settings.from_env()
-    progress = None if quiet else Progress(sys.stderr)
-    limits = Limits(batch_size, keep_dossiers)
-    summary = asyncio.run(rebuild(settings, limits, delete_old, progress, jobs))
-    click.echo(summary.text())

@@ -16,13 +16,13 @@ import multiprocessing
 import queue
 from collections.abc import Sequence
 from multiprocessing.sharedctypes import Array
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from iocmon.config import Settings
 from iocmon.errors import IocmonError
-
-if TYPE_CHECKING:
-    from streams.rebuild import Limits, Progress, Summary
+from streams.rebuild import open_rebuild
+from streams.rebuild_progress import Progress
+from streams.rebuild_summary import Limits, Summary
 
 POLL_S = 0.2
 UNKNOWN = -1
@@ -46,8 +46,6 @@ class _Slot:
 async def _build(
     settings: Settings, prefix: str, partitions: Sequence[int], limits: Limits, slot: _Slot
 ) -> Summary:
-    from streams.rebuild import open_rebuild
-
     async with open_rebuild(settings, limits, slot, prefix, partitions) as job:
         return await job.build()
 
@@ -156,7 +154,6 @@ def _names(partitions: Sequence[int]) -> str:
 
 
 def _merge(prefix: str, parts: list[Summary]) -> Summary:
-    from streams.rebuild import Summary
 
     merged = Summary(prefix, sorted({old for s in parts for old in s.old_prefixes}))
     for s in parts:

@@ -1,0 +1,74 @@
+"""What the worker does on its own clock: alerts driven by time, the /metrics snapshot, and
+the check that Redis accepts its login."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+from aiokafka.errors import KafkaError
+from redis.exceptions import AuthenticationError, NoPermissionError, RedisError
+
+from iocmon.config import Settings
+from iocmon.errors import ConfigError
+from iocmon.redis_connection import AsyncRedis, redis_target
+from streams import metrics
+from streams.exporter import FigureExporter
+from streams.intake import BatchApplier
+from streams.ownership import Ownership
+
+log = logging.getLogger(__name__)
+
+
+def register_timers(
+    app: faust.App,
+    settings: Settings,
+    redis: AsyncRedis,
+    exporter: FigureExporter,
+    applier: BatchApplier,
+    ownership: Ownership,
+) -> None:
+    @app.task
+    async def check_redis_login() -> None:
+        """A refused login is a setting to fix, not an outage to wait out: stop and say so."""
+        try:
+            await redis.ping()
+        except (AuthenticationError, NoPermissionError) as exc:
+            log.error(
+                "%s refused the login (%s): fix the user and password in REDIS_URL "
+                "(rediss://USER:PASSWORD@host:port/0) or the user's ACL rules",
+                redis_target(settings).description,
+                type(exc).__name__,
+            )
+            await app.crash(ConfigError(f"Redis refused the login ({type(exc).__name__})"))
+        except RedisError:
+            pass  # an outage: the intake and the timers back off and retry
+
+    @app.timer(settings.metrics_refresh_s)
+    async def refresh_figures() -> None:
+        """Only the owner of partition 0 reports global figures (see streams.metrics)."""
+        try:
+            if not ownership.reports_figures():
+                exporter.clear()
+                await redis.ping()  # every worker's iocmon_redis_up says whether Redis answers
+            else:
+                await exporter.refresh(settings.now())
+            metrics.REDIS_UP.set(1)
+        except RedisError as exc:
+            metrics.REDIS_UP.set(0)
+            log.warning("cannot read figures from Redis (%s); is it running?", type(exc).__name__)
+
+    @app.timer(settings.alert_check_interval_s)
+    async def check_alerts() -> None:
+        """Time, not events, drives alerts: a dossier that hears nothing still goes overdue."""
+        owned = sorted(tp.partition for tp in ownership.partitions())
+        applier.forget_partitions(owned)
+        for partition in owned:
+            try:
+                await applier.check_alerts(partition)
+            except (RedisError, KafkaError) as exc:
+                log.warning(
+                    "alert check of partition %d failed (%s); retrying at the next tick",
+                    partition,
+                    type(exc).__name__,
+                )
