@@ -2,9 +2,10 @@
 
 Reads a JSONL file of events (`iocmon simulate --no-send --events-out FILE`), splits it
 into partitions by key, and runs each batch through what the store does around the pure
-planner: states read back from JSON, decode, plan, the Lua op list serialised (as the live
-worker does, one plan a batch), and side by side the rebuild's way: one fold a partition,
-states kept in memory, one plan at the end turned into bulk commands. Redis round trips
+planner: open states kept in memory and ended ones decoded from their stored bytes, decode,
+plan, the Lua op list serialised (as the live worker does, one plan a batch), and side by
+side the rebuild's way: one fold a partition, states kept in memory, one plan at the end
+turned into bulk commands. Redis round trips
 are left out, so these are the ceilings of one process. `--profile` prints the top of a
 cProfile run of each.
 
@@ -27,9 +28,12 @@ import orjson
 from iocmon.domain.batch import Fold, Record, decode_batch, dossier_ids, plan_batch
 from iocmon.domain.calendar import load_calendar
 from iocmon.domain.lifecycle import DossierState
+from iocmon.domain.state_codec import decode_state
 from producers.replay import key_for_value
 from streams.keys import PartitionKeys
 from streams.writes import bulk_commands, plan_writes, script_args
+
+HORIZON = timedelta(days=400)
 
 
 def _partitions(path: Path, count: int) -> dict[int, list[Record]]:
@@ -42,23 +46,35 @@ def _partitions(path: Path, count: int) -> dict[int, list[Record]]:
 
 
 def per_batch(parts: dict[int, list[Record]], batch_size: int) -> int:
+    """The worker's way: open dossiers' states kept in memory, ended ones read back from
+    their stored bytes, one plan a batch turned into the Lua op list."""
     calendar = load_calendar(None)
     now = datetime.now(UTC) + timedelta(days=30)
     stored: dict[str, bytes] = {}
+    memory: dict[str, DossierState] = {}
     done = 0
     for p, records in parts.items():
         keys = PartitionKeys("bench", "events", p)
+        stream_time = None
         for start in range(0, len(records), batch_size):
             chunk = records[start : start + batch_size]
             decoded = decode_batch(chunk, now)
-            states = {
-                d: None if d not in stored else DossierState.from_json(orjson.loads(stored[d]))
-                for d in dossier_ids(decoded)
-            }
-            plan = plan_batch(decoded, states, calendar)
-            orjson.dumps(script_args(plan_writes(keys, plan), keys.offset)[1])
+            states: dict[str, DossierState | None] = {}
+            for d in dossier_ids(decoded):
+                if d in memory:
+                    states[d] = memory[d]
+                else:
+                    states[d] = decode_state(d, stored[d]) if d in stored else None
+            plan = plan_batch(decoded, states, calendar, horizon=HORIZON, stream_time=stream_time)
+            stream_time = plan.stream_time
+            writes = plan_writes(keys, plan)
+            orjson.dumps(script_args(writes, keys.offset, keys.version)[1])
             for dossier_id, state in plan.states.items():
-                stored[dossier_id] = orjson.dumps(state.to_json())
+                if state.is_open:
+                    memory[dossier_id] = state
+                else:
+                    memory.pop(dossier_id, None)
+                    stored[dossier_id] = writes.states[keys.dossier(dossier_id)].encode()
             done += len(chunk)
     return done
 
@@ -68,7 +84,7 @@ def folded(parts: dict[int, list[Record]], batch_size: int) -> int:
     now = datetime.now(UTC) + timedelta(days=30)
     done = 0
     for p, records in parts.items():
-        fold = Fold(calendar, keep_dead_letters=False)
+        fold = Fold(calendar, keep_dead_letters=False, horizon=HORIZON)
         for start in range(0, len(records), batch_size):
             chunk = records[start : start + batch_size]
             decoded = decode_batch(chunk, now)

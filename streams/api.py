@@ -205,7 +205,7 @@ class Api:
             "state": None,
             "overdue_days": 0,
             "history": [
-                {"event_id": e, "type": t, "at": at, "effect": effect}
+                {"event_id": e, "type": t, "at": _iso(_local(at)), "effect": effect}
                 for e, t, at, effect in state.history
             ],
         }
@@ -238,6 +238,10 @@ def _range_json(
         "requested": {"from": start.isoformat(), "to": end.isoformat()},
         "as_of": now.isoformat(),
     }
+
+
+def _local(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, LOCAL_TZ)
 
 
 def _iso(value: datetime | None) -> str | None:

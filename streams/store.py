@@ -32,9 +32,20 @@ from streams.writes import bulk_script_args, plan_writes, script_args
 NOTHING_APPLIED = -1
 APPLIED, MOVED = 1, 2
 BULK_SCRIPT_ITEMS = 20_000
-_BULK_LUA = resources.files("streams").joinpath("lua/bulk_write.lua").read_text("utf-8")
-_APPLY_LUA = resources.files("streams").joinpath("lua/apply_batch.lua").read_text("utf-8")
-_RETIRE_LUA = resources.files("streams").joinpath("lua/retire.lua").read_text("utf-8")
+
+
+def _lua(name: str, with_commands: bool = False) -> str:
+    """A script's text; the shared command runner goes after its first (shebang) line."""
+    text = resources.files("streams").joinpath(f"lua/{name}").read_text("utf-8")
+    if not with_commands:
+        return text
+    shebang, _, body = text.partition("\n")
+    return f"{shebang}\n{_lua('commands.lua')}\n{body}"
+
+
+_BULK_LUA = _lua("bulk_write.lua", with_commands=True)
+_APPLY_LUA = _lua("apply_batch.lua", with_commands=True)
+_RETIRE_LUA = _lua("retire.lua")
 RETIRE_LIMIT = 5000
 
 

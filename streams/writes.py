@@ -1,9 +1,10 @@
 """What a batch plan writes to Redis, grouped by key: the one translation of a plan.
 
-The worker sends it as the op list of one Lua script (`script_args`: atomic with the offset
-check, see `streams.store`); the rebuild, writing a generation no one reads before it is
-complete, sends it as multi-member commands (`bulk_commands`, run by `bulk_write.lua`),
-which cost Redis a fraction of one scripted call per field.
+Both send it as multi-member commands (`bulk_commands`, run by `lua/commands.lua`), which
+cost Redis a fraction of one scripted call per field: the worker in one script, atomic with
+the offset and version check (`script_args`, `apply_batch.lua`, see `streams.store`); the
+rebuild, writing a generation no one reads before it is complete, in scripts of bounded
+size (`bulk_script_args`, `bulk_write.lua`).
 """
 
 from __future__ import annotations
@@ -131,45 +132,23 @@ class ScriptKeys:
 
 
 def script_args(w: Writes, offset_key: str, version_key: str) -> tuple[list[str], list[list[Any]]]:
-    """KEYS and the op list of `apply_batch.lua` (one Redis command an op; KEYS[1] is the
-    offset key, KEYS[2] the version key). Runs for every batch of the live worker."""
+    """KEYS and commands of the worker's `apply_batch.lua` (KEYS[1] is the offset key,
+    KEYS[2] the version key): the whole plan in one atomic call."""
     keys = ScriptKeys(offset_key, version_key)
-    number = keys.number
-    ops: list[list[Any]] = [["set", number(key), value] for key, value in w.states.items()]
-    ops.extend(["set", number(key), value] for key, value in w.strings.items())
-    for key, fields in w.counts.items():
-        i = number(key)
-        ops.extend(["hincrby", i, name, n] for name, n in fields.items())
-    for key, members in w.rpush.items():
-        i = number(key)
-        ops.extend(["rpush", i, member] for member in members)
-    for key, members in w.zrem.items():
-        i = number(key)
-        ops.extend(["zrem", i, member] for member in members)
-    for key, scored in w.zadd.items():
-        i = number(key)
-        ops.extend(["zadd", i, score, member] for member, score in scored.items())
-    for key, members in w.sadd.items():
-        i = number(key)
-        ops.extend(["sadd", i, member] for member in members)
-    return keys.names, ops
+    return keys.names, [_numbered(c, keys) for c in bulk_commands(w, fresh=False)]
 
 
 def bulk_script_args(
     w: Writes, fresh: bool, max_items: int
 ) -> Iterator[tuple[list[str], list[list[Any]]]]:
     """KEYS and commands of `bulk_write.lua` calls of about `max_items` items each, so that
-    no call holds Redis for long."""
+    no call holds Redis for long (the rebuild's, for a generation no one reads yet)."""
     keys = ScriptKeys()
     out: list[list[Any]] = []
     items = 0
-    for name, target, *args in bulk_commands(w, fresh):
-        if name == "MSET":
-            out.append([name, [keys.number(key) for key in target], args[0]])
-            items += 2 * len(target)
-        else:
-            out.append([name, keys.number(target), *args])
-            items += 1 + len(args)
+    for command in bulk_commands(w, fresh):
+        out.append(_numbered(command, keys))
+        items += len(command[2]) if command[0] == "MSET" else len(command) - 1
         if items >= max_items:
             yield keys.names, out
             keys, out, items = ScriptKeys(), [], 0
@@ -177,23 +156,27 @@ def bulk_script_args(
         yield keys.names, out
 
 
+def _numbered(command: tuple[Any, ...], keys: ScriptKeys) -> list[Any]:
+    name, target, *args = command
+    if name == "MSET":
+        return [name, [keys.number(key) for key in target], args[0]]
+    return [name, keys.number(target), *args]
+
+
 def bulk_commands(w: Writes, fresh: bool) -> Iterator[tuple[Any, ...]]:
-    """Commands writing `w` with many members each, for `bulk_write.lua`: ("MSET", keys,
-    values) or (name, key, *args). `fresh`: none of the keys exist yet, so counters are set
-    (one HSET a key) rather than incremented field by field."""
+    """Commands writing `w` with many members each (`lua/commands.lua` runs them):
+    ("MSET", keys, values) or (name, key, *args); HINCRBY takes many field/increment pairs.
+    `fresh`: none of the keys exist yet, so counters are set (HSET) rather than added to."""
     values = {**w.states, **w.strings}
     keys_set = list(values)
     for i in range(0, len(keys_set), BULK_CHUNK):
         keys = keys_set[i : i + BULK_CHUNK]
         yield ("MSET", keys, [values[k] for k in keys])
+    counting = "HSET" if fresh else "HINCRBY"
     for key, fields in w.counts.items():
-        if fresh:
-            pairs = list(fields.items())
-            for i in range(0, len(pairs), BULK_CHUNK):
-                yield ("HSET", key, *(x for pair in pairs[i : i + BULK_CHUNK] for x in pair))
-        else:
-            for name, n in fields.items():
-                yield ("HINCRBY", key, name, n)
+        pairs = list(fields.items())
+        for i in range(0, len(pairs), BULK_CHUNK):
+            yield (counting, key, *(x for pair in pairs[i : i + BULK_CHUNK] for x in pair))
     for key, members in w.rpush.items():
         for i in range(0, len(members), BULK_CHUNK):
             yield ("RPUSH", key, *members[i : i + BULK_CHUNK])

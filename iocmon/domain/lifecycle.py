@@ -20,7 +20,8 @@ from iocmon.domain.events import Event, EventType, RecordRejected, RejectReason
 from iocmon.domain.judge import Outcome, judge_outcome
 
 Status = Literal["submitted", "rejected_at_intake", "open", "ended"]
-HistoryEntry = tuple[str, str, str, str]
+HistoryEntry = tuple[str, str, float, str]
+"""(event_id, type, at as Unix seconds, effect label)."""
 
 MAX_EVENTS = 1000
 """CONTRACT §3a: a dossier accepts at most this many events."""
@@ -162,7 +163,7 @@ def apply_event(state: DossierState | None, event: Event, calendar: WorkingCalen
             )
         older = state.older_ids
     transition = _transition(state, event, calendar)
-    entry = (event.event_id, event.type.value, event.at.isoformat(), _label(transition.effect))
+    entry = (event.event_id, event.type.value, event.at.timestamp(), _label(transition.effect))
     history = (*(state.history if state else ()), entry)
     if len(history) > HISTORY_KEPT:
         older += id_digest(history[0][0])

@@ -47,7 +47,7 @@ def encode_state(state: DossierState) -> bytes:
         FORMAT,
         _STATUS_CODE[state.status],
         [
-            [_short_id(d, e), _TYPE_CODE[t], _epoch_text(at), _EFFECT_CODE[x]]
+            [_short_id(d, e), _TYPE_CODE[t], int(at) if at.is_integer() else at, _EFFECT_CODE[x]]
             for e, t, at, x in state.history
         ],
         state.agency,
@@ -92,7 +92,7 @@ def _decode(d: str, s: list[Any]) -> DossierState:
         dossier_id=d,
         status=_STATUSES[s[1]],
         history=tuple(
-            (_long_id(d, e), _TYPES[t], _time_text(at), EFFECT_LABELS[x]) for e, t, at, x in s[2]
+            (_long_id(d, e), _TYPES[t], float(at), EFFECT_LABELS[x]) for e, t, at, x in s[2]
         ),
         agency=s[3],
         procedure=s[4],
@@ -118,7 +118,10 @@ def _legacy(doc: dict[str, Any]) -> DossierState:
     for name in ("received_at", "due_at", "alert_due_at", "pause_started_at", "ended_at"):
         if name in values:
             values[name] = datetime.fromisoformat(values[name])
-    values["history"] = tuple(tuple(entry) for entry in values.get("history", ()))
+    values["history"] = tuple(
+        (e, t, datetime.fromisoformat(at).timestamp(), x)
+        for e, t, at, x in values.get("history", ())
+    )
     values["alerted"] = tuple(values.get("alerted", ()))
     if "outcome" in values:
         values["outcome"] = Outcome(values["outcome"])
@@ -169,13 +172,5 @@ def _epoch(value: datetime | None) -> int | float | None:
     return int(seconds) if seconds.is_integer() else seconds
 
 
-def _epoch_text(text: str) -> int | float | None:
-    return _epoch(datetime.fromisoformat(text))
-
-
 def _time(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, LOCAL_TZ)
-
-
-def _time_text(value: float) -> str:
-    return datetime.fromtimestamp(value, LOCAL_TZ).isoformat()

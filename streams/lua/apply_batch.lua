@@ -6,8 +6,7 @@
 --          partition's hash slot, so this also runs on Redis Cluster).
 -- ARGV[1]  the offset the batch was planned against (-1: nothing applied yet)
 -- ARGV[2]  the batch's last offset
--- ARGV[3]  JSON array of ops: {"set", k, v} {"hincrby", k, field, n} {"zadd", k, score, member}
---          {"zrem", k, member} {"sadd", k, member} {"rpush", k, member}; k indexes KEYS.
+-- ARGV[3]  JSON array of commands (lua/commands.lua, put before this by streams/store.py)
 -- ARGV[4]  the version the plan's states were read at, or '' to check the offset only
 --
 -- Returns {1, new_version} when applied, {0, current_offset} when the partition moved on
@@ -29,29 +28,11 @@ local version = tonumber(redis.call('GET', KEYS[2]) or '0')
 if ARGV[4] ~= '' and version ~= tonumber(ARGV[4]) then
   return {0, current}
 end
-local ops = cjson.decode(ARGV[3])
-local known = {set = true, hincrby = true, zadd = true, zrem = true, sadd = true, rpush = true}
-for _, op in ipairs(ops) do
-  -- Check everything before writing anything: a script error does not undo earlier writes.
-  if not known[op[1]] or KEYS[op[2]] == nil then
-    return redis.error_reply('apply_batch: bad op ' .. tostring(op[1]) .. ' on key ' .. tostring(op[2]))
-  end
+local commands = cjson.decode(ARGV[3])
+local problem = check_commands(commands)
+if problem then
+  return redis.error_reply('apply_batch: ' .. problem)
 end
-for _, op in ipairs(ops) do
-  local name, key = op[1], KEYS[op[2]]
-  if name == 'set' then
-    redis.call('SET', key, op[3])
-  elseif name == 'hincrby' then
-    redis.call('HINCRBY', key, op[3], op[4])
-  elseif name == 'zadd' then
-    redis.call('ZADD', key, op[3], op[4])
-  elseif name == 'zrem' then
-    redis.call('ZREM', key, op[3])
-  elseif name == 'sadd' then
-    redis.call('SADD', key, op[3])
-  else
-    redis.call('RPUSH', key, op[3])
-  end
-end
+run_commands(commands)
 redis.call('SET', KEYS[1], ARGV[2])
 return {1, redis.call('INCR', KEYS[2])}
