@@ -15,7 +15,7 @@ import json
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from iocmon.domain.batch import DeadLetter, Record, decode_batch, dossier_ids, plan_batch
@@ -51,6 +51,8 @@ TIMESTAMPS = (
     "2024-02-05T08:00:00+07:00\n", " 2024-02-05T08:00:00+07:00",
 )  # fmt: skip
 
+LOCAL = timezone(timedelta(hours=7))
+
 
 @dataclass(frozen=True)
 class Hostile:
@@ -84,6 +86,12 @@ def hostile_records(n: int, seed: int, now: datetime) -> Iterator[Hostile]:
         yield Hostile(kind, key, value, dead[0].reason)
 
 
+def _recent(hours: int) -> str:
+    """Hours before now: an event older than the retention horizon before the valid stream's
+    (dated now) would be `beyond_horizon`, whatever it names."""
+    return (datetime.now(LOCAL) - timedelta(hours=hours)).replace(microsecond=0).isoformat()
+
+
 def _template(rng: random.Random) -> dict[str, Any]:
     dossier = f"FZ-{rng.randrange(10**15)}"
     return {
@@ -91,12 +99,12 @@ def _template(rng: random.Random) -> dict[str, Any]:
         "event_id": f"{dossier}-{rng.randrange(10**6)}",
         "dossier_id": dossier,
         "type": rng.choice(TYPES),
-        "at": "2024-02-05T08:30:00+07:00",
+        "at": _recent(hours=2),
         "agency": "FZ.AG",
         "procedure": "1.0001",
         "channel": "online",
         "level": "full",
-        "due_at": "2024-02-20T17:00:00+07:00",
+        "due_at": _recent(hours=-24 * 15),
         "processing_days": 10,
         "handler": "FZ.H",
     }
@@ -187,7 +195,7 @@ def _key_mismatch(rng: random.Random) -> tuple[bytes | None, bytes]:
 def _unknown_dossier(rng: random.Random) -> tuple[bytes | None, bytes]:
     doc = _template(rng)
     doc["type"] = rng.choice([t for t in TYPES if t != "received"])
-    doc["at"] = datetime(2024, 2, 5, rng.randrange(24), tzinfo=UTC).isoformat()
+    doc["at"] = _recent(hours=rng.randrange(24))
     return _keyed(doc)
 
 
