@@ -51,7 +51,7 @@ class Intake:
         )
         applied_at = time.time()  # latency is wall time, whatever IOCMON_CLOCK_OFFSET_S says
         for event in events:
-            age = applied_at - event.message.timestamp / 1000
+            age = applied_at - event.message.timestamp  # Faust gives seconds
             metrics.EVENT_AGE_SECONDS.observe(max(0.0, age))
         await self._note_agencies(plans)
 
