@@ -62,6 +62,7 @@ class Settings:
     clock_offset_s: float = 0.0
     alert_check_interval_s: float = 10.0
     alert_due_soon_share: float = 0.0
+    alert_max_event_age_s: float = 300.0
     api_token: str = field(default="", repr=False)
     metrics_refresh_s: float = 5.0
     topic_replication_factor: int = 1
@@ -125,6 +126,7 @@ _ENV_NAMES: dict[str, str] = {
     "clock_offset_s": "IOCMON_CLOCK_OFFSET_S",
     "alert_check_interval_s": "IOCMON_ALERT_CHECK_INTERVAL_S",
     "alert_due_soon_share": "IOCMON_ALERT_DUE_SOON_SHARE",
+    "alert_max_event_age_s": "IOCMON_ALERT_MAX_EVENT_AGE_S",
     "api_token": "IOCMON_API_TOKEN",
     "metrics_refresh_s": "IOCMON_METRICS_REFRESH_S",
     "topic_replication_factor": "IOCMON_TOPIC_REPLICATION_FACTOR",

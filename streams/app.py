@@ -54,6 +54,7 @@ def create_app(settings: Settings) -> faust.App:
         rewinder=ConsumerRewinder(app, settings.events_topic),
         horizon=settings.retention,
         policy=AlertPolicy(settings.alert_due_soon_share or None),
+        alert_max_age_s=settings.alert_max_event_age_s,
     )
     register_intake(app, events_topic(app, settings), settings, Intake(applier, labels))
     register_timers(app, settings, redis, exporter, applier, ownership)

@@ -125,6 +125,7 @@ class BatchApplier:
         horizon: timedelta,
         policy: AlertPolicy = DEFAULT_POLICY,
         backoff: Backoff = DEFAULT_BACKOFF,
+        alert_max_age_s: float = 300.0,
     ) -> None:
         self._store = store
         self._calendar = calendar
@@ -135,26 +136,41 @@ class BatchApplier:
         self._backoff = backoff
         self._rewinder = rewinder
         self._horizon = horizon
+        self._alert_max_age_s = alert_max_age_s
         self._last_rewind: dict[int, float] = {}
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._memory: dict[int, PartitionMemory] = {}
+        self._newest_s: dict[int, float] = {}
 
-    async def apply(self, partition: int, records: Sequence[Record]) -> BatchPlan | None:
-        """The plan that was applied, or None if every record had been applied before."""
+    async def apply(
+        self, partition: int, records: Sequence[Record], newest_s: float | None = None
+    ) -> BatchPlan | None:
+        """The plan that was applied, or None if every record had been applied before.
+        `newest_s`: the Kafka timestamp (Unix s) of the newest of `records`."""
         async with self._locks[partition]:
-            return await self._apply_until_done(partition, records)
+            plan = await self._apply_until_done(partition, records)
+        if newest_s is not None:
+            self._newest_s[partition] = max(newest_s, self._newest_s.get(partition, 0.0))
+        return plan
 
     def forget_partitions(self, keep: Collection[int]) -> None:
         """Drops what is remembered of partitions this worker no longer owns."""
         for partition in set(self._memory) - set(keep):
             del self._memory[partition]
+        for partition in set(self._newest_s) - set(keep):
+            del self._newest_s[partition]
 
-    async def check_alerts(self, partition: int, limit: int = 1000) -> int:
+    async def check_alerts(
+        self, partition: int, highwater: int | None = None, limit: int = 1000
+    ) -> int:
         """Emit the alerts whose thresholds have passed; the number emitted. Alerts go out
         before their thresholds are recorded, so a crash repeats an alert (same id), never
         loses one; a batch applied meanwhile by another worker makes this check a no-op.
+        `highwater`: the partition's end offset in Kafka, if known (see `_catching_up`).
         """
         async with self._locks[partition]:
+            if await self._catching_up(partition, highwater):
+                return 0
             now = self._clock()
             candidates = await self._store.alert_candidates(partition, now, limit)
             if not candidates:
@@ -180,6 +196,20 @@ class BatchApplier:
                 self._memory[partition].remember(plan, version)
             metrics.ALERTS_EMITTED.inc(len(plan.alerts))
             return len(plan.alerts)
+
+    async def _catching_up(self, partition: int, highwater: int | None) -> bool:
+        """Behind Kafka and applying old records: a catch-up (a backlog, a rebuild's
+        self-recovery, a restart after a long stop), in which every dossier still open
+        mid-replay looks due or overdue. Alerting them would page people about history, so
+        the partition's alerts wait until it is caught up or applies recent records."""
+        if highwater is None:
+            return False
+        memory = self._memory.get(partition)
+        applied = memory.offset if memory else await self._store.applied_offset(partition)
+        if applied >= highwater - 1:
+            return False
+        newest = self._newest_s.get(partition)
+        return newest is None or time.time() - newest > self._alert_max_age_s
 
     async def _apply_until_done(
         self, partition: int, records: Sequence[Record]

@@ -26,6 +26,14 @@ class Ownership:
         metrics.REPORTS_FIGURES.set(int(self.reporter in actives))
         return actives
 
+    def highwater(self, tp: TP) -> int | None:
+        """The partition's end offset as of the consumer's last fetch (None: not known)."""
+        try:
+            value = self._app.consumer.highwater(tp)
+        except (KeyError, AssertionError, AttributeError):
+            return None
+        return None if value is None else int(value)
+
     def reports_figures(self) -> bool:
         return self.reporter in self.partitions()
 

@@ -58,7 +58,8 @@ class Intake:
     async def _apply(
         self, partition: int, records: list[Record], held: list[EventT]
     ) -> BatchPlan | None:
-        plan = await self._applier.apply(partition, records)
+        newest = max(event.message.timestamp for event in held)
+        plan = await self._applier.apply(partition, records, newest)
         for event in held:
             event.message.decref()
         return plan

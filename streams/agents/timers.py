@@ -61,11 +61,12 @@ def register_timers(
     @app.timer(settings.alert_check_interval_s)
     async def check_alerts() -> None:
         """Time, not events, drives alerts: a dossier that hears nothing still goes overdue."""
-        owned = sorted(tp.partition for tp in ownership.partitions())
-        applier.forget_partitions(owned)
-        for partition in owned:
+        owned = sorted(ownership.partitions())
+        applier.forget_partitions([tp.partition for tp in owned])
+        for tp in owned:
+            partition = tp.partition
             try:
-                await applier.check_alerts(partition)
+                await applier.check_alerts(partition, ownership.highwater(tp))
             except (RedisError, KafkaError) as exc:
                 log.warning(
                     "alert check of partition %d failed (%s); retrying at the next tick",
