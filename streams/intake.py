@@ -140,25 +140,16 @@ class BatchApplier:
         self._last_rewind: dict[int, float] = {}
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._memory: dict[int, PartitionMemory] = {}
-        self._newest_s: dict[int, float] = {}
 
-    async def apply(
-        self, partition: int, records: Sequence[Record], newest_s: float | None = None
-    ) -> BatchPlan | None:
-        """The plan that was applied, or None if every record had been applied before.
-        `newest_s`: the Kafka timestamp (Unix s) of the newest of `records`."""
+    async def apply(self, partition: int, records: Sequence[Record]) -> BatchPlan | None:
+        """The plan that was applied, or None if every record had been applied before."""
         async with self._locks[partition]:
-            plan = await self._apply_until_done(partition, records)
-        if newest_s is not None:
-            self._newest_s[partition] = max(newest_s, self._newest_s.get(partition, 0.0))
-        return plan
+            return await self._apply_until_done(partition, records)
 
     def forget_partitions(self, keep: Collection[int]) -> None:
         """Drops what is remembered of partitions this worker no longer owns."""
         for partition in set(self._memory) - set(keep):
             del self._memory[partition]
-        for partition in set(self._newest_s) - set(keep):
-            del self._newest_s[partition]
 
     async def check_alerts(
         self, partition: int, highwater: int | None = None, limit: int = 1000
@@ -198,18 +189,24 @@ class BatchApplier:
             return len(plan.alerts)
 
     async def _catching_up(self, partition: int, highwater: int | None) -> bool:
-        """Behind Kafka and applying old records: a catch-up (a backlog, a rebuild's
-        self-recovery, a restart after a long stop), in which every dossier still open
-        mid-replay looks due or overdue. Alerting them would page people about history, so
-        the partition's alerts wait until it is caught up or applies recent records."""
+        """Behind Kafka and applying old events: a catch-up (a backlog, a replay of history,
+        a rebuild's self-recovery, a restart after a long stop), in which every dossier still
+        open mid-replay looks due or overdue. Alerting them would page people about history,
+        so the partition's alerts wait until it is caught up or its stream time (the events'
+        own `at`, not when Kafka got them) is recent."""
         if highwater is None:
             return False
         memory = self._memory.get(partition)
-        applied = memory.offset if memory else await self._store.applied_offset(partition)
+        if memory is None:
+            snapshot = await self._store.load(partition, ())
+            applied, stream_time = snapshot.offset, snapshot.stream_time
+        else:
+            applied, stream_time = memory.offset, memory.stream_time
         if applied >= highwater - 1:
             return False
-        newest = self._newest_s.get(partition)
-        return newest is None or time.time() - newest > self._alert_max_age_s
+        return stream_time is None or (self._clock() - stream_time).total_seconds() > (
+            self._alert_max_age_s
+        )
 
     async def _apply_until_done(
         self, partition: int, records: Sequence[Record]

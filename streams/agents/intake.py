@@ -58,8 +58,7 @@ class Intake:
     async def _apply(
         self, partition: int, records: list[Record], held: list[EventT]
     ) -> BatchPlan | None:
-        newest = max(event.message.timestamp for event in held)
-        plan = await self._applier.apply(partition, records, newest)
+        plan = await self._applier.apply(partition, records)
         for event in held:
             event.message.decref()
         return plan
