@@ -160,7 +160,7 @@ class BatchApplier:
         `highwater`: the partition's end offset in Kafka, if known (see `_catching_up`).
         """
         async with self._locks[partition]:
-            if await self._catching_up(partition, highwater):
+            if await self._moved_on(partition) or await self._catching_up(partition, highwater):
                 return 0
             now = self._clock()
             candidates = await self._store.alert_candidates(partition, now, limit)
@@ -187,6 +187,21 @@ class BatchApplier:
                 self._memory[partition].remember(plan, version)
             metrics.ALERTS_EMITTED.inc(len(plan.alerts))
             return len(plan.alerts)
+
+    async def _moved_on(self, partition: int) -> bool:
+        """Whether Redis is no longer where this worker's memory of the partition says. Run
+        on the alert timer, so that a partition no record comes to still notices: after
+        Redis lost the keys it is read again from the first record Redis lacks."""
+        memory = self._memory.get(partition)
+        if memory is None:
+            return False
+        applied = await self._store.applied_offset(partition)
+        if applied == memory.offset:
+            return False
+        del self._memory[partition]
+        if applied < memory.offset:
+            await self._rewind(partition, applied + 1)
+        return True
 
     async def _catching_up(self, partition: int, highwater: int | None) -> bool:
         """Behind Kafka and applying old events: a catch-up (a backlog, a replay of history,

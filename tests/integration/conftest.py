@@ -19,8 +19,11 @@ def stack() -> Iterator[Stack]:
 
 
 @pytest.fixture
-def pipeline(stack: Stack) -> Iterator[Pipeline]:
-    p = Pipeline(stack)
+def pipeline(stack: Stack, request: pytest.FixtureRequest) -> Iterator[Pipeline]:
+    """A fresh pipeline; `@pytest.mark.partitions(N)` sets its topic's partition count.
+    Its workers are stopped however the test ends."""
+    marker = request.node.get_closest_marker("partitions")
+    p = Pipeline(stack, partitions=marker.args[0]) if marker else Pipeline(stack)
     p.create_topics()
     yield p
     p.stop()

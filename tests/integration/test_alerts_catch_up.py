@@ -14,11 +14,10 @@ from tests.integration.workload import applied_records, simulate
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.partitions(3)
 def test_a_backlog_and_a_recovery_from_lost_keys_alert_only_dossiers_open_at_the_end(
-    stack: object, tmp_path: Path
+    pipeline: Pipeline, tmp_path: Path
 ) -> None:
-    pipeline = Pipeline(stack, partitions=3)  # type: ignore[arg-type]
-    pipeline.create_topics()
     events, _expected = simulate(pipeline, tmp_path, seed=31, events=6000)
     pipeline.iocmon("replay", str(events))  # a backlog of 30 days of history
     worker = pipeline.start_worker(IOCMON_ALERT_CHECK_INTERVAL_S="1")
@@ -34,4 +33,3 @@ def test_a_backlog_and_a_recovery_from_lost_keys_alert_only_dossiers_open_at_the
     ended = [a["dossier_id"] for a in alerts if truth[a["dossier_id"]]["outcome"] is not None]
     assert not ended, f"{len(ended)} alerts for dossiers that had ended: {ended[:5]}"
     assert worker.process is not None and worker.process.poll() is None
-    pipeline.stop()

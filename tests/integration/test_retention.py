@@ -40,11 +40,10 @@ def send(pipeline: Pipeline, *events: dict[str, object]) -> None:
     producer.close()
 
 
+@pytest.mark.partitions(1)
 def test_a_dossier_ended_401_days_of_stream_time_ago_is_forgotten_and_2024_stays(
-    stack: object,
+    pipeline: Pipeline,
 ) -> None:
-    pipeline = Pipeline(stack, partitions=1)  # type: ignore[arg-type]
-    pipeline.create_topics()
     worker = pipeline.start_worker(IOCMON_CLOCK_OFFSET_S=str(CLOCK.timestamp() - time.time()))
     old_received = received("OLD", "2024-01-02T08:00:00")
     send(pipeline, old_received, event("OLD", 2, "resolved", "2024-01-05T10:00:00"),
@@ -71,14 +70,12 @@ def test_a_dossier_ended_401_days_of_stream_time_ago_is_forgotten_and_2024_stays
     }
     samples = worker.metrics()
     assert sum(sum_samples(samples, "iocmon_dossiers_forgotten_total").values()) == 1
-    pipeline.stop()
 
 
+@pytest.mark.partitions(3)
 def test_redis_at_maxmemory_pauses_intake_and_it_resumes_with_nothing_lost_or_doubled(
-    stack: object, tmp_path: Path
+    pipeline: Pipeline, tmp_path: Path
 ) -> None:
-    pipeline = Pipeline(stack, partitions=3)  # type: ignore[arg-type]
-    pipeline.create_topics()
     events, expected = simulate(pipeline, tmp_path, seed=21, events=3000)
     lines = events.read_bytes().splitlines(keepends=True)
     first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
@@ -111,4 +108,3 @@ def test_redis_at_maxmemory_pauses_intake_and_it_resumes_with_nothing_lost_or_do
     assert sum(sum_samples(worker.metrics(fresh=False), "iocmon_redis_full").values()) == 0
     assert_figures_exact([worker], expected)
     assert "Redis is full (maxmemory reached)" in worker.log_path.read_text(encoding="utf-8")
-    pipeline.stop()
