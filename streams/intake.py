@@ -140,16 +140,24 @@ class BatchApplier:
         self._last_rewind: dict[int, float] = {}
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._memory: dict[int, PartitionMemory] = {}
+        self._seen: dict[int, int] = {}
+        """The last offset of each partition this worker found applied in Redis."""
 
     async def apply(self, partition: int, records: Sequence[Record]) -> BatchPlan | None:
         """The plan that was applied, or None if every record had been applied before."""
         async with self._locks[partition]:
-            return await self._apply_until_done(partition, records)
+            plan = await self._apply_until_done(partition, records)
+            memory = self._memory.get(partition)
+            if memory is not None:
+                self._seen[partition] = max(memory.offset, self._seen.get(partition, -1))
+            return plan
 
     def forget_partitions(self, keep: Collection[int]) -> None:
         """Drops what is remembered of partitions this worker no longer owns."""
         for partition in set(self._memory) - set(keep):
             del self._memory[partition]
+        for partition in set(self._seen) - set(keep):
+            del self._seen[partition]
 
     async def check_alerts(
         self, partition: int, highwater: int | None = None, limit: int = 1000
@@ -189,19 +197,23 @@ class BatchApplier:
             return len(plan.alerts)
 
     async def _moved_on(self, partition: int) -> bool:
-        """Whether Redis is no longer where this worker's memory of the partition says. Run
-        on the alert timer, so that a partition no record comes to still notices: after
-        Redis lost the keys it is read again from the first record Redis lacks."""
+        """Whether Redis is no longer where this worker left the partition. Run on the alert
+        timer, so that a partition no record comes to still notices: after Redis lost the
+        keys it is read again from the first record Redis lacks (offsets in Redis only go
+        back when data is lost)."""
         memory = self._memory.get(partition)
-        if memory is None:
+        seen = self._seen.get(partition)
+        if memory is None and seen is None:
             return False
         applied = await self._store.applied_offset(partition)
-        if applied == memory.offset:
-            return False
-        del self._memory[partition]
-        if applied < memory.offset:
+        moved = memory is not None and applied != memory.offset
+        if moved:
+            del self._memory[partition]
+        if seen is not None and applied < seen:
+            self._seen[partition] = applied
             await self._rewind(partition, applied + 1)
-        return True
+            return True
+        return moved
 
     async def _catching_up(self, partition: int, highwater: int | None) -> bool:
         """Behind Kafka and applying old events: a catch-up (a backlog, a replay of history,
