@@ -7,12 +7,12 @@ and prints `at COUNT CPU` when it has the first record and at each fifth of `--t
 timestamps those lines as they arrive.
 
     bare: aiokafka's AIOKafkaConsumer.getmany, no Faust (plaintext, as the test stack).
-    noop: a Faust agent on the worker's exact app and topic (`streams.faust_app`), batching
-          as the worker does (`take_events(batch_size, within=batch_window_s)`), acking
-          each batch; `--conf JSON` sets faust.App settings on top, `--take`/`--within`
-          change the batching, `--no-monitor` drops Faust's default Monitor sensor,
-          `--lean-monitor` puts `lean_monitor()` in its place,
-          `--uvloop` runs it on uvloop (installed apart; not a project dependency).
+    noop: a Faust agent on the worker's exact app, loop and topic (`streams.faust_app`:
+          uvloop, LeanMonitor), batching as the worker does (`take_events(batch_size,
+          within=batch_window_s)`), acking each batch; `--conf JSON` sets faust.App
+          settings on top, `--take`/`--within` change the batching, `--no-monitor` drops
+          the Monitor sensor, `--faust-monitor` puts Faust's own back, `--asyncio` runs on
+          asyncio's loop.
 
     python -m benchmarks.intake_consumers {bare,noop} --group G --total N [options]
 """
@@ -25,7 +25,7 @@ import json
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -33,7 +33,7 @@ from iocmon.config import Settings
 from iocmon.kafka_connection import bootstrap_list
 
 if TYPE_CHECKING:
-    from faust.types import TP, EventT, Message, StreamT
+    pass
 
 
 def decode(value: bytes | None) -> object:
@@ -90,53 +90,18 @@ async def bare(settings: Settings, group: str, progress: Progress) -> None:
         await consumer.stop()
 
 
-def lean_monitor() -> type:
-    """Faust's Monitor keeping only what Faust itself reads: when each partition's stream
-    last took an event (its slow-stream check) and the end offsets. Its other per-event
-    bookkeeping (counters, timings, events_runtime) feeds only Faust's own /stats pages."""
-    from time import monotonic
-
-    from faust.sensors import Monitor
-
-    class LeanMonitor(Monitor):
-        def on_message_in(self, tp: TP, offset: int, message: Message) -> None:
-            pass
-
-        def on_stream_event_in(
-            self, tp: TP, offset: int, stream: StreamT, event: EventT
-        ) -> dict[str, Any] | None:
-            self.stream_inbound_time[tp] = monotonic()
-            return None
-
-        def on_stream_event_out(
-            self,
-            tp: TP,
-            offset: int,
-            stream: StreamT,
-            event: EventT,
-            state: dict[str, Any] | None = None,
-        ) -> None:
-            pass
-
-        def on_message_out(self, tp: TP, offset: int, message: Message) -> None:
-            pass
-
-    return LeanMonitor
-
-
 def noop(settings: Settings, group: str, progress: Progress, args: argparse.Namespace) -> None:
     import faust
+    from faust.sensors import Monitor
     from faust.worker import Worker
 
-    from streams.faust_app import build_faust_app, events_topic
+    from streams.faust_app import build_faust_app, events_topic, use_worker_loop
 
-    if args.uvloop:
-        import mode.loop
-
-        mode.loop.use("uvloop")  # as `faust -L uvloop`: every loop Faust makes is uvloop's
+    if not args.asyncio:
+        use_worker_loop()
     app = build_faust_app(settings, app_id=group)
-    if args.lean_monitor:
-        app.conf.Monitor = lean_monitor()
+    if args.faust_monitor:
+        app.conf.Monitor = Monitor
     for name, value in json.loads(args.conf).items():
         setattr(app.conf, name, value)
     take = args.take or settings.batch_size
@@ -164,8 +129,8 @@ def main() -> None:
     parser.add_argument("--take", type=int, default=0, help="take_events size (batch size)")
     parser.add_argument("--within", type=float, default=None, help="take_events window")
     parser.add_argument("--no-monitor", action="store_true", help="drop Faust's Monitor")
-    parser.add_argument("--lean-monitor", action="store_true", help="see lean_monitor()")
-    parser.add_argument("--uvloop", action="store_true", help="run on uvloop (not a dependency)")
+    parser.add_argument("--faust-monitor", action="store_true", help="Faust's own Monitor")
+    parser.add_argument("--asyncio", action="store_true", help="asyncio's loop, not uvloop")
     args = parser.parse_args()
     settings = Settings.from_env()
     progress = Progress(args.total)

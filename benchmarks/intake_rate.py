@@ -64,10 +64,13 @@ from tests.integration.harness import REPO, Pipeline, Stack, free_port, start_st
 STEP_TIMEOUT_S = 3 * 3600
 SETTINGS = '{"cython_optimizations": true, "broker_max_poll_records": 2000}'
 # Extra arguments of `benchmarks.intake_consumers noop` for each variant tried
-# (docs/faust-cost.md); `uvloop` needs `pip install uvloop`, not a project dependency.
+# (docs/faust-cost.md). The no-op agent runs as the worker does (uvloop, LeanMonitor);
+# `asyncio` and `faust-monitor` put back Faust's defaults, to see what they cost.
 VARIANTS: dict[str, list[str]] = {
     "no-monitor": ["--no-monitor"],
-    "lean-monitor": ["--lean-monitor"],
+    "faust-monitor": ["--faust-monitor"],
+    "asyncio": ["--asyncio"],
+    "faust-defaults": ["--asyncio", "--faust-monitor"],
     "cython": ["--conf", '{"cython_optimizations": true}'],
     "poll-2000": ["--conf", '{"broker_max_poll_records": 2000}'],
     "poll-500": ["--conf", '{"broker_max_poll_records": 500}'],
@@ -77,9 +80,7 @@ VARIANTS: dict[str, list[str]] = {
     "take-2000": ["--take", "2000"],
     "within-1s": ["--within", "1.0"],
     "commit-every-50k": ["--conf", '{"broker_commit_every": 50000}'],
-    "uvloop": ["--uvloop"],
-    "settings": ["--lean-monitor", "--conf", SETTINGS],
-    "settings-uvloop": ["--lean-monitor", "--conf", SETTINGS, "--uvloop"],
+    "settings": ["--conf", SETTINGS],
 }
 
 
@@ -298,9 +299,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="times to run the no-op agents")
     parser.add_argument("--no-worker", action="store_true")
     parser.add_argument("--no-bare", action="store_true")
-    parser.add_argument(
-        "--worker-uvloop", action="store_true", help="also a worker with FAUST_LOOP=uvloop"
-    )
     args = parser.parse_args()
     stack = start_stack()
     pipeline = Pipeline(stack, name=args.reuse) if args.reuse else prepare(stack, args.events)
@@ -324,11 +322,6 @@ def main() -> None:
         worker, redis_cpu = run_worker(pipeline, "worker")
         runs["worker"] = [worker]
         show(worker, noop)
-        print(f"(redis-server CPU meanwhile: {redis_cpu:.1f} s)")
-    if args.worker_uvloop:
-        # `import faust` reads FAUST_LOOP; needs `pip install uvloop` (not a dependency)
-        uv, redis_cpu = run_worker(pipeline, "worker on uvloop", FAUST_LOOP="uvloop")
-        show(uv, noop)
         print(f"(redis-server CPU meanwhile: {redis_cpu:.1f} s)")
     if len(names) > 1:
         print("median of each: records/s from process start, CPU us per record after the first;")

@@ -1,6 +1,7 @@
 """The worker, assembled: one Faust app (`streams.faust_app`), the intake agent
 (`streams.agents.intake`), the timers (`streams.agents.timers`) and the web routes
-(`streams.web`) around one `BatchApplier` (`streams.intake`).
+(`streams.web`) around one `BatchApplier` (`streams.intake`) in a process of its own
+(`streams.applier_process`).
 """
 
 from __future__ import annotations
@@ -9,15 +10,14 @@ import faust
 
 from iocmon.config import Settings
 from iocmon.domain.agencies import load_catalogue
-from iocmon.domain.alerts import AlertPolicy
 from iocmon.domain.calendar import load_calendar
 from iocmon.redis_connection import async_redis
 from streams.agents.intake import Intake, register_intake
 from streams.agents.timers import register_timers
 from streams.api import Api
+from streams.applier_process import ApplierProcess, ApplierService
 from streams.exporter import FigureExporter
-from streams.faust_app import build_faust_app, events_topic
-from streams.intake import BatchApplier
+from streams.faust_app import build_faust_app, events_topic, use_worker_loop
 from streams.labels import AgencyLabels
 from streams.ownership import ConsumerRewinder, Ownership
 from streams.queries import FigureReader
@@ -41,25 +41,17 @@ def create_app(settings: Settings) -> faust.App:
     reader = FigureReader(
         redis, settings.redis_prefix, settings.events_topic, settings.event_partitions
     )
-    store = BatchStore(redis, settings.redis_prefix, settings.events_topic)
+    store = BatchStore(redis, settings.redis_prefix, settings.events_topic)  # offsets, for lag
     exporter = FigureExporter(reader, store, labels, catalogue)
     sinks = KafkaSinks(app, settings, {a.code: a.name for a in catalogue})
     ownership = Ownership(app, settings.events_topic)
-    applier = BatchApplier(
-        store,
-        calendar,
-        sinks.dead_letters,
-        sinks.alerts,
-        clock=settings.now,
-        rewinder=ConsumerRewinder(app, settings.events_topic),
-        horizon=settings.retention,
-        policy=AlertPolicy(settings.alert_due_soon_share or None),
-        alert_max_age_s=settings.alert_max_event_age_s,
-    )
-    register_intake(app, events_topic(app, settings), settings, Intake(applier, labels))
+    applier = ApplierProcess(settings, sinks, ConsumerRewinder(app, settings.events_topic))
+    app.service(ApplierService(app, applier))
+    intake = Intake(applier, labels, on_error=app.crash)
+    register_intake(app, events_topic(app, settings), settings, intake)
     register_timers(app, settings, redis, exporter, applier, ownership)
     api = Api(reader, catalogue, calendar, settings.retention)
-    register_routes(app, settings, api, exporter, ownership.partitions)
+    register_routes(app, settings, api, exporter, ownership.partitions, applier.metrics)
     return app
 
 
@@ -67,5 +59,6 @@ def run_worker(settings: Settings) -> None:
     """Run the worker in the foreground until interrupted."""
     from faust.worker import Worker
 
+    use_worker_loop()
     app = create_app(settings)
     Worker(app, loglevel=settings.log_level.upper(), quiet=True).execute_from_commandline()

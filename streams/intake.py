@@ -242,7 +242,6 @@ class BatchApplier:
         while True:
             try:
                 done, plan = await self._apply_once(partition, records)
-                metrics.REDIS_UP.set(1)
                 metrics.REDIS_FULL.set(0)
                 if done:
                     return plan
@@ -262,7 +261,6 @@ class BatchApplier:
                 await asyncio.sleep(delay)
             except RedisError as exc:
                 metrics.REDIS_ERRORS.inc()
-                metrics.REDIS_UP.set(0)
                 delay = delays()
                 log.warning(
                     "Redis unreachable while applying partition %d (%s): nothing applied and "

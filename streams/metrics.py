@@ -237,9 +237,45 @@ def render_families(families: Iterable[Metric]) -> bytes:
     return generate_latest(snapshot)
 
 
-def render(*parts: bytes) -> bytes:
-    """Exposition text of the process metrics followed by pre-rendered parts."""
-    return b"".join((generate_latest(REGISTRY), *parts))
+APPLIER_METRICS = (
+    RECORDS_APPLIED, RECORDS_SKIPPED, BATCH_CONFLICTS, REDIS_ERRORS, REWINDS, ALERTS_EMITTED,
+    APPLY_SECONDS, REDIS_FULL, DOSSIERS_FORGOTTEN,
+)  # fmt: skip
+"""Kept by the applier process (`streams.applier_process`); the Faust process keeps the rest."""
+_APPLIER_NAMES = frozenset(f.name for m in APPLIER_METRICS for f in m.describe())
+
+
+def render(*parts: bytes, applier: bytes = b"") -> bytes:
+    """Exposition text of this process's metrics, the applier process's (`applier`, from
+    `render_applier` there), then pre-rendered parts."""
+    own = _Only(REGISTRY, _APPLIER_NAMES, keep=not applier)
+    return b"".join((_latest(own), applier, *parts))
+
+
+def render_applier() -> bytes:
+    """The applier process's own metrics, for the Faust process's /metrics."""
+    return _latest(_Only(REGISTRY, _APPLIER_NAMES, keep=True))
+
+
+def _latest(collector: _Only) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    return generate_latest(registry)
+
+
+class _Only:
+    """The families of `registry` named in `names` (`keep`), or all the others."""
+
+    def __init__(self, registry: CollectorRegistry, names: frozenset[str], keep: bool) -> None:
+        self._registry = registry
+        self._names = names
+        self._keep = keep
+
+    def collect(self) -> list[Metric]:
+        return [f for f in self._registry.collect() if (f.name in self._names) is self._keep]
+
+    def describe(self) -> list[Metric]:
+        return []
 
 
 class _Fixed:

@@ -20,6 +20,7 @@ from faust.web import Request, Response, View
 from redis.exceptions import RedisError
 
 from iocmon.config import Settings
+from iocmon.errors import IocmonError
 from streams import metrics
 from streams.api import Api
 from streams.exporter import FigureExporter
@@ -36,6 +37,7 @@ def register_routes(
     api: Api,
     exporter: FigureExporter,
     owned_partitions: Callable[[], set[TP]],
+    applier_metrics: Callable[[], Awaitable[bytes]],
 ) -> None:
     reporter_tp = TP(settings.events_topic, 0)
 
@@ -51,8 +53,14 @@ def register_routes(
             except (RedisError, KafkaError) as exc:
                 log.warning("no partition lag on /metrics this time: %s", type(exc).__name__)
             figures = exporter.snapshot if reporter_tp in actives else b""
+            try:
+                applier = await applier_metrics()
+            except IocmonError as exc:
+                log.warning("no applier metrics on /metrics this time: %s", exc)
+                applier = b""
             return self.bytes(
-                metrics.render(figures, lag), content_type="text/plain; version=0.0.4"
+                metrics.render(figures, lag, applier=applier),
+                content_type="text/plain; version=0.0.4",
             )
 
     def route(path: str, handler: Handler) -> None:

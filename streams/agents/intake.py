@@ -1,7 +1,8 @@
 """The intake agent: batches of raw records, split by partition, applied side by side.
 
-The agent is thin: `BatchApplier` does the work. Raw key/value serializers keep Faust from
-decoding anything, so a malformed record reaches validation (and the dead-letter topic) intact.
+The agent is thin: `BatchApplier` does the work, in the applier process. Raw key/value
+serializers keep Faust from decoding anything, so a malformed record reaches validation (and
+the dead-letter topic) intact.
 """
 
 from __future__ import annotations
@@ -10,32 +11,68 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from typing import Protocol
 
 import faust
 from faust.types import EventT
 from redis.exceptions import RedisError
 
 from iocmon.config import Settings
-from iocmon.domain.batch import BatchPlan, Record
+from iocmon.domain.batch import Record
 from streams import metrics
-from streams.intake import BatchApplier
 from streams.labels import AgencyLabels
 
 log = logging.getLogger(__name__)
 
 
+class Applier(Protocol):
+    async def apply(self, partition: int, records: Sequence[Record]) -> Collection[str]:
+        """Applies the records; the agency codes of the dossiers they received."""
+        ...
+
+
+IN_FLIGHT_BATCHES = 4
+"""Batches handed to the applier and not yet applied: the agent takes the next batch while
+the applier process works on the last ones, so both processes' CPUs work at once."""
+
+
 class Intake:
-    def __init__(self, applier: BatchApplier, labels: AgencyLabels) -> None:
+    def __init__(
+        self,
+        applier: Applier,
+        labels: AgencyLabels,
+        on_error: Callable[[BaseException], Awaitable[None]],
+    ) -> None:
         self._applier = applier
         self._labels = labels
+        self._on_error = on_error
+        self._slots = asyncio.Semaphore(IN_FLIGHT_BATCHES)
+        self._in_flight: set[asyncio.Future[None]] = set()
+
+    async def take(self, events: list[EventT]) -> None:
+        """Hands a batch to the applier and returns once fewer than `IN_FLIGHT_BATCHES` are
+        under way. Each partition's records are applied in the order they came (the
+        applier takes a partition's batches one at a time, first come first served)."""
+        await self._slots.acquire()
+        task = asyncio.ensure_future(self.apply_events(events))
+        self._in_flight.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Future[None]) -> None:
+        self._in_flight.discard(task)
+        self._slots.release()
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self._in_flight.add(asyncio.ensure_future(self._on_error(error)))
 
     async def apply_events(self, events: list[EventT]) -> None:
         """Apply a batch; its records become committable only once applied.
 
-        `take_events` acks the whole batch when this returns *or is cancelled*, and a worker
-        stopped while Redis is down would then commit offsets it never applied. So each
-        message holds one extra reference until its partition's records are in Redis: an
-        interrupted batch leaves its messages unacked, and the offsets stay uncommitted.
+        `take_events` acks the whole batch once the agent moves on (at once, since batches
+        are applied in the background), and a worker stopped while Redis is down would then
+        commit offsets it never applied. So each message holds one extra reference until its
+        partition's records are in Redis: a batch not applied leaves its messages unacked,
+        and the offsets stay uncommitted.
         """
         by_partition: dict[int, list[Record]] = defaultdict(list)
         held: dict[int, list[EventT]] = defaultdict(list)
@@ -46,25 +83,24 @@ class Intake:
             by_partition[message.partition].append(
                 Record(message.offset, message.key, message.value)
             )
-        plans = await asyncio.gather(
+        received = await asyncio.gather(
             *(self._apply(p, records, held[p]) for p, records in by_partition.items())
         )
         applied_at = time.time()  # latency is wall time, whatever IOCMON_CLOCK_OFFSET_S says
         for event in events:
             age = applied_at - event.message.timestamp  # Faust gives seconds
             metrics.EVENT_AGE_SECONDS.observe(max(0.0, age))
-        await self._note_agencies(plans)
+        await self._note_agencies({code for codes in received for code in codes})
 
     async def _apply(
         self, partition: int, records: list[Record], held: list[EventT]
-    ) -> BatchPlan | None:
-        plan = await self._applier.apply(partition, records)
+    ) -> Collection[str]:
+        received = await self._applier.apply(partition, records)
         for event in held:
             event.message.decref()
-        return plan
+        return received
 
-    async def _note_agencies(self, plans: list[BatchPlan | None]) -> None:
-        agencies = {agency for plan in plans if plan for (_, agency, *_rest) in plan.received}
+    async def _note_agencies(self, agencies: set[str]) -> None:
         try:
             await self._labels.note(agencies)
         except RedisError as exc:
@@ -81,4 +117,4 @@ def register_intake(
     @app.agent(topic, name="intake")
     async def agent(stream: faust.StreamT[bytes]) -> None:
         async for events in stream.take_events(settings.batch_size, within=settings.batch_window_s):
-            await intake.apply_events(events)
+            await intake.take(events)

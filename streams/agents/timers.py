@@ -13,8 +13,8 @@ from iocmon.config import Settings
 from iocmon.errors import ConfigError
 from iocmon.redis_connection import AsyncRedis, redis_target
 from streams import metrics
+from streams.applier_process import ApplierProcess
 from streams.exporter import FigureExporter
-from streams.intake import BatchApplier
 from streams.ownership import Ownership
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ def register_timers(
     settings: Settings,
     redis: AsyncRedis,
     exporter: FigureExporter,
-    applier: BatchApplier,
+    applier: ApplierProcess,
     ownership: Ownership,
 ) -> None:
     @app.task

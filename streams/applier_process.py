@@ -1,0 +1,197 @@
+"""The worker's second process: it judges and writes while Faust's process consumes.
+
+Faust spends 50-70 µs of CPU on every message before the agent sees it
+(docs/faust-cost.md), and judging and writing a record costs about as much again; in one
+process they take turns on one CPU. So the `BatchApplier` — the partitions' memory, the
+planner and every Redis write of the intake — runs in a process of its own, and the Faust
+process hands it each partition's raw records. What needs Faust's clients stays in Faust's
+process and is called back over the pipe: producing dead letters and alerts (before the
+batch they belong to is applied, as ever) and seeking the consumer.
+
+Nothing about exactly-once changes: the applier applies a batch or not at all, Faust's
+process acks the batch's messages only once the applier said it is applied, and the
+offset fence in Redis is the same. If either process dies, the other stops (the pipe
+ends): Faust's crashes the worker with an error that says so, and the applier exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import faust
+import mode
+
+from iocmon.config import Settings
+from iocmon.domain.alerts import AlertPolicy
+from iocmon.domain.batch import Record
+from iocmon.domain.calendar import load_calendar
+from iocmon.redis_connection import async_redis
+from streams import metrics
+from streams.intake import BatchApplier, Rewinder
+from streams.rpc import PipeRpc
+from streams.sinks import KafkaSinks
+from streams.store import BatchStore
+
+log = logging.getLogger(__name__)
+
+LOG_FORMAT = "[%(asctime)s] [%(process)s] [%(levelname)s] %(message)s"
+STOP_WAIT_S = 5.0
+
+
+class ApplierProcess:
+    """Faust's side: starts the applier process and calls it as it would a `BatchApplier`."""
+
+    def __init__(self, settings: Settings, sinks: KafkaSinks, rewinder: Rewinder) -> None:
+        self._settings = settings
+        self._sinks = sinks
+        self._rewinder = rewinder
+        self._process: Any = None
+        self._rpc: PipeRpc | None = None
+        self._ready = asyncio.Event()
+
+    async def start(self) -> None:
+        context = multiprocessing.get_context("spawn")  # Faust's threads must not be forked
+        here, there = context.Pipe()
+        self._process = context.Process(
+            target=run_applier, args=(there, self._settings), name="iocmon-applier", daemon=True
+        )
+        self._process.start()
+        there.close()
+        self._rpc = PipeRpc(here, {}, "applier")
+        self._rpc.serve(
+            dead_letters=self._sinks.dead_letters,
+            alerts=self._sinks.alerts,
+            earliest=self._rewinder.earliest,
+            seek=self._rewinder.seek,
+        )
+        self._rpc.start()
+        await self._rpc.call("ready")
+        self._ready.set()
+        log.info("applier process %d ready", self._process.pid)
+
+    async def stopped(self) -> None:
+        """Returns when the applier process has gone."""
+        await self._ready.wait()
+        assert self._rpc is not None
+        await self._rpc.closed.wait()
+
+    async def apply(self, partition: int, records: Sequence[Record]) -> list[str]:
+        """The agency codes of the dossiers the records received (for the label set)."""
+        # Three lists pickle several times faster than a list of dataclasses.
+        offsets = [r.offset for r in records]
+        keys = [r.key for r in records]
+        values = [r.value for r in records]
+        received = await self._call("apply", partition, offsets, keys, values)
+        return received  # type: ignore[no-any-return]
+
+    async def check_alerts(self, partition: int, highwater: int | None) -> int:
+        return await self._call("check_alerts", partition, highwater)  # type: ignore[no-any-return]
+
+    def forget_partitions(self, keep: Collection[int]) -> None:
+        if self._rpc is not None and self._ready.is_set():
+            self._rpc.notify("forget_partitions", sorted(keep))
+
+    async def metrics(self) -> bytes:
+        return await self._call("metrics")  # type: ignore[no-any-return]
+
+    async def _call(self, name: str, *args: Any) -> Any:
+        await self._ready.wait()
+        assert self._rpc is not None
+        return await self._rpc.call(name, *args)
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        self._process.terminate()
+        self._process.join(STOP_WAIT_S)
+        if self._process.is_alive():
+            self._process.kill()
+
+
+class ApplierService(mode.Service):
+    """Starts and stops the applier process with the Faust app; if it dies, so does the
+    worker (its supervisor starts both again; nothing unapplied was committed)."""
+
+    def __init__(self, app: faust.App, process: ApplierProcess, **kwargs: Any) -> None:
+        self._app = app
+        self._applier = process
+        super().__init__(**kwargs)
+
+    async def on_start(self) -> None:
+        await self._applier.start()
+
+    async def on_stop(self) -> None:
+        self._applier.stop()
+
+    @mode.Service.task
+    async def _watch(self) -> None:
+        await self._applier.stopped()
+        if not self.should_stop:
+            log.error("the applier process stopped; stopping the worker (see the log above)")
+            await self._app.crash(RuntimeError("the applier process stopped"))
+
+
+def run_applier(conn: Any, settings: Settings) -> None:
+    """The applier process: serves `BatchApplier` until Faust's process goes away."""
+    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    import uvloop
+
+    uvloop.run(_serve(conn, settings))
+    os._exit(0)  # the pipe ended: Faust's process stopped; nothing is left to finish
+
+
+async def _serve(conn: Any, settings: Settings) -> None:
+    rpc = PipeRpc(conn, {}, "faust")
+    applier = BatchApplier(
+        BatchStore(async_redis(settings), settings.redis_prefix, settings.events_topic),
+        load_calendar(settings.calendar_file),
+        lambda partition, letters: rpc.call("dead_letters", partition, letters),
+        lambda alerts: rpc.call("alerts", alerts),
+        clock=settings.now,
+        rewinder=_RemoteRewinder(rpc),
+        horizon=settings.retention,
+        policy=AlertPolicy(settings.alert_due_soon_share or None),
+        alert_max_age_s=settings.alert_max_event_age_s,
+    )
+
+    async def apply(
+        partition: int, offsets: list[int], keys: list[bytes | None], values: list[bytes | None]
+    ) -> list[str]:
+        records = list(map(Record, offsets, keys, values))
+        plan = await applier.apply(partition, records)
+        return sorted({agency for (_, agency, *_rest) in plan.received}) if plan else []
+
+    async def forget_partitions(keep: list[int]) -> None:
+        applier.forget_partitions(keep)
+
+    async def ready() -> bool:
+        return True
+
+    async def render() -> bytes:
+        return metrics.render_applier()
+
+    rpc.serve(
+        apply=apply,
+        check_alerts=applier.check_alerts,
+        forget_partitions=forget_partitions,
+        metrics=render,
+        ready=ready,
+    )
+    rpc.start()
+    await rpc.closed.wait()
+
+
+class _RemoteRewinder:
+    def __init__(self, rpc: PipeRpc) -> None:
+        self._rpc = rpc
+
+    async def earliest(self, partition: int) -> int:
+        return await self._rpc.call("earliest", partition)  # type: ignore[no-any-return]
+
+    async def seek(self, partition: int, offset: int) -> None:
+        await self._rpc.call("seek", partition, offset)
