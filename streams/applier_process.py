@@ -74,20 +74,24 @@ class ApplierProcess:
         self._ready.set()
         log.info("applier process %d ready", self._process.pid)
 
+    async def wait_ready(self) -> None:
+        await self._ready.wait()
+
     async def stopped(self) -> None:
         """Returns when the applier process has gone."""
         await self._ready.wait()
         assert self._rpc is not None
         await self._rpc.closed.wait()
 
-    async def apply(self, partition: int, records: Sequence[Record]) -> list[str]:
-        """The agency codes of the dossiers the records received (for the label set)."""
+    def submit(self, partition: int, records: Sequence[Record]) -> asyncio.Future[list[str]]:
+        """Hands the records over now (a partition's batches are applied in the order they
+        were handed over); the future gives the agency codes of the dossiers they received."""
+        assert self._rpc is not None and self._ready.is_set(), "start() first"
         # Three lists pickle several times faster than a list of dataclasses.
         offsets = [r.offset for r in records]
         keys = [r.key for r in records]
         values = [r.value for r in records]
-        received = await self._call("apply", partition, offsets, keys, values)
-        return received  # type: ignore[no-any-return]
+        return self._rpc.request("apply", partition, offsets, keys, values)
 
     async def check_alerts(self, partition: int, highwater: int | None) -> int:
         return await self._call("check_alerts", partition, highwater)  # type: ignore[no-any-return]
@@ -123,7 +127,7 @@ class ApplierService(mode.Service):
         super().__init__(**kwargs)
 
     async def on_start(self) -> None:
-        await self._applier.start()
+        await self._applier.start()  # before the agents: they hand it every batch
 
     async def on_stop(self) -> None:
         self._applier.stop()
@@ -137,11 +141,11 @@ class ApplierService(mode.Service):
 
 
 def run_applier(conn: Any, settings: Settings) -> None:
-    """The applier process: serves `BatchApplier` until Faust's process goes away."""
+    """The applier process: serves `BatchApplier` until Faust's process goes away. On
+    asyncio's own loop: redis-py's async Redis Cluster client lost its connections' writers
+    on uvloop here (AttributeError on `writelines`, tests/faults/test_redis_cluster.py)."""
     logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
-    import uvloop
-
-    uvloop.run(_serve(conn, settings))
+    asyncio.run(_serve(conn, settings))
     os._exit(0)  # the pipe ended: Faust's process stopped; nothing is left to finish
 
 

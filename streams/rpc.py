@@ -64,17 +64,23 @@ class PipeRpc:
         threading.Thread(target=self._read, name=f"{self._name}-pipe", daemon=True).start()
 
     async def call(self, name: str, *args: Any) -> Any:
-        if self.closed.is_set():
-            raise PeerGone(f"{self._name}: the other process has stopped")
+        return await self.request(name, *args)
+
+    def request(self, name: str, *args: Any) -> asyncio.Future[Any]:
+        """Sends the call now (calls arrive in the order they were made); the answer later."""
         assert self._loop is not None, "start() first"
-        request = next(self._ids)
         future: asyncio.Future[Any] = self._loop.create_future()
+        if self.closed.is_set():
+            future.set_exception(PeerGone(f"{self._name}: the other process has stopped"))
+            return future
+        request = next(self._ids)
         self._pending[request] = future
+        future.add_done_callback(lambda _: self._pending.pop(request, None))
         try:
             self._send(("call", request, name, args))
-            return await future
-        finally:
-            self._pending.pop(request, None)
+        except PeerGone as exc:
+            future.set_exception(exc)
+        return future
 
     def notify(self, name: str, *args: Any) -> None:
         """A call whose answer nobody waits for."""

@@ -27,8 +27,13 @@ log = logging.getLogger(__name__)
 
 
 class Applier(Protocol):
-    async def apply(self, partition: int, records: Sequence[Record]) -> Collection[str]:
-        """Applies the records; the agency codes of the dossiers they received."""
+    async def wait_ready(self) -> None:
+        """Returns once records can be handed over (the agent may start first)."""
+        ...
+
+    def submit(self, partition: int, records: Sequence[Record]) -> Awaitable[Collection[str]]:
+        """Hands the records over to be applied, in order; the agency codes of the dossiers
+        they received once applied."""
         ...
 
 
@@ -52,28 +57,17 @@ class Intake:
 
     async def take(self, events: list[EventT]) -> None:
         """Hands a batch to the applier and returns once fewer than `IN_FLIGHT_BATCHES` are
-        under way. Each partition's records are applied in the order they came (the
-        applier takes a partition's batches one at a time, first come first served)."""
-        await self._slots.acquire()
-        task = asyncio.ensure_future(self.apply_events(events))
-        self._in_flight.add(task)
-        task.add_done_callback(self._done)
+        under way; its records become committable only once applied.
 
-    def _done(self, task: asyncio.Future[None]) -> None:
-        self._in_flight.discard(task)
-        self._slots.release()
-        if not task.cancelled() and (error := task.exception()) is not None:
-            self._in_flight.add(asyncio.ensure_future(self._on_error(error)))
-
-    async def apply_events(self, events: list[EventT]) -> None:
-        """Apply a batch; its records become committable only once applied.
-
-        `take_events` acks the whole batch once the agent moves on (at once, since batches
-        are applied in the background), and a worker stopped while Redis is down would then
-        commit offsets it never applied. So each message holds one extra reference until its
+        `take_events` acks the whole batch as soon as this returns, and a worker stopped
+        while Redis is down would then commit offsets it never applied. So each message
+        holds one extra reference, taken here before anything else can run, until its
         partition's records are in Redis: a batch not applied leaves its messages unacked,
-        and the offsets stay uncommitted.
+        and the offsets stay uncommitted. Each partition's records are handed over here,
+        in the order they came.
         """
+        await self._applier.wait_ready()
+        await self._slots.acquire()
         by_partition: dict[int, list[Record]] = defaultdict(list)
         held: dict[int, list[EventT]] = defaultdict(list)
         for event in events:
@@ -83,19 +77,35 @@ class Intake:
             by_partition[message.partition].append(
                 Record(message.offset, message.key, message.value)
             )
-        received = await asyncio.gather(
-            *(self._apply(p, records, held[p]) for p, records in by_partition.items())
-        )
+        handed = [
+            (self._applier.submit(p, records), held[p]) for p, records in by_partition.items()
+        ]
+        task = asyncio.ensure_future(self._finish(events, handed))
+        self._in_flight.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Future[None]) -> None:
+        self._in_flight.discard(task)
+        self._slots.release()
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self._in_flight.add(asyncio.ensure_future(self._on_error(error)))
+
+    async def _finish(
+        self,
+        events: list[EventT],
+        handed: list[tuple[Awaitable[Collection[str]], list[EventT]]],
+    ) -> None:
+        received = await asyncio.gather(*(self._applied(f, held) for f, held in handed))
         applied_at = time.time()  # latency is wall time, whatever IOCMON_CLOCK_OFFSET_S says
         for event in events:
             age = applied_at - event.message.timestamp  # Faust gives seconds
             metrics.EVENT_AGE_SECONDS.observe(max(0.0, age))
         await self._note_agencies({code for codes in received for code in codes})
 
-    async def _apply(
-        self, partition: int, records: list[Record], held: list[EventT]
+    async def _applied(
+        self, applied: Awaitable[Collection[str]], held: list[EventT]
     ) -> Collection[str]:
-        received = await self._applier.apply(partition, records)
+        received = await applied
         for event in held:
             event.message.decref()
         return received
