@@ -8,7 +8,7 @@ integration tests' stack (`IOCMON_TEST_PORT_OFFSET` picks one of one's own), rep
 quarter after the other into a worker whose clock is shifted to `--end`
 (`IOCMON_CLOCK_OFFSET_S`; the contract refuses events more than a day ahead of it) and,
 once it has applied everything, prints Redis `used_memory` and `used_memory_dataset` (after
-`MEMORY PURGE`, and above what Redis held before the run), its key count and the worker's RSS.
+`MEMORY PURGE`, and above what Redis held before the run), its key count and the worker's RSS (its processes together).
 At the end it compares each year's `GET /api/v1/summary?period=YYYY` with the simulator's
 truth (dossiers by the year of their terminal event) and the open dossiers with those still
 open, and says whether used_memory stayed within +-10 % of its mean after the first 400 days.
@@ -130,8 +130,19 @@ def redis_memory(pipeline: Pipeline) -> tuple[int, int, int]:
 
 
 def rss_kib(worker: Worker) -> int:
+    """The worker's resident memory: its Faust process and the processes it started (the
+    applier process, multiprocessing's resource tracker)."""
     assert worker.process is not None
-    status = Path(f"/proc/{worker.process.pid}/status").read_text()
+    return sum(_rss_kib(pid) for pid in _tree(worker.process.pid))
+
+
+def _tree(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid, *(p for child in children for p in _tree(int(child)))]
+
+
+def _rss_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS")))
 
 

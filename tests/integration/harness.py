@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from iocmon.config import Settings
@@ -180,6 +180,17 @@ class Pipeline:
             text=True,
             timeout=timeout_s,
         )
+
+    def send(self, *events: Mapping[str, object]) -> None:
+        """Hand-made events into the events topic, keyed by dossier, acknowledged."""
+        producer = KafkaProducer(**kafka_python_kwargs(self.settings()), acks="all")
+        try:
+            for e in events:
+                producer.send(self.events_topic, key=str(e["dossier_id"]).encode(),
+                              value=json.dumps(e).encode())  # fmt: skip
+            producer.flush()
+        finally:
+            producer.close()
 
     def alerts(self) -> list[dict[str, Any]]:
         """Every alert the pipeline's workers sent, oldest first per partition."""

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-from kafka import KafkaProducer
 
 from iocmon.domain.calendar import LOCAL_TZ
 from tests.integration.harness import Pipeline, Worker, http_get
@@ -57,12 +56,7 @@ STREAM = [
 def worker(stack: object) -> Iterator[Worker]:
     pipeline = Pipeline(stack)  # type: ignore[arg-type]
     pipeline.create_topics()
-    producer = KafkaProducer(bootstrap_servers=pipeline.stack.kafka, acks="all")
-    for e in STREAM:
-        producer.send(pipeline.events_topic, key=str(e["dossier_id"]).encode(),
-                      value=json.dumps(e).encode())  # fmt: skip
-    producer.flush()
-    producer.close()
+    pipeline.send(*STREAM)
     offset = str(NOW.timestamp() - time.time())
     worker = pipeline.start_worker(IOCMON_CLOCK_OFFSET_S=offset, IOCMON_API_TOKEN="s3cret")
     pipeline.wait_caught_up()

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from kafka import KafkaProducer
 
 from iocmon.domain.calendar import LOCAL_TZ
 from iocmon.redis_connection import sync_redis
@@ -31,22 +29,13 @@ def received(dossier: str, at: str) -> dict[str, object]:
                  channel="online", level="full", processing_days=5)  # fmt: skip
 
 
-def send(pipeline: Pipeline, *events: dict[str, object]) -> None:
-    producer = KafkaProducer(bootstrap_servers=pipeline.stack.kafka, acks="all")
-    for e in events:
-        producer.send(pipeline.events_topic, key=str(e["dossier_id"]).encode(),
-                      value=json.dumps(e).encode())  # fmt: skip
-    producer.flush()
-    producer.close()
-
-
 @pytest.mark.partitions(1)
 def test_a_dossier_ended_401_days_of_stream_time_ago_is_forgotten_and_2024_stays(
     pipeline: Pipeline,
 ) -> None:
     worker = pipeline.start_worker(IOCMON_CLOCK_OFFSET_S=str(CLOCK.timestamp() - time.time()))
     old_received = received("OLD", "2024-01-02T08:00:00")
-    send(pipeline, old_received, event("OLD", 2, "resolved", "2024-01-05T10:00:00"),
+    pipeline.send(old_received, event("OLD", 2, "resolved", "2024-01-05T10:00:00"),
          received("KEPT", "2024-01-03T08:00:00"))  # fmt: skip
     pipeline.wait_caught_up()
     status, year = worker.get_json("/api/v1/summary?period=2024")
@@ -54,12 +43,12 @@ def test_a_dossier_ended_401_days_of_stream_time_ago_is_forgotten_and_2024_stays
     status, body = worker.get_json("/api/v1/dossiers/OLD")
     assert status == 200 and body["outcome"] == "early"
 
-    send(pipeline, received("NEW", "2025-02-10T08:00:00"))  # stream time: 402 days after the end
+    pipeline.send(received("NEW", "2025-02-10T08:00:00"))  # stream time: 402 days after the end
     pipeline.wait_caught_up()
     wait_for(lambda: worker.get_json("/api/v1/dossiers/OLD")[0] == 404, 30, "OLD to be forgotten")
     assert worker.get_json("/api/v1/dossiers/KEPT")[0] == 200  # open: never forgotten
 
-    send(pipeline, old_received, event("OLD", 3, "result_returned", "2025-02-10T09:00:00"))
+    pipeline.send(old_received, event("OLD", 3, "result_returned", "2025-02-10T09:00:00"))
     pipeline.wait_caught_up()
     reasons = sorted(headers["iocmon-reason"] for _, _, headers in pipeline.dead_letters())
     assert reasons == [b"beyond_horizon", b"unknown_dossier"]
