@@ -8,7 +8,8 @@ integration tests' stack (`IOCMON_TEST_PORT_OFFSET` picks one of one's own), rep
 quarter after the other into a worker whose clock is shifted to `--end`
 (`IOCMON_CLOCK_OFFSET_S`; the contract refuses events more than a day ahead of it) and,
 once it has applied everything, prints Redis `used_memory` and `used_memory_dataset` (after
-`MEMORY PURGE`, and above what Redis held before the run), its key count and the worker's RSS (its processes together).
+`MEMORY PURGE`, and above what Redis held before the run), its key count and the worker's RSS
+(its processes together).
 At the end it compares each year's `GET /api/v1/summary?period=YYYY` with the simulator's
 truth (dossiers by the year of their terminal event) and the open dossiers with those still
 open, and says whether used_memory stayed within +-10 % of its mean after the first 400 days.
