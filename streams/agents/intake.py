@@ -107,7 +107,9 @@ class Intake:
     ) -> Collection[str]:
         received = await applied
         for event in held:
-            event.message.decref()
+            # Our reference is often the last one now (take_events acked when `take`
+            # returned): an ack, not a bare decref, marks the offset safe to commit then.
+            event.ack()
         return received
 
     async def _note_agencies(self, agencies: set[str]) -> None:
