@@ -25,12 +25,13 @@ from typing import Any
 
 import faust
 import mode
+from redis.exceptions import RedisError
 
 from iocmon.config import Settings
 from iocmon.domain.alerts import AlertPolicy
 from iocmon.domain.batch import Record
 from iocmon.domain.calendar import load_calendar
-from iocmon.redis_connection import async_redis
+from iocmon.redis_connection import AsyncRedis, async_redis
 from streams import metrics
 from streams.intake import BatchApplier, Rewinder
 from streams.rpc import PipeRpc
@@ -151,8 +152,10 @@ def run_applier(conn: Any, settings: Settings) -> None:
 
 async def _serve(conn: Any, settings: Settings) -> None:
     rpc = PipeRpc(conn, {}, "faust")
+    redis = async_redis(settings)
+    await _connect(redis)
     applier = BatchApplier(
-        BatchStore(async_redis(settings), settings.redis_prefix, settings.events_topic),
+        BatchStore(redis, settings.redis_prefix, settings.events_topic),
         load_calendar(settings.calendar_file),
         lambda partition, letters: rpc.call("dead_letters", partition, letters),
         lambda alerts: rpc.call("alerts", alerts),
@@ -188,6 +191,17 @@ async def _serve(conn: Any, settings: Settings) -> None:
     )
     rpc.start()
     await rpc.closed.wait()
+
+
+async def _connect(redis: AsyncRedis) -> None:
+    """One round trip before the partitions' batches run side by side: redis-py's Redis
+    Cluster client, set up by several first commands at once, handed one of them a
+    connection without a writer (AttributeError on `writelines`). Redis down at start is
+    waited out by the batches' own retries."""
+    try:
+        await redis.ping()
+    except RedisError as exc:
+        log.warning("Redis does not answer yet (%s); batches retry until it does", exc)
 
 
 class _RemoteRewinder:
