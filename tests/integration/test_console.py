@@ -264,6 +264,7 @@ def test_doctor_without_redis_names_redis_and_the_fix(
         IOCMON_PROMETHEUS_URL=stack.prometheus_url,
     )
     assert result.returncode == 1
+    assert result.stdout, f"doctor printed no JSON; its stderr:\n{result.stderr}"
     doc = json.loads(result.stdout)
     failed = [c for c in doc["checks"] if not c["ok"]]
     redis_lines = [c["line"] for c in failed if c["service"] == "redis"]
