@@ -100,7 +100,8 @@ DOSSIERS_FORGOTTEN = PromCounter(
 )
 REDIS_UP = Gauge(
     "iocmon_redis_up",
-    "1 if this worker's last Redis round trip (a batch, a figure read or a ping) succeeded.",
+    "1 if this worker's last figure read or ping of Redis succeeded (failed batches count in "
+    "iocmon_redis_errors_total).",
     registry=REGISTRY,
 )
 

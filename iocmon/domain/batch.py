@@ -200,7 +200,7 @@ class Fold:
             if at < edge:
                 self._reject(DeadLetter(record, RejectReason.BEYOND_HORIZON.value, _BEYOND))
                 return
-            if state is not None and state.ended_at is not None and state.ended_at < edge:
+            if _ended_before(state, edge):
                 state = None  # forgotten (§3a), whether or not its key is deleted yet
         try:
             transition = apply_event(state, item, self._calendar)
@@ -293,12 +293,12 @@ def _edge(stream_time: datetime | None, horizon: timedelta | None) -> datetime |
 
 def forgotten(state: DossierState | None, stream_time: datetime | None, horizon: timedelta) -> bool:
     """Whether §3a forgets this dossier at this stream time (it ended more than H before)."""
-    return (
-        state is not None
-        and state.ended_at is not None
-        and stream_time is not None
-        and state.ended_at < stream_time - horizon
-    )
+    edge = _edge(stream_time, horizon)
+    return edge is not None and _ended_before(state, edge)
+
+
+def _ended_before(state: DossierState | None, edge: datetime) -> bool:
+    return state is not None and state.ended_at is not None and state.ended_at < edge
 
 
 def alert_candidates(plan: BatchPlan, now: datetime) -> list[str]:
