@@ -18,6 +18,7 @@ from faust.types import TP, EventT, Message, StreamT
 from iocmon.config import Settings
 from iocmon.errors import ConfigError
 from iocmon.kafka_connection import bootstrap_list, faust_credentials
+from streams.faust_transport import Transport
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -60,7 +61,7 @@ def build_faust_app(settings: Settings, app_id: str | None = None) -> faust.App:
             f"IOCMON_WEB_HOST={settings.web_host} exposes the API beyond this machine; "
             "set IOCMON_API_TOKEN to require a bearer token, or bind to 127.0.0.1"
         )
-    return faust.App(
+    app = faust.App(
         app_id or settings.consumer_group,
         broker=[f"kafka://{host}" for host in bootstrap_list(settings)],
         broker_credentials=faust_credentials(settings),
@@ -87,6 +88,8 @@ def build_faust_app(settings: Settings, app_id: str | None = None) -> faust.App:
         datadir=Path(tempfile.gettempdir()) / f"iocmon-faust-{settings.web_port}",
         Monitor=LeanMonitor,
     )
+    app.transport = Transport(app.conf.broker_consumer, app)
+    return app
 
 
 def events_topic(app: faust.App, settings: Settings) -> faust.TopicT:
