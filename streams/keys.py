@@ -96,9 +96,42 @@ class PartitionKeys:
         return f"{self.base}:procedure-days"
 
     @property
+    def counter_buckets(self) -> str:
+        """Sorted set of the day and month buckets (`d:YYYYMMDD`, `m:YYYYMM`) with counters
+        in this partition, scored by the bucket's end: what `streams.rollup` sums, in time."""
+        return f"{self.base}:counter-buckets"
+
+    @property
     def agencies(self) -> str:
         """Set of agency codes that have figures in this partition."""
         return f"{self.base}:agencies"
+
+
+@dataclass(frozen=True, slots=True)
+class RolledKeys:
+    """Counters of closed days and months summed over every partition (`streams.rollup`).
+
+    Under the base prefix, not a generation's: figures beyond the horizon no longer change,
+    so every generation and the rebuild share them. Each hash also holds one field `@<p>`
+    per partition added to it; counter fields always hold a '|', so the two never meet.
+    """
+
+    prefix: str
+    topic: str
+
+    def ended(self, bucket: Bucket) -> str:
+        return f"{self.prefix}:rolled:{self.topic}:ended:{bucket.name}"
+
+    def ended_by_procedure(self, bucket: Bucket) -> str:
+        return f"{self.prefix}:rolled:{self.topic}:ended-procedure:{bucket.name}"
+
+    def received(self, bucket: Bucket) -> str:
+        return f"{self.prefix}:rolled:{self.topic}:received:{bucket.name}"
+
+
+def rolled_member(partition: int) -> str:
+    """The field that says a partition's counts are in a rolled hash."""
+    return f"@{partition}"
 
 
 def agency_labels_key(prefix: str) -> str:

@@ -6,7 +6,8 @@ how many) applied the batches, nor which worker answers the query.
 Each partition is read from its own generation (`streams.generations`): before every query
 the reader reads the partitions' offset keys in one round trip and follows those that say
 `moved:`, so a query made while `iocmon rebuild` switches partitions one by one still adds
-up every partition exactly once.
+up every partition exactly once. Days and months closed beyond the horizon are read from the
+hashes summed over the partitions (`streams.rollup`), in a round trip after the partitions'.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from iocmon.domain.buckets import ALL_TIME, Bucket, Cover
+from iocmon.domain.buckets import ALL_TIME, ROLLED_RESOLUTIONS, Bucket, Cover
 from iocmon.domain.figures import Figures
 from iocmon.domain.judge import OpenState, overdue_days
 from iocmon.domain.lifecycle import DossierState
 from iocmon.domain.state_codec import decode_state
 from iocmon.redis_connection import AsyncRedis
 from streams.generations import MAX_HOPS, Generations
-from streams.keys import PartitionKeys, parse_procedure_field
+from streams.keys import PartitionKeys, RolledKeys, parse_procedure_field, rolled_member
+from streams.rollup import DAY_KINDS, MONTH_KINDS, Kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,7 @@ class FigureReader:
         self._topic = topic
         self._partitions = partitions
         self._generations = Generations(redis, prefix)
+        self._rolled = RolledKeys(prefix, topic)
 
     async def _keys(self) -> list[PartitionKeys]:
         """Every partition's keys in its live generation."""
@@ -69,19 +72,48 @@ class FigureReader:
         self, cover: Cover
     ) -> tuple[Counter[tuple[str, str]], Counter[tuple[str, str, str]]]:
         """Ended (agency, outcome) and received (agency, channel, level) in the cover."""
-        parts = await self._keys()
+        per_bucket = await self._counters(await self._keys(), cover.buckets, DAY_KINDS)
+        ended: Counter[str] = Counter()
+        received: Counter[str] = Counter()
+        for ended_in, received_in in per_bucket:
+            ended.update(ended_in)
+            received.update(received_in)
+        return _split(ended, 1), _split(received, 2)
+
+    async def _counters(
+        self, parts: list[PartitionKeys], buckets: Sequence[Bucket], kinds: Sequence[Kind]
+    ) -> list[list[Counter[str]]]:
+        """Per bucket, per kind: counter field -> count over every partition, each taken
+        from its own hash or, once rolled up, from the rolled hash (`streams.rollup` says
+        why the partitions are read first)."""
         pipe = self._redis.pipeline(transaction=False)
-        for keys in parts:
-            for bucket in cover.buckets:
-                pipe.hgetall(keys.ended(bucket))
-                pipe.hgetall(keys.received(bucket))
-        replies = await pipe.execute()
-        ended: Counter[tuple[str, str]] = Counter()
-        received: Counter[tuple[str, str, str]] = Counter()
-        for i in range(0, len(replies), 2):
-            _add_split(ended, replies[i], 1)
-            _add_split(received, replies[i + 1], 2)
-        return ended, received
+        for bucket in buckets:
+            for keys in parts:
+                for own, _ in kinds:
+                    pipe.hgetall(own(keys, bucket))
+        own_replies = iter(await pipe.execute())
+        closable = [b for b in buckets if b.resolution in ROLLED_RESOLUTIONS]
+        rolled_replies: dict[Bucket, list[Counter[str]]] = {}
+        if closable:
+            pipe = self._redis.pipeline(transaction=False)
+            for bucket in closable:
+                for _, rolled in kinds:
+                    pipe.hgetall(rolled(self._rolled, bucket))
+            replies = iter(await pipe.execute())
+            for bucket in closable:
+                rolled_replies[bucket] = [_counter(next(replies)) for _ in kinds]
+        out = []
+        for bucket in buckets:
+            rolled_in = rolled_replies.get(bucket, [Counter() for _ in kinds])
+            sums = [Counter({f: n for f, n in r.items() if "|" in f}) for r in rolled_in]
+            for keys in parts:
+                member = rolled_member(keys.partition)
+                own_in = [next(own_replies) for _ in kinds]
+                for sum_, rolled, reply in zip(sums, rolled_in, own_in, strict=True):
+                    if member not in rolled:
+                        sum_.update(_counter(reply))
+            out.append(sums)
+        return out
 
     async def agencies(self) -> set[str]:
         parts = await self._keys()
@@ -234,39 +266,22 @@ class FigureReader:
 
     async def procedures(self, cover: Cover, agency: str) -> dict[str, Counter[str]]:
         """Outcomes per procedure of one agency's dossiers that ended in the cover."""
-        parts = await self._keys()
-        pipe = self._redis.pipeline(transaction=False)
-        for keys in parts:
-            for bucket in cover.buckets:
-                pipe.hgetall(keys.ended_by_procedure(bucket))
+        kinds = MONTH_KINDS[2:]
         out: dict[str, Counter[str]] = {}
-        for reply in await pipe.execute():
-            for field, n in reply.items():
-                owner, procedure, outcome = parse_procedure_field(_text(field))
+        for (counts,) in await self._counters(await self._keys(), cover.buckets, kinds):
+            for field, n in counts.items():
+                owner, procedure, outcome = parse_procedure_field(field)
                 if owner == agency:
-                    out.setdefault(procedure, Counter())[outcome] += int(n)
+                    out.setdefault(procedure, Counter())[outcome] += n
         return out
 
     async def daily(self, days: Sequence[Bucket], agency: str | None) -> list[tuple[str, Figures]]:
         """Ended and received dossiers per local day bucket, in one round trip."""
-        parts = await self._keys()
-        pipe = self._redis.pipeline(transaction=False)
-        for bucket in days:
-            for keys in parts:
-                pipe.hgetall(keys.ended(bucket))
-                pipe.hgetall(keys.received(bucket))
-        replies = await pipe.execute()
-        rows = []
-        per_day = 2 * len(parts)
-        for i, bucket in enumerate(days):
-            ended: Counter[tuple[str, str]] = Counter()
-            received: Counter[tuple[str, str, str]] = Counter()
-            chunk = replies[i * per_day : (i + 1) * per_day]
-            for j in range(0, per_day, 2):
-                _add_split(ended, chunk[j], 1)
-                _add_split(received, chunk[j + 1], 2)
-            rows.append((bucket.id, _figures(ended, received, Counter(), agency)))
-        return rows
+        per_day = await self._counters(await self._keys(), days, DAY_KINDS)
+        return [
+            (bucket.id, _figures(_split(ended, 1), _split(received, 2), Counter(), agency))
+            for bucket, (ended, received) in zip(days, per_day, strict=True)
+        ]
 
     async def totals(
         self, now: datetime, open_for: Collection[str] | None = None, rest: str = ""
@@ -325,10 +340,16 @@ def _figures(
     )
 
 
-def _add_split(into: Counter[Any], reply: dict[Any, Any], splits: int) -> None:
+def _split(counts: Counter[str], splits: int) -> Counter[Any]:
     """Agency codes may contain '|'; the fields after them never do, so split from the right."""
-    for field, n in reply.items():
-        into[tuple(_text(field).rsplit("|", splits))] += int(n)
+    out: Counter[Any] = Counter()
+    for field, n in counts.items():
+        out[tuple(field.rsplit("|", splits))] += n
+    return out
+
+
+def _counter(reply: dict[Any, Any]) -> Counter[str]:
+    return Counter({_text(field): int(n) for field, n in reply.items()})
 
 
 def _text(raw: bytes | str) -> str:

@@ -39,7 +39,6 @@ from bisect import bisect_right
 from collections.abc import AsyncIterator, Collection, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from importlib import resources
 from operator import attrgetter
 
 from iocmon.config import Settings
@@ -61,9 +60,9 @@ from streams.history import PartitionReader
 from streams.labels import AgencyLabels
 from streams.rebuild_progress import ProgressSink
 from streams.rebuild_summary import Limits, Summary
+from streams.scripts import lua_source
 from streams.store import NOTHING_APPLIED, BatchStore
 
-SWITCH_LUA_PATH = "lua/switch.lua"
 SETTLE_BEFORE_DELETE_S = 2.0
 CARRY_READ_CHUNK = 5000
 _offset = attrgetter("offset")
@@ -113,9 +112,10 @@ class Rebuild:
         topic = settings.events_topic
         self._topic = topic
         self._live = BatchStore(redis, settings.redis_prefix, topic)
-        self._new = BatchStore(redis, self.prefix, topic, follow=False)
-        lua = resources.files("streams").joinpath(SWITCH_LUA_PATH).read_text("utf-8")
-        self._switch = redis.register_script(lua)
+        self._new = BatchStore(
+            redis, self.prefix, topic, follow=False, base_prefix=settings.redis_prefix
+        )
+        self._switch = redis.register_script(lua_source("switch.lua"))
         self._only = None if partitions is None else frozenset(partitions)
         self._done = 0
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 
 import orjson
 
@@ -26,7 +25,9 @@ from iocmon.domain.lifecycle import DossierState
 from iocmon.domain.state_codec import decode_state
 from iocmon.redis_connection import AsyncRedis
 from streams.generations import MAX_HOPS, Generations, parse_offset
-from streams.keys import PartitionKeys
+from streams.keys import PartitionKeys, RolledKeys
+from streams.rollup import RollUp
+from streams.scripts import lua_source
 from streams.writes import bulk_script_args, plan_writes, script_args
 
 NOTHING_APPLIED = -1
@@ -34,18 +35,9 @@ APPLIED, MOVED = 1, 2
 BULK_SCRIPT_ITEMS = 20_000
 
 
-def _lua(name: str, with_commands: bool = False) -> str:
-    """A script's text; the shared command runner goes after its first (shebang) line."""
-    text = resources.files("streams").joinpath(f"lua/{name}").read_text("utf-8")
-    if not with_commands:
-        return text
-    shebang, _, body = text.partition("\n")
-    return f"{shebang}\n{_lua('commands.lua')}\n{body}"
-
-
-_BULK_LUA = _lua("bulk_write.lua", with_commands=True)
-_APPLY_LUA = _lua("apply_batch.lua", with_commands=True)
-_RETIRE_LUA = _lua("retire.lua")
+_BULK_LUA = lua_source("bulk_write.lua", with_commands=True)
+_APPLY_LUA = lua_source("apply_batch.lua", with_commands=True)
+_RETIRE_LUA = lua_source("retire.lua")
 RETIRE_LIMIT = 5000
 
 
@@ -65,19 +57,30 @@ class Retired:
     hours: int
     days: int
     dossiers: int
+    rolled: int
+    """Day and month buckets summed into the province-wide hashes (`streams.rollup`)."""
     more: bool
 
 
 class BatchStore:
-    def __init__(self, redis: AsyncRedis, prefix: str, topic: str, follow: bool = True) -> None:
+    def __init__(
+        self,
+        redis: AsyncRedis,
+        prefix: str,
+        topic: str,
+        follow: bool = True,
+        base_prefix: str | None = None,
+    ) -> None:
         """`prefix` is the base prefix (`Settings.redis_prefix`); with `follow=False` it is
-        the one generation this store writes, whatever the live one is (the rebuild)."""
+        the one generation this store writes, whatever the live one is (the rebuild), and
+        `base_prefix` the base, under which the rolled-up counters of every generation are."""
         self._redis = redis
         self._topic = topic
         self.generations = Generations(redis, prefix, follow)
         self._apply = redis.register_script(_APPLY_LUA)
         self._bulk_write = redis.register_script(_BULK_LUA)
         self._retire = redis.register_script(_RETIRE_LUA)
+        self._roll_up = RollUp(redis, RolledKeys(base_prefix or prefix, topic))
 
     def keys(self, partition: int) -> PartitionKeys:
         return PartitionKeys(self.generations.prefix(partition), self._topic, partition)
@@ -148,10 +151,12 @@ class BatchStore:
         return int(detail) if status == APPLIED else None
 
     async def retire(self, partition: int, stream_time: datetime, horizon: timedelta) -> Retired:
-        """Deletes what the partition's stream time has made obsolete (`retire.lua`)."""
+        """Deletes what the partition's stream time has made obsolete (`retire.lua`), and
+        sums its closed days and months into the province-wide counters (`streams.rollup`)."""
         k = self.keys(partition)
         edge = (stream_time - horizon).timestamp()
         day = timedelta(days=1).total_seconds()
+        rolled, more_to_roll = await self._roll_up.run(k, edge - day)
         hours, days, dossiers, more = await self._retire(
             keys=[k.hour_buckets, k.procedure_days, k.ended_days],
             args=[
@@ -163,7 +168,7 @@ class BatchStore:
                 RETIRE_LIMIT,
             ],
         )
-        return Retired(hours, days, dossiers, bool(more))
+        return Retired(hours, days, dossiers, rolled, bool(more) or more_to_roll)
 
     async def apply_unread(
         self, partition: int, planned_against: int, plan: BatchPlan, fresh: bool

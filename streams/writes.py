@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from iocmon.domain.batch import BatchPlan, OpenEntry
-from iocmon.domain.buckets import Bucket, bucket_start
+from iocmon.domain.buckets import ROLLED_RESOLUTIONS, Bucket, bucket_end, bucket_start
 from iocmon.domain.state_codec import encode_state
 from streams.keys import PartitionKeys, open_count_fields, procedure_field
 
@@ -43,23 +43,25 @@ def plan_writes(k: PartitionKeys, plan: BatchPlan) -> Writes:
     for dossier_id, state in plan.states.items():
         w.states[k.dossier(dossier_id)] = encode_state(state).decode()
     agencies: set[str] = set()
-    hours = w.zadd[k.hour_buckets]
+    buckets: set[Bucket] = set()
     for (bucket, agency, outcome), n in plan.ended.items():
         w.counts[k.ended(bucket)][f"{agency}|{outcome}"] += n
-        if bucket.resolution == "h":
-            hours[bucket.id] = bucket_start(bucket)
+        buckets.add(bucket)
         agencies.add(agency)
     for (bucket, agency, procedure, outcome), n in plan.ended_by_procedure.items():
         w.counts[k.ended_by_procedure(bucket)][procedure_field(agency, procedure, outcome)] += n
         if bucket.resolution == "d":
             w.zadd[k.procedure_days][bucket.id] = bucket_start(bucket)
+        buckets.add(bucket)
     for (bucket, agency, channel, level), n in plan.received.items():
         w.counts[k.received(bucket)][f"{agency}|{channel}|{level}"] += n
-        if bucket.resolution == "h":
-            hours[bucket.id] = bucket_start(bucket)
+        buckets.add(bucket)
         agencies.add(agency)
-    if not hours:
-        del w.zadd[k.hour_buckets]
+    for bucket in buckets:
+        if bucket.resolution == "h":
+            w.zadd[k.hour_buckets][bucket.id] = bucket_start(bucket)
+        elif bucket.resolution in ROLLED_RESOLUTIONS:
+            w.zadd[k.counter_buckets][bucket.name] = bucket_end(bucket)
     for day, dossier_id in plan.ended_on:
         w.rpush[k.ended_on(day)].append(dossier_id)
         w.zadd[k.ended_days][day] = bucket_start(Bucket("d", day))

@@ -2,7 +2,8 @@
 
 Every counted event is added to four buckets at once: its local hour, day and month, and
 the all-time total that Prometheus counters report. Hours are kept for `HOURLY_RETENTION`,
-the others for good. A range is answered by
+the others for good (days and months, once closed beyond the horizon, summed over the
+partitions: `streams.rollup`). A range is answered by
 the fewest buckets that cover it: whole months, then whole days, then hours at the edges,
 so five years cost ~60 month buckets plus a few dozen days and hours.
 """
@@ -19,6 +20,8 @@ from iocmon.domain.calendar import LOCAL_TZ
 Resolution = Literal["h", "d", "m", "t"]
 HOURLY_RETENTION = timedelta(days=100)
 HOURLY_QUERY_WINDOW = timedelta(days=90)
+ROLLED_RESOLUTIONS = frozenset({"d", "m"})
+"""Buckets whose counters are summed over the partitions once closed beyond the horizon."""
 
 
 class Bucket(NamedTuple):
@@ -45,6 +48,14 @@ class Cover:
 ALL_TIME = Bucket("t", "all")
 
 
+def parse_bucket(name: str) -> Bucket:
+    """The bucket of a `Bucket.name`."""
+    resolution, _, id_ = name.partition(":")
+    if resolution not in ("h", "d", "m", "t") or not id_:
+        raise ValueError(f"not a bucket name: {name!r}")
+    return Bucket(resolution, id_)  # type: ignore[arg-type]
+
+
 def buckets_of(at: datetime) -> tuple[Bucket, ...]:
     local = at.astimezone(LOCAL_TZ)
     return _buckets_of_hour(local.year, local.month, local.day, local.hour)
@@ -60,6 +71,15 @@ def _buckets_of_hour(year: int, month: int, day: int, hour: int) -> tuple[Bucket
         Bucket("m", local.strftime("%Y%m")),
         ALL_TIME,
     )
+
+
+@lru_cache(maxsize=4096)
+def bucket_end(bucket: Bucket) -> float:
+    """Unix seconds at the local end of a day or month bucket."""
+    if bucket.resolution == "d":
+        return bucket_start(bucket) + 24 * 3600  # Vietnam keeps no daylight saving time
+    first = datetime.strptime(bucket.id, "%Y%m").replace(tzinfo=LOCAL_TZ)
+    return _next_month(first).timestamp()
 
 
 @lru_cache(maxsize=4096)

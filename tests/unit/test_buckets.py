@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iocmon.domain.buckets import ALL_TIME, Bucket, buckets_of, cover
+from iocmon.domain.buckets import ALL_TIME, Bucket, bucket_end, buckets_of, cover, parse_bucket
 from iocmon.domain.calendar import LOCAL_TZ
 
 NOW = datetime(2026, 11, 30, 15, 20, tzinfo=LOCAL_TZ)
@@ -101,3 +102,17 @@ def test_days_before_days_from_are_answered_by_whole_months() -> None:
     recent = cover(datetime(2025, 6, 3, tzinfo=LOCAL_TZ), datetime(2025, 6, 5, tzinfo=LOCAL_TZ),
                    now, hours=False, days_from=days_from)  # fmt: skip
     assert [b.name for b in recent.buckets] == ["d:20250603", "d:20250604"]
+
+
+@given(at=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31)))
+def test_a_day_and_a_month_end_where_their_span_ends(at: datetime) -> None:
+    _, day, month, _ = buckets_of(at.replace(tzinfo=LOCAL_TZ))
+    assert bucket_end(day) == span(day)[1].timestamp()
+    assert bucket_end(month) == span(month)[1].timestamp()
+
+
+def test_bucket_names_parse_back() -> None:
+    for bucket in (Bucket("d", "20240105"), Bucket("m", "202401"), ALL_TIME):
+        assert parse_bucket(bucket.name) == bucket
+    with pytest.raises(ValueError, match="not a bucket name"):
+        parse_bucket("x:1")
