@@ -33,6 +33,7 @@ from iocmon.domain.batch import Record
 from iocmon.domain.calendar import load_calendar
 from iocmon.redis_connection import AsyncRedis, async_redis
 from streams import metrics
+from streams.collector import rare_collections
 from streams.intake import BatchApplier, Rewinder
 from streams.rpc import PipeRpc
 from streams.sinks import KafkaSinks
@@ -146,7 +147,8 @@ def run_applier(conn: Any, settings: Settings) -> None:
     asyncio's own loop: redis-py's async Redis Cluster client lost its connections' writers
     on uvloop here (AttributeError on `writelines`, tests/faults/test_redis_cluster.py)."""
     logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
-    asyncio.run(_serve(conn, settings))
+    with rare_collections():  # the partitions' open dossiers stay in memory
+        asyncio.run(_serve(conn, settings))
     os._exit(0)  # the pipe ended: Faust's process stopped; nothing is left to finish
 
 

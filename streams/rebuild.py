@@ -32,12 +32,11 @@ adds the codes it sees (existing codes keep their first-seen order).
 from __future__ import annotations
 
 import asyncio
-import gc
 import re
 import time
 from bisect import bisect_right
-from collections.abc import AsyncIterator, Collection, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from operator import attrgetter
 
@@ -55,6 +54,7 @@ from iocmon.domain.batch import (
 from iocmon.domain.calendar import WorkingCalendar, load_calendar
 from iocmon.errors import IocmonError
 from iocmon.redis_connection import AsyncRedis, async_redis
+from streams.collector import rare_collections
 from streams.generations import pointer_key
 from streams.history import PartitionReader
 from streams.labels import AgencyLabels
@@ -135,7 +135,7 @@ class Rebuild:
     async def build(self) -> Summary:
         """Reads, applies and switches this process's partitions; `old_prefixes` of the
         result are the live generations they were switched away from."""
-        with _rare_collections():
+        with rare_collections():
             return await self._build()
 
     async def _build(self) -> Summary:
@@ -317,21 +317,6 @@ class Rebuild:
             if batch:
                 deleted += await self._redis.unlink(*batch)
         return deleted
-
-
-@contextmanager
-def _rare_collections() -> Iterator[None]:
-    """The folds keep every state of their partitions alive: hundreds of thousands of
-    tuples and strings, none in a cycle, that Python's collector walked again and again
-    (about a tenth of a rebuild's time). Collect rarely while building."""
-    threshold = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
 
 
 def _glob(text: str) -> str:
