@@ -107,6 +107,7 @@ class Run:
     total: int
     seconds: float = 0.0
     cpu: float | None = None  # the process's CPU seconds, start to end, all threads
+    children_cpu: float = 0.0  # its child processes' (the worker's applier process)
     # (records, seconds since start, process CPU seconds then or None)
     marks: list[tuple[float, float, float | None]] = field(default_factory=list)
 
@@ -225,6 +226,7 @@ def run_worker(source: Pipeline, name: str, **env: str) -> tuple[Run, float]:
         run.seconds = time.monotonic() - start
         assert worker.process is not None
         run.cpu = process_cpu_seconds(worker.process.pid)
+        run.children_cpu = sum(map(process_cpu_seconds, child_pids(worker.process.pid)))
         redis_cpu += redis_cpu_seconds(redis)
         sampler.join(timeout=60)  # until the last commit shows every record
     finally:
@@ -244,6 +246,10 @@ def committed(admin: KafkaAdminClient, group: str, topic: str) -> int:
 def process_cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def child_pids(pid: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 def redis_cpu_seconds(redis: SyncRedis) -> float:
@@ -322,7 +328,10 @@ def main() -> None:
         worker, redis_cpu = run_worker(pipeline, "worker")
         runs["worker"] = [worker]
         show(worker, noop)
-        print(f"(redis-server CPU meanwhile: {redis_cpu:.1f} s)")
+        print(
+            f"(the worker's applier process: {worker.children_cpu:.1f} s of CPU;"
+            f" redis-server meanwhile: {redis_cpu:.1f} s)"
+        )
     if len(names) > 1:
         print("median of each: records/s from process start, CPU us per record after the first;")
         print("ratios to the default no-op agent's medians (CPU: its us / this one's)")

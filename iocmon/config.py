@@ -55,7 +55,7 @@ class Settings:
     calendar_file: Path | None = None
     agencies_file: Path | None = None
     agency_label_limit: int = 500
-    batch_size: int = 500
+    batch_size: int = 2000
     batch_window_s: float = 0.2
     log_level: str = "info"
     session_timeout_s: float = 30.0
