@@ -54,6 +54,7 @@ class Settings:
     redis_prefix: str = "iocmon"
     calendar_file: Path | None = None
     agencies_file: Path | None = None
+    procedures_file: Path | None = None
     agency_label_limit: int = 500
     batch_size: int = 2000
     batch_window_s: float = 0.2
@@ -118,6 +119,7 @@ _ENV_NAMES: dict[str, str] = {
     "redis_prefix": "IOCMON_REDIS_PREFIX",
     "calendar_file": "IOCMON_CALENDAR_FILE",
     "agencies_file": "IOCMON_AGENCIES_FILE",
+    "procedures_file": "IOCMON_PROCEDURES_FILE",
     "agency_label_limit": "IOCMON_AGENCY_LABEL_LIMIT",
     "batch_size": "IOCMON_BATCH_SIZE",
     "batch_window_s": "IOCMON_BATCH_WINDOW_S",

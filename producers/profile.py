@@ -121,11 +121,7 @@ def default_profile(agencies: Iterable[Agency], dossiers_per_day: float) -> Prof
     """The An Giang 2023 profile over a catalogue's agencies (any catalogue works)."""
     agencies = list(agencies)
     rng = random.Random(PROFILE_SEED)
-    numbers = rng.sample(range(100, 13000), sum(_PROCEDURES_PER_TIER.values()))
-    tables = {}
-    for tier, count in _PROCEDURES_PER_TIER.items():
-        tables[tier] = _procedure_table(rng, tier, numbers[:count])
-        numbers = numbers[count:]
+    tables = _procedure_tables(rng)
     prefixes = national_prefixes(agencies)
     by_kind: dict[str, list[str]] = {}
     for agency in agencies:
@@ -146,6 +142,30 @@ def default_profile(agencies: Iterable[Agency], dossiers_per_day: float) -> Prof
             )
         )
     return Profile(agencies=tuple(profiles), dossiers_per_day=dossiers_per_day)
+
+
+def procedure_tables() -> dict[str, tuple[Procedure, ...]]:
+    """Each tier's procedures ("commune", "district", "province"), most popular first: the
+    same in every run, whatever the agencies."""
+    return {
+        tier: table for tier, (table, _) in _procedure_tables(random.Random(PROFILE_SEED)).items()
+    }
+
+
+def tier_of(kind: str) -> str:
+    """The tier whose procedures an agency of this kind receives."""
+    return _TIER_OF_KIND[kind]
+
+
+def _procedure_tables(
+    rng: random.Random,
+) -> dict[str, tuple[tuple[Procedure, ...], tuple[float, ...]]]:
+    numbers = rng.sample(range(100, 13000), sum(_PROCEDURES_PER_TIER.values()))
+    tables = {}
+    for tier, count in _PROCEDURES_PER_TIER.items():
+        tables[tier] = _procedure_table(rng, tier, numbers[:count])
+        numbers = numbers[count:]
+    return tables
 
 
 def national_prefixes(agencies: Sequence[Agency]) -> dict[str, str]:

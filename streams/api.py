@@ -19,6 +19,7 @@ from iocmon.domain.events import MAX_ID_CHARS, RecordRejected, parse_timestamp
 from iocmon.domain.figures import Figures
 from iocmon.domain.judge import open_clock, open_state, overdue_days
 from iocmon.domain.periods import PeriodError, parse_period
+from iocmon.domain.procedures import ProcedureCatalogue
 from streams.queries import FigureReader
 
 DEFAULT_PERIOD = timedelta(hours=24)
@@ -42,8 +43,10 @@ class Api:
         catalogue: AgencyCatalogue,
         calendar: WorkingCalendar,
         horizon: timedelta,
+        procedures: ProcedureCatalogue,
     ) -> None:
         self._horizon = horizon
+        self._procedures = procedures
         self._reader = reader
         self._catalogue = catalogue
         self._names = {a.code: a.name for a in catalogue}
@@ -147,7 +150,11 @@ class Api:
         items = []
         for procedure, outcomes in sorted(by_procedure.items()):
             f = Figures(**{o: outcomes[o] for o in ("early", "on_time", "late", "withdrawn")})
-            items.append({"procedure": procedure, **_ended_json(f)})
+            listed = self._procedures.get(procedure)
+            field = self._procedures.field_of(procedure)
+            items.append({"procedure": procedure, "name": listed.name if listed else None,
+                          "field": field.key, "field_name": field.name,
+                          **_ended_json(f)})  # fmt: skip
         return 200, {**_range_json(used.start, used.end, start, end, now), "agency": agency,
                      "agency_name": self._names.get(agency), "items": items}  # fmt: skip
 

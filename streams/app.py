@@ -11,6 +11,7 @@ import faust
 from iocmon.config import Settings
 from iocmon.domain.agencies import load_catalogue
 from iocmon.domain.calendar import load_calendar
+from iocmon.domain.procedures import load_procedures
 from iocmon.redis_connection import async_redis
 from streams.agents.intake import Intake, register_intake
 from streams.agents.timers import register_timers
@@ -32,6 +33,7 @@ def create_app(settings: Settings) -> faust.App:
     redis = async_redis(settings)
     calendar = load_calendar(settings.calendar_file)
     catalogue = load_catalogue(settings.agencies_file)
+    procedures = load_procedures(settings.procedures_file)
     labels = AgencyLabels(
         redis,
         settings.redis_prefix,
@@ -50,7 +52,7 @@ def create_app(settings: Settings) -> faust.App:
     intake = Intake(applier, labels, on_error=app.crash)
     register_intake(app, events_topic(app, settings), settings, intake)
     register_timers(app, settings, redis, exporter, applier, ownership)
-    api = Api(reader, catalogue, calendar, settings.retention)
+    api = Api(reader, catalogue, calendar, settings.retention, procedures)
     register_routes(app, settings, api, exporter, ownership.partitions, applier.metrics)
     return app
 

@@ -8,28 +8,27 @@ in `iocmon/data/agencies-an-giang.csv`; `IOCMON_AGENCIES_FILE` points to another
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, cast, get_args
+from typing import Literal, cast, get_args
 
-from iocmon.errors import IocmonError
+from iocmon.domain.catalogue_file import CatalogueError, CatalogueFile
+
+__all__ = ["Agency", "AgencyCatalogue", "CatalogueError", "load_catalogue"]
 
 AgencyKind = Literal["province", "department", "district", "commune", "branch"]
 KINDS: tuple[str, ...] = get_args(AgencyKind)
 COLUMNS = ("code", "name", "kind", "parent")
 MAX_CODE_LENGTH = 64  # the contract's limit on an event's `agency`
 _CODE = re.compile(rf"[^\s\x00-\x1f\x7f]{{1,{MAX_CODE_LENGTH}}}")
-_SHIPPED = "data/agencies-an-giang.csv"
-_CsvReader = Any  # the csv module's reader type is not importable at run time
-
-
-class CatalogueError(IocmonError):
-    """An agency catalogue file cannot be used; the message lists every bad line."""
+AGENCIES_FILE = CatalogueFile(
+    what="agency catalogue",
+    shipped="data/agencies-an-giang.csv",
+    variable="IOCMON_AGENCIES_FILE",
+    columns=COLUMNS,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,91 +94,14 @@ class AgencyCatalogue:
 
 def load_catalogue(path: Path | None = None) -> AgencyCatalogue:
     """Read a catalogue CSV; None reads the shipped An Giang one."""
-    source = str(path) if path is not None else f"iocmon/{_SHIPPED}"
-    located = _parse(_read(path, source), source)
+    text, source = AGENCIES_FILE.read(path)
+    located, problems = AGENCIES_FILE.parse(text, source, _row)
+    _raise_on(problems, source)
     _raise_on(_tree_problems(located), source)
     return AgencyCatalogue(agency for _, agency in located)
 
 
-def _read(path: Path | None, source: str) -> str:
-    try:
-        if path is None:
-            data = resources.files("iocmon").joinpath(_SHIPPED).read_bytes()
-        else:
-            data = path.read_bytes()
-    except OSError as exc:
-        raise CatalogueError(
-            f"{source}: cannot read the agency catalogue ({exc.strerror}); "
-            "fix IOCMON_AGENCIES_FILE or unset it to use the shipped An Giang catalogue"
-        ) from None
-    # utf-8-sig: spreadsheet programs save "CSV UTF-8" with a byte-order mark.
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise CatalogueError(
-            f"{source}:{line}: not UTF-8 text; save the catalogue as 'CSV UTF-8'"
-        ) from None
-
-
-def _parse(text: str, source: str) -> list[tuple[str, Agency]]:
-    """Rows as (file:line, Agency); blank rows and rows starting with '#' are skipped."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header: _Header | None = None
-    located: list[tuple[str, Agency]] = []
-    problems: list[str] = []
-    for cells in _rows(reader, source):
-        where = f"{source}:{reader.line_num}"
-        if not any(cell.strip() for cell in cells) or cells[0].lstrip().startswith("#"):
-            continue
-        if header is None:
-            header = _header(cells, where)
-            continue
-        try:
-            located.append((where, _row(cells, header)))
-        except ValueError as exc:
-            problems.append(f"{where}: {exc}")
-    if header is None:
-        raise CatalogueError(f"{source}: empty; the first row must be {','.join(COLUMNS)}")
-    _raise_on(problems, source)
-    return located
-
-
-def _rows(reader: _CsvReader, source: str) -> Iterator[list[str]]:
-    """The reader's rows, with the csv module's own complaints (an oversized cell) located."""
-    try:
-        yield from reader
-    except csv.Error as exc:
-        raise CatalogueError(f"{source}:{reader.line_num}: unreadable CSV ({exc})") from None
-
-
-@dataclass(frozen=True, slots=True)
-class _Header:
-    """Where each column is, and how many cells a row may have."""
-
-    positions: dict[str, int]
-    width: int
-
-
-def _header(cells: list[str], where: str) -> _Header:
-    """Column positions by name; extra columns (an operator's notes) are allowed and ignored."""
-    names = [cell.strip().lower() for cell in cells]
-    missing = [column for column in COLUMNS if column not in names]
-    if missing:
-        raise CatalogueError(
-            f"{where}: the header lacks {', '.join(missing)}; "
-            f"the first row must be {','.join(COLUMNS)}"
-        )
-    return _Header(positions={column: names.index(column) for column in COLUMNS}, width=len(names))
-
-
-def _row(cells: list[str], header: _Header) -> Agency:
-    if len(cells) > header.width:
-        raise ValueError(
-            f"{len(cells)} cells but the header has {header.width}; "
-            'a name containing a comma must be in double quotes ("Sở Văn hóa, Thể thao…")'
-        )
-    values = {column: _cell(cells, index) for column, index in header.positions.items()}
+def _row(values: dict[str, str]) -> Agency:
     code, name, kind = values["code"], values["name"], values["kind"].lower()
     if not _CODE.fullmatch(code):
         raise ValueError(f"code {code!r} must be 1–{MAX_CODE_LENGTH} characters without spaces")
@@ -190,10 +112,6 @@ def _row(cells: list[str], header: _Header) -> Agency:
     return Agency(
         code=code, name=name, kind=cast(AgencyKind, kind), parent=values["parent"] or None
     )
-
-
-def _cell(cells: list[str], index: int) -> str:
-    return cells[index].strip() if index < len(cells) else ""
 
 
 def _tree_problems(located: list[tuple[str, Agency]]) -> list[str]:

@@ -53,12 +53,22 @@ STREAM = [
 
 
 @pytest.fixture(scope="module")
-def worker(stack: object) -> Iterator[Worker]:
+def worker(stack: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
     pipeline = Pipeline(stack)  # type: ignore[arg-type]
     pipeline.create_topics()
     pipeline.send(*STREAM)
     offset = str(NOW.timestamp() - time.time())
-    worker = pipeline.start_worker(IOCMON_CLOCK_OFFSET_S=offset, IOCMON_API_TOKEN="s3cret")
+    procedures = tmp_path_factory.mktemp("catalogue") / "procedures.csv"
+    procedures.write_text(
+        "code,name,field,field_name,online_level,processing_days\n"
+        "1.001,Đăng ký khai sinh,civil_status,Hộ tịch,full,3\n",
+        encoding="utf-8",
+    )
+    worker = pipeline.start_worker(
+        IOCMON_CLOCK_OFFSET_S=offset,
+        IOCMON_API_TOKEN="s3cret",
+        IOCMON_PROCEDURES_FILE=str(procedures),
+    )
     pipeline.wait_caught_up()
     yield worker
     pipeline.stop()
@@ -136,6 +146,11 @@ def test_procedures_of_one_agency(worker: Worker) -> None:
     assert {(i["procedure"], i["early"], i["late"]) for i in body["items"]} == {
         ("1.001", 1, 0),
         ("1.002", 0, 1),
+    }
+    named = {i["procedure"]: (i["name"], i["field"], i["field_name"]) for i in body["items"]}
+    assert named == {
+        "1.001": ("Đăng ký khai sinh", "civil_status", "Hộ tịch"),
+        "1.002": (None, "unknown", "Chưa xác định lĩnh vực"),  # not in the catalogue
     }
 
 

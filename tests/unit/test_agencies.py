@@ -182,7 +182,7 @@ def test_own_parent_is_a_cycle(tmp_path: Path) -> None:
         ("A B,Có dấu cách,province,", "code 'A B' must be"),
         ("X" * 65 + ",Dài,province,", "must be 1–64 characters"),
         ("A,,province,", "agency A has no name"),
-        ("A,Sở Văn hóa, Thể thao,department,", "a name containing a comma must be in double"),
+        ("A,Sở Văn hóa, Thể thao,department,", "containing a comma must be in double quotes"),
     ],
 )
 def test_bad_rows_name_file_and_line(tmp_path: Path, row: str, why: str) -> None:
