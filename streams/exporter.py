@@ -57,15 +57,19 @@ class FigureExporter:
         # Open dossiers only for the label values (the rest summed as `other`): the cost of
         # a refresh stays bounded by the label limit, not by the agency codes ever sent.
         totals = await self._reader.totals(now, open_for=allowed, rest=metrics.OTHER_AGENCY)
-        periods: dict[str, Mapping[str, Figures]] = {}
+        covers = []
         for kind in CURRENT_PERIODS:
             period = current_period(kind, now)
-            periods[kind] = await self._reader.figures_by_agency(
-                cover(period.start, period.end, now),
-                now,
-                open_states=totals.open,
-                fold=lambda a: a if a in allowed else metrics.OTHER_AGENCY,
-            )
+            covers.append(cover(period.start, period.end, now))
+        by_period = await self._reader.figures_by_agency_many(
+            covers,
+            now,
+            open_states=totals.open,
+            fold=lambda a: a if a in allowed else metrics.OTHER_AGENCY,
+        )
+        periods: dict[str, Mapping[str, Figures]] = dict(
+            zip(CURRENT_PERIODS, by_period, strict=True)
+        )
         return [
             *metrics.figure_families(totals, allowed),
             *metrics.period_families(periods, allowed),

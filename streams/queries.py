@@ -72,13 +72,26 @@ class FigureReader:
         self, cover: Cover
     ) -> tuple[Counter[tuple[str, str]], Counter[tuple[str, str, str]]]:
         """Ended (agency, outcome) and received (agency, channel, level) in the cover."""
-        per_bucket = await self._counters(await self._keys(), cover.buckets, DAY_KINDS)
-        ended: Counter[str] = Counter()
-        received: Counter[str] = Counter()
-        for ended_in, received_in in per_bucket:
-            ended.update(ended_in)
-            received.update(received_in)
-        return _split(ended, 1), _split(received, 2)
+        return (await self.period_counts_many([cover]))[0]
+
+    async def period_counts_many(
+        self, covers: Sequence[Cover]
+    ) -> list[tuple[Counter[tuple[str, str]], Counter[tuple[str, str, str]]]]:
+        """`period_counts` of each cover, every bucket read once: the calendar periods of a
+        `/metrics` refresh (today, this week, month, quarter, year) share most of theirs."""
+        buckets = list(dict.fromkeys(b for c in covers for b in c.buckets))
+        counted = await self._counters(await self._keys(), buckets, DAY_KINDS)
+        by_bucket = dict(zip(buckets, counted, strict=True))
+        out = []
+        for cover in covers:
+            ended: Counter[str] = Counter()
+            received: Counter[str] = Counter()
+            for bucket in cover.buckets:
+                ended_in, received_in = by_bucket[bucket]
+                ended.update(ended_in)
+                received.update(received_in)
+            out.append((_split(ended, 1), _split(received, 2)))
+        return out
 
     async def _counters(
         self, parts: list[PartitionKeys], buckets: Sequence[Bucket], kinds: Sequence[Kind]
@@ -187,34 +200,20 @@ class FigureReader:
     ) -> dict[str, Figures]:
         """Figures per agency; pass `open_states` to reuse one read of the open dossiers,
         and `fold` to sum agencies into groups (the `agency` label values) as they are read."""
-        ended, received = await self.period_counts(cover)
+        return (await self.figures_by_agency_many([cover], now, open_states, fold))[0]
+
+    async def figures_by_agency_many(
+        self,
+        covers: Sequence[Cover],
+        now: datetime,
+        open_states: Counter[tuple[str, str]] | None = None,
+        fold: Callable[[str], str] | None = None,
+    ) -> list[dict[str, Figures]]:
+        """`figures_by_agency` of each cover, every bucket read once."""
+        counts = await self.period_counts_many(covers)
         if open_states is None:
             open_states = await self.open_all_agencies(now)
-        # Grouped in one pass each: filtering per agency was quadratic in the number of
-        # agencies, and hostile agency codes made one refresh of /metrics take minutes.
-        group = fold or (lambda a: a)
-        groups: dict[str, str] = {}  # memo: `fold` once per code
-        ended_by: dict[str, Counter[tuple[str, str]]] = {}
-        for (a, outcome), n in ended.items():
-            g = groups.get(a) or groups.setdefault(a, group(a))
-            ended_by.setdefault(g, Counter())[(g, outcome)] += n
-        received_by: dict[str, Counter[tuple[str, str, str]]] = {}
-        for (a, channel, level), n in received.items():
-            g = groups.get(a) or groups.setdefault(a, group(a))
-            received_by.setdefault(g, Counter())[(g, channel, level)] += n
-        open_by: dict[str, Counter[str]] = {}
-        for (a, state), n in open_states.items():
-            g = groups.get(a) or groups.setdefault(a, group(a))
-            open_by.setdefault(g, Counter())[state] += n
-        return {
-            g: _figures(
-                ended_by.get(g, Counter()),
-                received_by.get(g, Counter()),
-                open_by.get(g, Counter()),
-                None,  # each group's counters hold that group only
-            )
-            for g in sorted(ended_by.keys() | received_by.keys() | open_by.keys())
-        }
+        return [_by_group(ended, received, open_states, fold) for ended, received in counts]
 
     async def overdue(self, now: datetime, agency: str | None, limit: int) -> list[dict[str, Any]]:
         """The most overdue open dossiers first (smallest overdue-from score)."""
@@ -315,6 +314,39 @@ class FigureReader:
             ignored=stats["ignored"],
             rejected=stats["rejected"],
         )
+
+
+def _by_group(
+    ended: Counter[tuple[str, str]],
+    received: Counter[tuple[str, str, str]],
+    open_states: Counter[tuple[str, str]],
+    fold: Callable[[str], str] | None,
+) -> dict[str, Figures]:
+    # Grouped in one pass each: filtering per agency was quadratic in the number of
+    # agencies, and hostile agency codes made one refresh of /metrics take minutes.
+    group = fold or (lambda a: a)
+    groups: dict[str, str] = {}  # memo: `fold` once per code
+    ended_by: dict[str, Counter[tuple[str, str]]] = {}
+    for (a, outcome), n in ended.items():
+        g = groups.get(a) or groups.setdefault(a, group(a))
+        ended_by.setdefault(g, Counter())[(g, outcome)] += n
+    received_by: dict[str, Counter[tuple[str, str, str]]] = {}
+    for (a, channel, level), n in received.items():
+        g = groups.get(a) or groups.setdefault(a, group(a))
+        received_by.setdefault(g, Counter())[(g, channel, level)] += n
+    open_by: dict[str, Counter[str]] = {}
+    for (a, state), n in open_states.items():
+        g = groups.get(a) or groups.setdefault(a, group(a))
+        open_by.setdefault(g, Counter())[state] += n
+    return {
+        g: _figures(
+            ended_by.get(g, Counter()),
+            received_by.get(g, Counter()),
+            open_by.get(g, Counter()),
+            None,  # each group's counters hold that group only
+        )
+        for g in sorted(ended_by.keys() | received_by.keys() | open_by.keys())
+    }
 
 
 def _figures(
