@@ -68,8 +68,15 @@ class Settings:
     metrics_refresh_s: float = 5.0
     topic_replication_factor: int = 1
     retention_days: int = 400
+    redis_timeout_s: float = 1.5
 
     def __post_init__(self) -> None:
+        if not 0 < self.redis_timeout_s <= 60:
+            raise ConfigError(
+                f"IOCMON_REDIS_TIMEOUT_S={self.redis_timeout_s} is out of range: give the "
+                "seconds a Redis call of the API and the figures may take, more than 0 and "
+                "at most 60, or unset it for the default 1.5"
+            )
         if self.retention_days < MIN_RETENTION_DAYS:
             raise ConfigError(
                 f"IOCMON_RETENTION_DAYS={self.retention_days} is too short: the contract "
@@ -133,6 +140,7 @@ _ENV_NAMES: dict[str, str] = {
     "metrics_refresh_s": "IOCMON_METRICS_REFRESH_S",
     "topic_replication_factor": "IOCMON_TOPIC_REPLICATION_FACTOR",
     "retention_days": "IOCMON_RETENTION_DAYS",
+    "redis_timeout_s": "IOCMON_REDIS_TIMEOUT_S",
 }
 
 

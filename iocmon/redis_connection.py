@@ -22,6 +22,8 @@ from typing import Any, TypeAlias
 
 import redis
 import redis.asyncio
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
 
 from iocmon.config import Settings
 from iocmon.errors import ConfigError
@@ -94,10 +96,19 @@ def redis_target(settings: Settings) -> RedisTarget:
     return RedisTarget(url=url, cluster=cluster, tls=tls, ca_file=ca_file)
 
 
-def async_redis(settings: Settings, **kwargs: Any) -> AsyncRedis:
-    """An asyncio client (worker, rebuild): a RedisCluster client for a cluster URL."""
+def async_redis(settings: Settings, timeout_s: float | None = None, **kwargs: Any) -> AsyncRedis:
+    """An asyncio client (worker, rebuild): a RedisCluster client for a cluster URL.
+
+    With `timeout_s`, a command that gets no answer in that time fails with TimeoutError
+    and is not retried (redis-py would retry it ten times, so a paused Redis would hold a
+    caller for half a minute); a broken connection is still retried once on a new one.
+    """
     target = redis_target(settings)
     options = {**target.client_kwargs(), **kwargs}
+    if timeout_s is not None:
+        options.setdefault("socket_timeout", timeout_s)
+        options.setdefault("socket_connect_timeout", min(timeout_s, settings.redis_timeout_s))
+        options.setdefault("retry", AsyncRetry(NoBackoff(), 1, (redis.ConnectionError,)))
     if target.cluster:
         return redis.asyncio.RedisCluster.from_url(target.url, **options)
     return redis.asyncio.Redis.from_url(target.url, **options)

@@ -30,7 +30,9 @@ from streams.web import register_routes
 def create_app(settings: Settings) -> faust.App:
     """The worker: the Faust app with its intake agent, timers and web routes."""
     app = build_faust_app(settings)
-    redis = async_redis(settings)
+    # A Redis that stops answering (paused, half-open) must turn into 503s and
+    # iocmon_redis_up 0 within seconds, not hang the API and /metrics.
+    redis = async_redis(settings, timeout_s=settings.redis_timeout_s)
     calendar = load_calendar(settings.calendar_file)
     catalogue = load_catalogue(settings.agencies_file)
     procedures = load_procedures(settings.procedures_file)

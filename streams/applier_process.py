@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 
 LOG_FORMAT = "[%(asctime)s] [%(process)s] [%(levelname)s] %(message)s"
 STOP_WAIT_S = 5.0
+APPLY_TIMEOUT_S = 30.0
+"""A batch's script takes milliseconds; a reply this late means Redis is paused or the
+connection half-open: the batch fails, is retried after a back-off, and the offset and
+version fences make a script that ran after all a no-op the second time."""
 
 
 class ApplierProcess:
@@ -154,7 +158,7 @@ def run_applier(conn: Any, settings: Settings) -> None:
 
 async def _serve(conn: Any, settings: Settings) -> None:
     rpc = PipeRpc(conn, {}, "faust")
-    redis = async_redis(settings)
+    redis = async_redis(settings, timeout_s=APPLY_TIMEOUT_S)
     await _connect(redis)
     applier = BatchApplier(
         BatchStore(redis, settings.redis_prefix, settings.events_topic),

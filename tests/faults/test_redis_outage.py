@@ -6,9 +6,11 @@
 - Redis unreachable for 30 s: the worker keeps running, backs off, says what is wrong and what
   to do, `/metrics` shows the outage, and the consumer group never commits past what Redis
   holds (checked every second throughout); then it recovers by itself, figures exact;
-- a graceful stop of the worker while Redis is down commits nothing it did not apply.
+- a graceful stop of the worker while Redis is down commits nothing it did not apply;
+- Redis paused (`CLIENT PAUSE`, answering nothing) rather than down: the API answers 503 and
+  `/metrics` says `iocmon_redis_up 0` while it lasts, and the worker resumes after, exact.
 
-The first two are long (`faults_full`); the graceful stop runs in CI.
+The first two are long (`faults_full`); the others run in CI.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from kafka.admin import KafkaAdminClient
 
 from tests.faults.figures import report
 from tests.faults.redis_server import RedisServer, applied_offsets, own_redis, pipeline_on
-from tests.integration.harness import Pipeline, Stack, Worker, sum_samples, wait_for
+from tests.integration.harness import Pipeline, Stack, Worker, http_get, sum_samples, wait_for
 from tests.integration.truth import assert_figures_exact
 from tests.integration.workload import finish, simulate, start_replay
 
@@ -30,6 +32,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 EVENTS = 10_000
 OUTAGE_S = 30.0
+PAUSE_S = 30
 
 
 def committed_offsets(pipeline: Pipeline) -> dict[int, int]:
@@ -52,6 +55,16 @@ def applied_count(pipeline: Pipeline, server: RedisServer) -> int:
         return sum(o + 1 for o in applied_offsets(client, pipeline).values())
     except redis.RedisError:  # down while polling: nothing to count
         return 0
+    finally:
+        client.close()
+
+
+def answers(server: RedisServer) -> bool:
+    client = redis.Redis(port=server.port, socket_timeout=1)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
     finally:
         client.close()
 
@@ -199,5 +212,40 @@ def test_graceful_stop_while_redis_is_down_commits_nothing_unapplied(
                 ),
                 figures_after_restart="exact",
             )
+        finally:
+            pipeline.stop()
+
+
+def test_a_paused_redis_gets_503s_and_redis_up_0_then_the_worker_resumes_exact(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """The API's Redis calls give up after IOCMON_REDIS_TIMEOUT_S, not after redis-py's 5 s
+    (or never, before redis-py 8) and its retries. Every check below runs within the pause
+    (their waits add up to less than it), so a worker that only answers once Redis is back
+    fails them."""
+    with own_redis(tmp_path) as server:
+        pipeline = pipeline_on(stack, server)
+        try:
+            events, expected = simulate(pipeline, tmp_path, seed=29, events=3_000)
+            worker = pipeline.start_worker(IOCMON_REDIS_TIMEOUT_S="0.5")
+            sender = start_replay(pipeline, events)
+            wait_for(lambda: applied_count(pipeline, server) >= 500, 240, "500 applied")
+            wait_for(lambda: metric(worker, "iocmon_redis_up") == 1, 30, "iocmon_redis_up 1")
+            side = server.client()
+            side.execute_command("CLIENT", "PAUSE", str(PAUSE_S * 1000), "ALL")
+            # Answered within the setting, far inside the client's patience (redis-py's own
+            # default, 5 s, is not).
+            status, body = http_get(f"{worker.url}/api/v1/summary", timeout=4)
+            assert status == 503, body
+            assert b"Redis is not answering" in body
+            wait_for(lambda: metric(worker, "iocmon_redis_up") == 0, 12, "iocmon_redis_up 0")
+            finish(sender)
+            wait_for(lambda: answers(server), PAUSE_S + 30, "the pause to end")
+            pipeline.wait_caught_up()
+            assert worker.process is not None and worker.process.poll() is None
+            wait_for(lambda: metric(worker, "iocmon_redis_up") == 1, 30, "iocmon_redis_up 1")
+            assert worker.get_json("/api/v1/summary")[0] == 200
+            assert_figures_exact([worker], expected)
+            side.close()
         finally:
             pipeline.stop()

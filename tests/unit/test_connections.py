@@ -48,6 +48,21 @@ def test_clients_match_the_url() -> None:
     assert isinstance(sync_redis(one), redis.Redis)
 
 
+def test_a_timeout_is_not_retried_and_a_broken_connection_once() -> None:
+    client = async_redis(settings(REDIS_URL="redis://127.0.0.1:1/0"), timeout_s=0.5)
+    assert client.connection_pool.connection_kwargs["socket_timeout"] == 0.5
+    retry = client.get_retry()
+    assert retry is not None
+    assert retry.get_retries() == 1
+    assert set(retry._supported_errors) == {redis.ConnectionError}
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "61"])
+def test_the_redis_timeout_is_checked(value: str) -> None:
+    with pytest.raises(ConfigError, match=f"IOCMON_REDIS_TIMEOUT_S={float(value)} is out of range"):
+        settings(IOCMON_REDIS_TIMEOUT_S=value)
+
+
 def test_cluster_has_only_database_0() -> None:
     with pytest.raises(ConfigError, match="only database 0"):
         redis_target(settings(REDIS_URL="redis+cluster://127.0.0.1:7000/3"))
