@@ -56,13 +56,7 @@ class RedisServer:
         assert self.process is not None
         if self.process.poll() is not None:
             raise AssertionError(f"redis-server exited; see {self.log_path}")
-        client = redis.Redis(port=port, socket_timeout=2)
-        try:
-            return bool(client.ping()) and client.info("persistence")["loading"] == 0
-        except redis.RedisError:
-            return False
-        finally:
-            client.close()
+        return answers(port)
 
     def client(self, port: int | None = None) -> redis.Redis:
         return redis.Redis(port=port or self.port, socket_timeout=10)
@@ -93,6 +87,17 @@ class RedisServer:
         finally:
             client.close()
             self.shutdown()
+
+
+def answers(port: int) -> bool:
+    """Whether the Redis on `port` answers a PING and has finished loading its data."""
+    client = redis.Redis(port=port, socket_timeout=2)
+    try:
+        return bool(client.ping()) and client.info("persistence")["loading"] == 0
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
 
 
 @contextmanager

@@ -23,6 +23,7 @@ import pytest
 import redis
 
 from tests.faults.figures import report
+from tests.faults.redis_server import answers
 from tests.integration import test_pipeline
 from tests.integration.harness import Pipeline, Stack, free_port, wait_for
 from tests.integration.truth import assert_figures_exact
@@ -62,7 +63,7 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[int
             with (node_dir / "redis.log").open("wb") as log:
                 processes.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT))
         for port in ports:
-            wait_for(lambda p=port: _answers(p), 30, f"redis-server on port {port} to answer")
+            wait_for(lambda p=port: answers(p), 30, f"redis-server on port {port} to answer")
         subprocess.run(
             ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
              "--cluster-replicas", "0", "--cluster-yes"],
@@ -141,16 +142,6 @@ def test_pipeline_exactness_test_unchanged_on_redis_cluster(
         events=f">={test_pipeline.EVENTS:,} twice (a replay)",
         duration_s=round(time.monotonic() - started, 1),
     )
-
-
-def _answers(port: int) -> bool:
-    client = redis.Redis(port=port, socket_timeout=2)
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
-    finally:
-        client.close()
 
 
 def _cluster_ok(port: int) -> bool:

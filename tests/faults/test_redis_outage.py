@@ -23,7 +23,13 @@ import redis
 from kafka.admin import KafkaAdminClient
 
 from tests.faults.figures import report
-from tests.faults.redis_server import RedisServer, applied_offsets, own_redis, pipeline_on
+from tests.faults.redis_server import (
+    RedisServer,
+    answers,
+    applied_offsets,
+    own_redis,
+    pipeline_on,
+)
 from tests.integration.harness import Pipeline, Stack, Worker, http_get, sum_samples, wait_for
 from tests.integration.truth import assert_figures_exact
 from tests.integration.workload import finish, simulate, start_replay
@@ -55,16 +61,6 @@ def applied_count(pipeline: Pipeline, server: RedisServer) -> int:
         return sum(o + 1 for o in applied_offsets(client, pipeline).values())
     except redis.RedisError:  # down while polling: nothing to count
         return 0
-    finally:
-        client.close()
-
-
-def answers(server: RedisServer) -> bool:
-    client = redis.Redis(port=server.port, socket_timeout=1)
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
     finally:
         client.close()
 
@@ -240,7 +236,7 @@ def test_a_paused_redis_gets_503s_and_redis_up_0_then_the_worker_resumes_exact(
             assert b"Redis is not answering" in body
             wait_for(lambda: metric(worker, "iocmon_redis_up") == 0, 12, "iocmon_redis_up 0")
             finish(sender)
-            wait_for(lambda: answers(server), PAUSE_S + 30, "the pause to end")
+            wait_for(lambda: answers(server.port), PAUSE_S + 30, "the pause to end")
             pipeline.wait_caught_up()
             assert worker.process is not None and worker.process.poll() is None
             wait_for(lambda: metric(worker, "iocmon_redis_up") == 1, 30, "iocmon_redis_up 1")
