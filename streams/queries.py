@@ -78,7 +78,7 @@ class FigureReader:
         self, covers: Sequence[Cover]
     ) -> list[tuple[Counter[tuple[str, str]], Counter[tuple[str, str, str]]]]:
         """`period_counts` of each cover, every bucket read once: the calendar periods of a
-        `/metrics` refresh (today, this week, month, quarter, year) share most of theirs."""
+        `/metrics` refresh (today, this month, quarter, half-year, year) share most of theirs."""
         buckets = list(dict.fromkeys(b for c in covers for b in c.buckets))
         counted = await self._counters(await self._keys(), buckets, DAY_KINDS)
         by_bucket = dict(zip(buckets, counted, strict=True))
