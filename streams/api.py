@@ -26,6 +26,7 @@ DEFAULT_PERIOD = timedelta(hours=24)
 DEFAULT_OVERDUE_LIMIT = 100
 MAX_OVERDUE_LIMIT = 1000
 MAX_SERIES_DAYS = 5 * 366 + 1
+EARLIEST_FIGURES = datetime(2000, 1, 1, tzinfo=LOCAL_TZ)
 RANKINGS = ("on_time_ratio", "overdue", "late", "progress_766")
 
 Response = tuple[int, dict[str, Any]]
@@ -166,6 +167,8 @@ class Api:
             agency = _agency(params)
         except BadParameter as exc:
             return 400, {"error": str(exc)}
+        if (end - start).days >= MAX_SERIES_DAYS:  # before building a bucket per day
+            return 400, {"error": f"a series covers at most {MAX_SERIES_DAYS} days"}
         days = day_buckets(start, end)
         if len(days) > MAX_SERIES_DAYS:
             return 400, {"error": f"a series covers at most {MAX_SERIES_DAYS} days"}
@@ -273,11 +276,25 @@ def _range(
             period = parse_period(params["period"])
         except PeriodError as exc:
             raise BadParameter(str(exc)) from None
-        return period.start, period.end
+        return _within_figures(period.start, period.end, now)
     start = _timestamp(params, "from") or now - default
     end = _timestamp(params, "to") or now
     if end <= start:
         raise BadParameter("'to' must be later than 'from'")
+    return _within_figures(start, end, now)
+
+
+def _within_figures(start: datetime, end: datetime, now: datetime) -> tuple[datetime, datetime]:
+    """No figure is older than 2000 (CONTRACT §4 refuses such events) or later than a day
+    ahead; allowing up to the end of next year keeps every current period valid. Bounding
+    the range bounds a request's cost: at most ~340 month buckets, never millions."""
+    latest = datetime(now.astimezone(LOCAL_TZ).year + 2, 1, 1, tzinfo=LOCAL_TZ)
+    if start < EARLIEST_FIGURES or end > latest:
+        raise BadParameter(
+            f"the range must lie within {EARLIEST_FIGURES.date()} .. {latest.date()} (local "
+            "days): events before 2000 or more than a day ahead are refused, so no figure "
+            "exists outside it"
+        )
     return start, end
 
 

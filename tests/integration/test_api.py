@@ -194,6 +194,20 @@ def test_openapi_document_lists_every_endpoint(worker: Worker) -> None:
         ("/api/v1/rankings?by=speed", "one of"),
         ("/api/v1/rankings?order=up", "'order'"),
         ("/api/v1/series?from=2010-01-01T00:00:00%2B07:00", "at most"),
+        (
+            "/api/v1/series?from=2001-01-01T00:00:00%2B07:00&to=2026-01-01T00:00:00%2B07:00",
+            "at most",
+        ),
+        ("/api/v1/summary?from=0001-01-01T00:00:00Z", "must lie within 2000-01-01"),
+        ("/api/v1/summary?from=2024-01-01T00:00:00Z&to=9999-12-31T23:59:59-07:00", "2000-01-01"),
+        ("/api/v1/summary?period=1999", "must lie within"),
+        ("/api/v1/rankings?period=2100", "must lie within"),
+        ("/api/v1/rankings?period=9999", "does not exist"),
+        ("/api/v1/agencies/LX/procedures?from=1970-01-01T00:00:00Z", "must lie within"),
+        (
+            "/api/v1/series?from=0001-01-01T00:00:00%2B14:00&to=0001-01-02T00:00:00%2B14:00",
+            "must lie within",
+        ),
         ("/api/v1/dossiers/" + "D" * 65, "1 to 64"),
     ],
 )

@@ -204,8 +204,9 @@ def worker_events(worker: Worker) -> float:
     return sum(v for (name, _), v in worker.metrics().items() if name == "dossier_events_total")
 
 
-def choose_agency(base: str, instance: str, at: float) -> str:
-    """The busiest agency that has data for every agency-scoped panel."""
+def choose_agency(base: str, instance: str, at: float) -> tuple[str | None, str]:
+    """The busiest agency that has data for every agency-scoped panel (None: none yet), and
+    the query that asked."""
     inst = f'instance="{instance}"'
     conditions = [
         f'(sum by (agency) (dossiers_open{{{inst}, state="{state}"}}) > 0)'
@@ -227,8 +228,7 @@ def choose_agency(base: str, instance: str, at: float) -> str:
         + ")"
     )
     result = result_of(prometheus_query(base, expr, at))
-    assert result, f"no agency has data for every agency-scoped panel:\n{expr}"
-    return str(result[0]["metric"]["agency"])
+    return (str(result[0]["metric"]["agency"]) if result else None), expr
 
 
 @pytest.fixture(scope="module")
@@ -270,15 +270,22 @@ def live(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Liv
                 ready += sorted(
                     RECORDED & {"iocmon:slo_error_budget", "iocmon:dossiers_late_ratio:rate3d"}
                 )
+            # The windows' rules are evaluated at different times, so an agency may lack one
+            # window's series for a while after every rule has yielded for some agency.
             deadline = time.monotonic() + 150
-            while time.monotonic() < deadline and not all(
-                result_of(prometheus_query(base, e)) for e in ready
-            ):
+            while True:
+                at = time.time()
+                agency, asked = None, "(the rules above yielded nothing yet)"
+                if all(result_of(prometheus_query(base, e)) for e in ready):
+                    agency, asked = choose_agency(base, instance, at)
+                if agency is not None or time.monotonic() >= deadline:
+                    break
                 time.sleep(2)
-            at = time.time()
+            assert agency is not None, (
+                f"no agency has data for every agency-scoped panel after 150 s:\n{asked}"
+            )
             # A window that holds a sample from before the second wave and the latest one.
             rate_interval = f"{max(60, math.ceil(at - before_second) + 20)}s"
-            agency = choose_agency(base, instance, at)
             print(f"evaluating at {at:.0f} with $__rate_interval={rate_interval}, agency={agency}")
             yield Live(base, worker, agency, at, rate_interval)
     finally:
