@@ -286,16 +286,17 @@ def _range(
 
 def _within_figures(start: datetime, end: datetime, now: datetime) -> tuple[datetime, datetime]:
     """No figure is older than 2000 (CONTRACT §4 refuses such events) or later than a day
-    ahead; allowing up to the end of next year keeps every current period valid. Bounding
-    the range bounds a request's cost: at most ~340 month buckets, never millions."""
+    ahead. A range starting outside that is refused; one ending after the end of next year
+    (which keeps every current period whole) is read up to it, so `to=2100-01-01` still
+    means "everything". Either way a request reads at most ~340 month buckets."""
     latest = datetime(now.astimezone(LOCAL_TZ).year + 2, 1, 1, tzinfo=LOCAL_TZ)
-    if start < EARLIEST_FIGURES or end > latest:
+    if start < EARLIEST_FIGURES or start >= latest:
         raise BadParameter(
-            f"the range must lie within {EARLIEST_FIGURES.date()} .. {latest.date()} (local "
-            "days): events before 2000 or more than a day ahead are refused, so no figure "
-            "exists outside it"
+            f"the range must start within {EARLIEST_FIGURES.date()} .. {latest.date()} "
+            "(local days): events before 2000 or more than a day ahead are refused, so no "
+            "figure exists outside it"
         )
-    return start, end
+    return start, min(end, latest)
 
 
 def _timestamp(params: Mapping[str, str], name: str) -> datetime | None:
