@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from multiprocessing.connection import Connection
 from typing import Any
 
-from aiokafka.errors import IllegalStateError, KafkaError
+import aiokafka.errors
+import redis.exceptions
 
 from iocmon.errors import IocmonError
 
@@ -27,12 +28,10 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[..., Awaitable[Any]]
 
-_ERRORS: dict[str, type[Exception]] = {
-    "KafkaError": KafkaError,
-    "IllegalStateError": IllegalStateError,
-}
-"""Errors the caller handles by type, raised again as such on its side (the intake retries
-a batch whose dead letters Kafka did not take)."""
+_RAISED_AGAIN = {"redis.exceptions": redis.exceptions, "aiokafka.errors": aiokafka.errors}
+"""Modules whose errors the caller handles by type, raised again as such on its side: the
+intake retries a batch whose dead letters Kafka did not take, and the alert timer backs off
+when Redis does not answer (a Redis error that came back as RemoteError crashed the worker)."""
 
 
 class PeerGone(IocmonError):
@@ -119,7 +118,7 @@ class PipeRpc:
             future.set_result(rest[0])
         else:
             error, text = rest
-            future.set_exception(_ERRORS.get(error, RemoteError)(f"{error}: {text}"))
+            future.set_exception(_raised_again(error, text))
 
     async def _answer(self, request: int | None, name: str, args: tuple[Any, ...]) -> None:
         try:
@@ -128,7 +127,8 @@ class PipeRpc:
             if request is None:
                 log.warning("%s: %s failed (%s: %s)", self._name, name, type(exc).__name__, exc)
             else:
-                self._reply(("error", request, type(exc).__name__, str(exc)))
+                name = f"{type(exc).__module__}.{type(exc).__qualname__}"
+                self._reply(("error", request, name, str(exc)))
             return
         if request is not None:
             self._reply(("ok", request, result))
@@ -142,3 +142,16 @@ class PipeRpc:
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(PeerGone(f"{self._name}: the other process has stopped"))
+
+
+def _raised_again(error: str, text: str) -> Exception:
+    """The exception a handler raised, as the caller can catch it: its own type for Redis and
+    Kafka errors, `RemoteError` for anything else."""
+    module, _, name = error.rpartition(".")
+    kind = getattr(_RAISED_AGAIN[module], name, None) if module in _RAISED_AGAIN else None
+    if isinstance(kind, type) and issubclass(kind, Exception):
+        try:
+            return kind(f"{name}: {text}")
+        except TypeError:  # a constructor that wants more than a message
+            pass
+    return RemoteError(f"{name}: {text}")
