@@ -180,11 +180,17 @@ def test_graceful_stop_while_redis_is_down_commits_nothing_unapplied(
         pipeline = pipeline_on(stack, server)
         try:
             events, expected = simulate(pipeline, tmp_path, seed=23, events=4_000)
+            # Half before the outage, half during it: a worker that caught up with the whole
+            # replay before Redis went down would have nothing left to fail on.
+            lines = events.read_text(encoding="utf-8").splitlines(keepends=True)
+            before, during = tmp_path / "before.jsonl", tmp_path / "during.jsonl"
+            before.write_text("".join(lines[: len(lines) // 2]), encoding="utf-8")
+            during.write_text("".join(lines[len(lines) // 2 :]), encoding="utf-8")
             worker = pipeline.start_worker()
-            sender = start_replay(pipeline, events)
+            finish(start_replay(pipeline, before))
             wait_for(lambda: applied_count(pipeline, server) >= 1_000, 240, "1,000 applied")
             server.shutdown()
-            finish(sender)  # every record is in Kafka; the worker holds a batch it cannot apply
+            finish(start_replay(pipeline, during))  # in Kafka; the worker cannot apply them
             wait_for(
                 lambda: metric(worker, "iocmon_redis_errors_total") >= 2, 60, "the worker to retry"
             )
