@@ -34,6 +34,7 @@ from iocmon.domain.batch import (
 from iocmon.domain.calendar import WorkingCalendar
 from iocmon.domain.lifecycle import DossierState
 from streams import metrics
+from streams.sent_ahead import SentAhead
 from streams.store import BatchStore
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,7 @@ class BatchApplier:
         self._memory: dict[int, PartitionMemory] = {}
         self._seen: dict[int, int] = {}
         """The last offset of each partition this worker found applied in Redis."""
+        self._sent_ahead = SentAhead()
 
     async def apply(self, partition: int, records: Sequence[Record]) -> BatchPlan | None:
         """The plan that was applied, or None if every record had been applied before."""
@@ -158,6 +160,7 @@ class BatchApplier:
             del self._memory[partition]
         for partition in set(self._seen) - set(keep):
             del self._seen[partition]
+        self._sent_ahead.forget_partitions(keep)
 
     async def check_alerts(
         self, partition: int, highwater: int | None = None, limit: int = 1000
@@ -186,11 +189,12 @@ class BatchApplier:
             )
             if not plan.alerts:
                 return 0
-            await self._alerts(plan.alerts)
+            await self._send_ahead(partition, plan)
             version = await self._store.apply(partition, snapshot.offset, plan, snapshot.version)
             if version is None:
                 self._memory.pop(partition, None)
                 return 0
+            self._sent_ahead.written(partition, plan)
             if partition in self._memory:
                 self._memory[partition].remember(plan, version)
             metrics.ALERTS_EMITTED.inc(len(plan.alerts))
@@ -330,14 +334,13 @@ class BatchApplier:
         plan = plan_batch(
             decoded, states, self._calendar, self._policy, self._horizon, memory.stream_time
         )
-        await asyncio.gather(
-            self._dead_letters(partition, plan.dead_letters), self._alerts(plan.alerts)
-        )
+        await self._send_ahead(partition, plan)
         with metrics.APPLY_SECONDS.time():
             version = await self._store.apply(partition, applied, plan, memory.version)
         if version is None:
             self._memory.pop(partition, None)
             return False, plan
+        self._sent_ahead.written(partition, plan)
         memory.remember(plan, version)
         metrics.RECORDS_APPLIED.inc(len(fresh))
         metrics.RECORDS_SKIPPED.inc(len(records) - len(fresh))
@@ -351,6 +354,17 @@ class BatchApplier:
             metrics.REWINDS.inc()
             await self._rewinder.seek(partition, gap)
         return True, plan
+
+    async def _send_ahead(self, partition: int, plan: BatchPlan) -> None:
+        """The plan's dead letters and alerts into Kafka before it is written, less those
+        this worker sent for an earlier attempt at it (most plans have neither: no call)."""
+        letters = self._sent_ahead.unsent_letters(partition, plan.dead_letters)
+        alerts = self._sent_ahead.unsent_alerts(partition, plan.alerts)
+        sends = [self._dead_letters(partition, letters)] if letters else []
+        if alerts:
+            sends.append(self._alerts(alerts))
+        await asyncio.gather(*sends)
+        self._sent_ahead.sent(partition, plan)
 
     async def _retire(self, partition: int, memory: PartitionMemory) -> None:
         """Deletes what the stream time made obsolete, once a day of stream time or until

@@ -200,6 +200,19 @@ def scraped_events(base: str, instance: str) -> float | None:
     return float(result[0]["value"][1]) if result else None
 
 
+def target_health(base: str, instance: str) -> str:
+    """What Prometheus last saw of the target, for a failure message."""
+    _, body = http_get(f"{base}/api/v1/targets?state=active")
+    for t in json.loads(body)["data"]["activeTargets"]:
+        if t["labels"].get("instance") == instance:
+            return (
+                f"target health={t['health']} lastScrape={t['lastScrape']} "
+                f"lastError={t['lastError']!r}, last scraped events "
+                f"{scraped_events(base, instance)}"
+            )
+    return f"{instance} is not among Prometheus's active targets"
+
+
 def worker_events(worker: Worker) -> float:
     return sum(v for (name, _), v in worker.metrics().items() if name == "dossier_events_total")
 
@@ -248,11 +261,15 @@ def live(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Liv
             pipeline.iocmon("replay", str(first))
             pipeline.wait_caught_up()
             wave1 = worker_events(worker)
-            wait_for(
-                lambda: scraped_events(base, instance) == wave1,
-                90,
-                f"Prometheus ({base}) to scrape the worker {instance} after the first wave",
-            )
+            try:
+                wait_for(
+                    lambda: scraped_events(base, instance) == wave1,
+                    90,
+                    f"Prometheus ({base}) to scrape the worker {instance} after the first "
+                    f"wave ({wave1:.0f} events)",
+                )
+            except AssertionError as failed:
+                raise AssertionError(f"{failed}; {target_health(base, instance)}") from None
             before_second = time.time()
             pipeline.iocmon("replay", str(second))
             pipeline.wait_caught_up()
