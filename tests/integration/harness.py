@@ -45,12 +45,13 @@ class Stack:
     env: Mapping[str, str] = field(default_factory=dict)
 
 
-# IOCMON_TEST_PORT_OFFSET shifts every port (and the stack's folder) so that several test
-# sessions on one machine each get a stack of their own.
+# IOCMON_TEST_PORT_OFFSET=N gives a test session a stack of its own (its folder `test-N`, its
+# ports 10·N above the default ones), so that several sessions can run on one machine: the
+# ports of one stack span 6 numbers, so the stacks of N and N+1 never share one.
 _PORT_OFFSET = int(os.environ.get("IOCMON_TEST_PORT_OFFSET", "0") or 0)
 
 STACK_PORTS = {
-    name: port + _PORT_OFFSET
+    name: port + 10 * _PORT_OFFSET
     for name, port in {
         "KAFKA_PORT": 19192,
         "KAFKA_CONTROLLER_PORT": 19193,
