@@ -74,6 +74,8 @@ class RejectReason(StrEnum):
     UNKNOWN_DOSSIER = "unknown_dossier"
     BEYOND_HORIZON = "beyond_horizon"
     TOO_MANY_EVENTS = "too_many_events"
+    BEFORE_RECEIPT = "before_receipt"
+    """CONTRACT 1.1 §4: dated before its dossier's `received`."""
 
 
 class RecordRejected(IocmonError):

@@ -149,8 +149,10 @@ class Transition:
 
 
 def apply_event(state: DossierState | None, event: Event, calendar: WorkingCalendar) -> Transition:
-    """Apply one event to a dossier's state (None: never seen). Raises `RecordRejected`
-    (reason `unknown_dossier`) for an event that needs a received dossier that does not exist.
+    """Apply one event to a dossier's state (None: never seen). Raises `RecordRejected`:
+    `unknown_dossier` for an event that needs a received dossier that does not exist,
+    `before_receipt` for one dated before its dossier's `received` (`_refuse_before_receipt`),
+    `too_many_events` past `MAX_EVENTS`.
     """
     older = b""
     if state is not None:
@@ -216,11 +218,31 @@ def _transition(state: DossierState | None, event: Event, calendar: WorkingCalen
         return _before_receipt(event, calendar)
     if state.status == "rejected_at_intake":
         return Transition(state, Ignored(IgnoreReason.AFTER_REJECTION))
+    _refuse_before_receipt(state, event)
     if state.status == "ended":
         if event.type is EventType.RESULT_RETURNED:
             return Transition(state, Informational())
         return Transition(state, Ignored(IgnoreReason.AFTER_END))
     return _while_open(state, event)
+
+
+def _refuse_before_receipt(state: DossierState, event: Event) -> None:
+    """CONTRACT 1.1 §4: an event (other than `submitted`, `rejected_at_intake`) dated before
+    its dossier's receipt is dead-lettered. Checked for ended dossiers too, before the
+    after-the-end rule, so the reason does not depend on whether the terminal event came
+    first; a second `received` dated earlier than the first is refused the same way (it
+    would be ignored as `second_received` when dated later), so the source's disagreement
+    about the receipt lands in the repair queue instead of a counter.
+    """
+    if event.type in PRE_RECEIPT_TYPES:
+        return
+    received_at = state.received_at
+    assert received_at is not None  # open and ended dossiers were received
+    if event.at < received_at:
+        raise RecordRejected(
+            RejectReason.BEFORE_RECEIPT,
+            f"a '{event.type.value}' event is dated before its dossier's 'received'",
+        )
 
 
 def _before_receipt(event: Event, calendar: WorkingCalendar) -> Transition:

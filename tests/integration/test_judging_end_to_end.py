@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from iocmon.domain.batch import Record, decode_batch, plan_batch
-from iocmon.domain.calendar import load_calendar
+from iocmon.domain.calendar import LOCAL_TZ, load_calendar
 from iocmon.domain.events import EventType
 from iocmon.domain.judge import open_clock, open_state
 from iocmon.domain.lifecycle import DossierState
@@ -85,3 +85,29 @@ def test_every_event_type_judged_by_the_pipeline_as_by_the_pure_core(
     samples = worker.metrics()
     for reason, n in rejected.items():
         assert samples[("dossier_events_rejected_total", frozenset({("reason", reason)}))] == n
+
+
+@pytest.mark.partitions(1)
+def test_a_resolved_dated_before_its_receipt_is_dead_lettered_and_the_dossier_stays_open(
+    pipeline: Pipeline,
+) -> None:
+    # Issue #14: a `resolved` dated long before the receipt ended the dossier (CONTRACT 1.1 §4).
+    # 300 days rather than the issue's 500, so that it stays within the retention horizon
+    # (400 days) and reaches the lifecycle instead of being refused as `beyond_horizon`.
+    received_at = datetime.now(LOCAL_TZ).replace(microsecond=0) - timedelta(hours=1)
+    base = {"v": 1, "dossier_id": "EARLY-1"}
+    worker = pipeline.start_worker()
+    pipeline.send(
+        {**base, "event_id": "EARLY-1-r", "type": "received", "at": received_at.isoformat(),
+         "agency": "STP", "procedure": "1.001", "channel": "counter", "level": "none",
+         "processing_days": 5},
+        {**base, "event_id": "EARLY-1-x", "type": "resolved",
+         "at": (received_at - timedelta(days=300)).isoformat()},
+    )  # fmt: skip
+    pipeline.wait_caught_up()
+    status, dossier = worker.get_json("/api/v1/dossiers/EARLY-1")
+    assert status == 200 and dossier["status"] == "open", dossier
+    assert [h["iocmon-reason"] for _, _, h in pipeline.dead_letters()] == [b"before_receipt"]
+    samples = worker.metrics()
+    rejected = ("dossier_events_rejected_total", frozenset({("reason", "before_receipt")}))
+    assert samples[rejected] == 1

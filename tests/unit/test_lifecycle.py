@@ -272,3 +272,56 @@ def test_a_pause_that_ends_before_it_began_counts_as_zero() -> None:
     )
     assert state.paused_s == 0 and not state.is_paused
     assert timedelta(seconds=state.paused_s) == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        EventType.RESOLVED,
+        EventType.RESULT_RETURNED,
+        EventType.WITHDRAWN,
+        EventType.PROCESSING,
+        EventType.SUPPLEMENT_REQUESTED,
+        EventType.RESUMED,
+        EventType.RESCHEDULED,
+    ],
+)
+def test_an_event_dated_before_the_receipt_is_rejected(kind: EventType) -> None:
+    # CONTRACT 1.1 §4: a `resolved` 500 days before receipt must not end the dossier.
+    opened, _ = run(receive("2024-03-04T08:00:00", days=3))
+    early = ev(kind, "2022-10-21T08:00:00", due_at=local("2024-03-20T17:00:00"))
+    with pytest.raises(RecordRejected) as caught:
+        apply_event(opened, early, CAL)
+    assert caught.value.reason is RejectReason.BEFORE_RECEIPT
+    assert opened.is_open and opened.event_count == 1
+
+
+def test_a_second_received_dated_before_the_first_is_rejected() -> None:
+    opened, _ = run(receive("2024-03-04T08:00:00", days=3))
+    with pytest.raises(RecordRejected) as caught:
+        apply_event(opened, receive("2024-03-01T08:00:00", days=10), CAL)
+    assert caught.value.reason is RejectReason.BEFORE_RECEIPT
+
+
+def test_an_event_after_the_end_dated_before_the_receipt_is_rejected_too() -> None:
+    # The reason must not depend on whether the terminal event arrived first.
+    ended, _ = run(
+        receive("2024-03-04T08:00:00", days=3), ev(EventType.RESOLVED, "2024-03-05T08:00:00")
+    )
+    with pytest.raises(RecordRejected) as caught:
+        apply_event(ended, ev(EventType.RESULT_RETURNED, "2024-03-04T07:59:59"), CAL)
+    assert caught.value.reason is RejectReason.BEFORE_RECEIPT
+
+
+@pytest.mark.parametrize("kind", [EventType.SUBMITTED, EventType.REJECTED_AT_INTAKE])
+def test_pre_receipt_types_dated_before_the_receipt_are_recorded(kind: EventType) -> None:
+    opened, _ = run(receive("2024-03-04T08:00:00", days=3))
+    step = apply_event(opened, ev(kind, "2024-03-03T08:00:00"), CAL)
+    assert isinstance(step.effect, Informational) and step.state.is_open
+
+
+def test_an_event_at_the_receipt_instant_is_applied() -> None:
+    state, steps = run(
+        receive("2024-03-04T08:00:00", days=3), ev(EventType.WITHDRAWN, "2024-03-04T08:00:00")
+    )
+    assert isinstance(steps[-1].effect, Ended) and state.outcome is Outcome.WITHDRAWN
