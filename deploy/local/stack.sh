@@ -498,7 +498,8 @@ ensure_topics() {
     }
   done
 
-  # An events topic made before (by hand, or auto-created by a client) must still keep everything.
+  # An events topic made before (by hand, or auto-created by a client of an older stack that
+  # allowed it) must still keep everything.
   local have="${partitions[$EVENTS_TOPIC]:-}" current="${configs[$EVENTS_TOPIC]:-}"
   if [[ -n $have ]]; then
     if [[ ",$current," != *",retention.ms=-1,"* || ",$current," != *",retention.bytes=-1,"* ]]; then

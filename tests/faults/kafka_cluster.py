@@ -250,7 +250,7 @@ share.coordinator.state.topic.min.isr=2
 unclean.leader.election.enable=false
 
 group.initial.rebalance.delay.ms=0
-auto.create.topics.enable=true
+auto.create.topics.enable=false
 num.partitions=1
 
 # A killed node is fenced (and its partitions get new leaders) after 4 s without heartbeats.

@@ -116,7 +116,7 @@ def secure_kafka(folder: Path, certs: Certs) -> Iterator[Service]:
                 "share.coordinator.state.topic.replication.factor=1",
                 "share.coordinator.state.topic.min.isr=1",
                 "group.initial.rebalance.delay.ms=0",
-                "auto.create.topics.enable=true",
+                "auto.create.topics.enable=false",
                 "num.partitions=1",
                 "",
             ]
