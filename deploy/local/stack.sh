@@ -517,6 +517,18 @@ ensure_topics() {
       warn "topic $EVENTS_TOPIC has $have partitions, IOCMON_EVENT_PARTITIONS=$EVENT_PARTITIONS; left as it is (changing it moves dossiers between partitions; 'deploy/local/stack.sh reset' starts afresh)"
     fi
   fi
+  # An alerts topic made before without compaction must compact (the notifier rebuilds the
+  # active alerts from each dossier's latest record).
+  if [[ -n ${partitions[$ALERTS_TOPIC]:-} && ",${configs[$ALERTS_TOPIC]:-}," != *",cleanup.policy=compact,"* ]]; then
+    kafka_tool kafka.admin.ConfigCommand --bootstrap-server "$bootstrap" \
+      --command-config "$admin" --entity-type topics --entity-name "$ALERTS_TOPIC" \
+      --alter --add-config cleanup.policy=compact >>"$(log_of kafka)" 2>&1 ||
+      {
+        failed=1
+        printf '\n' && warn "setting compaction on $ALERTS_TOPIC failed; see $(log_of kafka)"
+      }
+    created+=("$ALERTS_TOPIC:compacted")
+  fi
   ((failed == 0)) || die "kafka topics could not be set up (see above). Run 'deploy/local/stack.sh up' again."
 
   if ((${#created[@]})); then

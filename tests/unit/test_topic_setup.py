@@ -33,3 +33,39 @@ def test_no_broker_creates_a_topic_because_a_client_named_it() -> None:
         assert settings == ["false"], f"{path.relative_to(REPO)}: {settings}"
     kafka = _compose_services()["kafka"]["environment"]
     assert kafka["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+
+
+def _compose_topic_configs() -> dict[str, set[str]]:
+    """Topic → its `--config` settings, from compose's `kafka-topics` service."""
+    script = "\n".join(_compose_services()["kafka-topics"]["command"]).replace("\\\n", " ")
+    out: dict[str, set[str]] = {}
+    for line in script.splitlines():
+        topic = re.search(r"--create .*--topic (\S+)", line)
+        if topic:
+            out[topic.group(1)] = set(re.findall(r"--config (\S+)", line))
+    return out
+
+
+def _stack_topic_configs() -> dict[str, set[str]]:
+    """Topic variable → its `--config` settings, from `ensure_topics` in stack.sh."""
+    source = (DEPLOY / "local/stack.sh").read_text("utf-8")
+    out: dict[str, set[str]] = {}
+    branches = re.finditer(
+        r'(?:if|elif) \[\[ \$topic == "\$(\w+)" \]\]; then(.*?)cfg=\(([^)]*)\)', source, re.S
+    )
+    for branch in branches:
+        out[branch.group(1)] = set(re.findall(r"--config (\S+)", branch.group(3)))
+    return out
+
+
+def test_compose_creates_each_topic_with_the_local_stacks_settings() -> None:
+    # Issue #14: compose made dossier-alerts without compaction, the local stack compacts it.
+    stack = _stack_topic_configs()
+    assert stack["ALERTS_TOPIC"] == {"cleanup.policy=compact"}
+    assert stack["EVENTS_TOPIC"] == {"retention.ms=-1", "retention.bytes=-1"}
+    compose = _compose_topic_configs()
+    assert compose == {
+        "dossier-events": stack["EVENTS_TOPIC"],
+        "dossier-events-dlq": set(),
+        "dossier-alerts": stack["ALERTS_TOPIC"],
+    }
