@@ -82,6 +82,16 @@ def build_faust_app(settings: Settings, app_id: str | None = None) -> faust.App:
         web_port=settings.web_port,
         web_bind=settings.web_host,
         web_host=settings.web_host,
+        # Faust's own pages would answer without the API token: /router lists every worker's
+        # URL, /table reads tables, the statistics pages show sensors and the partition
+        # assignment. iocmon uses none of them (no tables, no table routing); its routes are
+        # /metrics and the token-checked /api/ (streams/web.py). "/" stays Faust's index,
+        # which answers {"status": "OK"} and nothing else.
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_metrics_enabled=False,
         broker_session_timeout=settings.session_timeout_s,
         broker_rebalance_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 10),

@@ -232,3 +232,31 @@ def test_the_token_is_checked(worker: Worker) -> None:
     assert get(worker, "/api/v1/summary", token="wrong")[0] == 401
     assert get(worker, "/api/v1/summary", token="s3cret")[0] == 200
     assert http_get(f"{worker.url}/metrics")[0] == 200  # Prometheus scrapes without a token
+
+
+@pytest.mark.parametrize(
+    "path", ["/router/", "/table/", "/assignment/", "/graph/", "/performance/", "/stats/"]
+)
+def test_fausts_own_pages_are_not_served(worker: Worker, path: str) -> None:
+    # Issue #14: Faust's pages (cluster topology, tables, partition assignment, sensors)
+    # answered on the worker port without the API token.
+    status, _ = http_get(f"{worker.url}{path}")
+    assert status == 404, path
+    assert get_status(worker, path, token="s3cret") == 404, path
+
+
+def test_the_root_page_says_only_that_the_worker_answers(worker: Worker) -> None:
+    status, body = http_get(f"{worker.url}/")
+    assert status == 200 and json.loads(body) == {"status": "OK"}
+
+
+def get_status(worker: Worker, path: str, token: str) -> int:
+    import urllib.request
+
+    request = urllib.request.Request(f"{worker.url}{path}")
+    request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as err:
+        return err.code
