@@ -21,6 +21,7 @@ from streams.exporter import FigureExporter
 from streams.faust_app import build_faust_app, events_topic, use_worker_loop
 from streams.labels import AgencyLabels
 from streams.ownership import ConsumerRewinder, Ownership
+from streams.preflight import check_before_start
 from streams.queries import FigureReader
 from streams.sinks import KafkaSinks
 from streams.store import BatchStore
@@ -63,6 +64,7 @@ def run_worker(settings: Settings) -> None:
     """Run the worker in the foreground until interrupted."""
     from faust.worker import Worker
 
+    check_before_start(settings)
     use_worker_loop()
     app = create_app(settings)
     Worker(app, loglevel=settings.log_level.upper(), quiet=True).execute_from_commandline()

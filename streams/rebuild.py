@@ -58,6 +58,8 @@ from streams.collector import rare_collections
 from streams.generations import pointer_key
 from streams.history import PartitionReader
 from streams.labels import AgencyLabels
+from streams.partition_count import check_and_record
+from streams.partition_count import record as record_count
 from streams.rebuild_progress import ProgressSink
 from streams.rebuild_summary import Limits, Summary
 from streams.scripts import lua_source
@@ -127,10 +129,14 @@ class Rebuild:
         return await self.finish(summary, start, delete_old)
 
     async def check_new(self) -> list[int]:
-        """The topic's partitions; refuses a generation that exists already."""
+        """The topic's partitions; refuses a generation that exists already, and a topic
+        whose partition count is not the one the live figures were built with (each
+        partition is rebuilt and switched on its own: the counts must agree)."""
         if await self._redis.exists(self._new.keys(0).offset):
             raise IocmonError(f"generation {self.prefix} exists already; try again in a second")
-        return self._reader.partitions()
+        numbers = self._reader.partitions()
+        await check_and_record(self._redis, self._settings.redis_prefix, self._topic, len(numbers))
+        return numbers
 
     async def build(self) -> Summary:
         """Reads, applies and switches this process's partitions; `old_prefixes` of the
@@ -180,6 +186,7 @@ class Rebuild:
     async def finish(self, summary: Summary, start: float, delete_old: bool) -> Summary:
         """Once every partition switched: the pointer names the new generation; then the
         old keys go if asked."""
+        await record_count(self._redis, self.prefix, self._topic, len(self._reader.partitions()))
         await self._redis.set(pointer_key(self._settings.redis_prefix), self.prefix)
         summary.seconds = time.monotonic() - start
         if delete_old:

@@ -494,13 +494,16 @@ def doctor_command(
     as_json: bool,
     color_mode: ColorMode,
 ) -> None:
-    """Check Kafka (broker, topics, partitions), Redis (PING, append-only file), Prometheus
-    (ready, scraping an iocmon target) and the worker (/metrics, partitions, API).
+    """Check Kafka (broker, topics, partitions), Redis (PING, append-only file, the partition
+    count the figures were built with), Prometheus (ready, scraping an iocmon target) and the
+    worker (/metrics, partitions, API).
 
     One line per check, ✓ or ✗, each ✗ saying what is wrong and what to do. Exit code 1 if
     any check fails. Addresses come from KAFKA_BOOTSTRAP_SERVERS, REDIS_URL,
     IOCMON_WEB_PORT (or --url), IOCMON_PROMETHEUS_URL and the topic settings.
     """
+    from iocmon.console.partition_check import check_partition_count
+
     settings = Settings.from_env()
     kafka_options = kafka_python_kwargs(settings)  # a ConfigError says which setting to fix
     topics = {
@@ -518,6 +521,7 @@ def doctor_command(
                 kafka_options,
             ),
             lambda: check_redis(settings.redis_url, timeout, settings.redis_ssl_ca_file),
+            lambda: check_partition_count(settings, timeout),
             lambda: check_prometheus(prometheus_url, timeout),
             lambda: check_worker(
                 url, settings.events_topic, settings.event_partitions, token, timeout

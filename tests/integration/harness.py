@@ -170,11 +170,11 @@ class Pipeline:
         return worker
 
     def iocmon(
-        self, *args: str, check: bool = True, timeout_s: float = 600
+        self, *args: str, check: bool = True, timeout_s: float = 600, **extra_env: str
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "iocmon", *args],
-            env=self.env(),
+            env=self.env(**extra_env),
             cwd=REPO,
             check=check,
             capture_output=True,
