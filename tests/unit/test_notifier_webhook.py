@@ -66,7 +66,12 @@ def test_posts_the_record_with_its_alert_id_as_idempotency_key(server: Server) -
 
 def test_409_means_already_there(server: Server) -> None:
     server.status = 409
-    WebhookReceiver(server.url, timeout_s=5).post(alert())
+    record = alert()
+    assert WebhookReceiver(server.url, timeout_s=5).send([Delivery(0, 7, 1, record, 0.0)]) == 1
+    [(_, headers, body)] = server.requests
+    assert headers["Idempotency-Key"] == record.alert_id
+    assert json.loads(body) == record.to_json()
+    assert post_json("webhook", server.url, b"{}", timeout_s=5, accepted=(409,)) == 409
 
 
 @pytest.mark.parametrize("status", [400, 404, 429, 500, 503])
