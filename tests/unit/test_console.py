@@ -463,13 +463,16 @@ def test_status_json_is_the_wall_document(worker: FakeWorker) -> None:
 
 
 def test_bearer_token_comes_from_the_environment(worker: FakeWorker) -> None:
-    run(status_command, "--url", worker.url, "--once", env={"IOCMON_API_TOKEN": "s3cret"})
-    assert {h.get("Authorization") for _, _, h in worker.requests} == {"Bearer s3cret"}
+    result = run(status_command, "--url", worker.url, "--once", env={"IOCMON_API_TOKEN": "s3cret"})
+    assert result.exit_code == 0, result.output
+    assert [h.get("Authorization") for _, _, h in worker.requests] == ["Bearer s3cret"] * 3
 
 
 def test_no_token_no_authorization_header(worker: FakeWorker) -> None:
-    run(overdue_command, "--url", worker.url, env={"IOCMON_API_TOKEN": ""})
-    assert all("Authorization" not in h for _, _, h in worker.requests)
+    result = run(overdue_command, "--url", worker.url, env={"IOCMON_API_TOKEN": ""})
+    assert result.exit_code == 0, result.output
+    assert worker.requests, "the overdue command asked the worker nothing"
+    assert [h.get("Authorization") for _, _, h in worker.requests] == [None] * len(worker.requests)
 
 
 def test_status_says_what_to_do_when_the_worker_is_not_answering() -> None:
