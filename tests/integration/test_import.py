@@ -9,16 +9,12 @@ records that are rejected before anything is sent.
 from __future__ import annotations
 
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import click
 import pytest
-from kafka.admin import KafkaAdminClient, NewTopic
 
-from tests.integration.harness import REPO, Pipeline, Stack
+from tests.integration.harness import Pipeline
 from tests.unit.test_import import sample_export, write_csv, write_json
 
 pytestmark = pytest.mark.integration
@@ -57,47 +53,9 @@ EXPECTED_SXD = {"early": 0, "on_time": 1, "late": 0, "withdrawn": 0, "received":
                 "overdue": 0, "paused": 1}  # fmt: skip
 
 
-@pytest.fixture
-def pipeline(stack: Stack) -> Iterator[Pipeline]:
-    """conftest's `pipeline`, creating its topics with keyword arguments.
-
-    `Pipeline.create_topics` passes the topic config positionally, where kafka-python 3's
-    `NewTopic` takes `replica_assignments`, and the request fails to encode. Drop this fixture
-    once the harness is fixed.
-    """
-    p = Pipeline(stack)
-    admin = KafkaAdminClient(bootstrap_servers=stack.kafka)
-    try:
-        admin.create_topics(
-            [
-                NewTopic(p.events_topic, p.partitions, 1, topic_configs={"retention.ms": "-1"}),
-                NewTopic(p.dlq_topic, 3, 1),
-                NewTopic(f"{p.name}-alerts", 3, 1),
-            ]
-        )
-    finally:
-        admin.close()
-    yield p
-    p.stop()
-
-
 def iocmon_import(pipeline: Pipeline, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    """`iocmon import ...` once the command is wired into the CLI, else the command object."""
-    from iocmon.cli import cli
-
-    argv = [str(a) for a in args]
-    if "import" in cli.list_commands(click.Context(cli)):
-        return pipeline.iocmon("import", *argv)
-    code = "from producers.importer.cli import import_command; import_command(prog_name='iocmon')"
-    return subprocess.run(
-        [sys.executable, "-c", code, *argv],
-        env=pipeline.env(),
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    """`iocmon import ...`, as an operator runs it."""
+    return pipeline.iocmon("import", *(str(a) for a in args))
 
 
 def figures(worker: Any, query: str) -> dict[str, Any]:
