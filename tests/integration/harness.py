@@ -195,18 +195,34 @@ class Pipeline:
 
     def alerts(self) -> list[dict[str, Any]]:
         """Every alert the pipeline's workers sent, oldest first per partition."""
-        return [json.loads(m.value) for m in self._read_all(f"{self.name}-alerts", 2000)]
+        return [json.loads(m.value) for m in self.read_topic(f"{self.name}-alerts")]
 
-    def _read_all(self, topic: str, idle_ms: int) -> list[Any]:
-        """Every record of `topic` from its start, once none came for `idle_ms`."""
-        consumer = KafkaConsumer(
-            topic,
-            **kafka_python_kwargs(self.settings()),
-            auto_offset_reset="earliest",
-            consumer_timeout_ms=idle_ms,
-        )
+    def read_topic(self, topic: str, timeout_s: float = 120) -> list[Any]:
+        """Every record `topic` held when called, oldest first per partition.
+
+        Reads up to the end offsets taken first, however slowly the broker answers, so an
+        empty answer means an empty topic; fails if the end is not reached in `timeout_s`.
+        """
+        consumer = KafkaConsumer(**kafka_python_kwargs(self.settings()), enable_auto_commit=False)
         try:
-            return list(consumer)
+            numbers = consumer.partitions_for_topic(topic)
+            if not numbers:
+                raise AssertionError(f"topic {topic} does not exist")
+            parts = [TopicPartition(topic, p) for p in sorted(numbers)]
+            consumer.assign(parts)
+            consumer.seek_to_beginning(*parts)
+            ends = consumer.end_offsets(parts)
+            records: list[Any] = []
+            deadline = time.monotonic() + timeout_s
+            while behind := {tp.partition for tp in parts if consumer.position(tp) < ends[tp]}:
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"read {len(records)} records of {topic} in {timeout_s:.0f} s; "
+                        f"partitions {sorted(behind)} still short of their end offsets"
+                    )
+                for batch in consumer.poll(timeout_ms=500).values():
+                    records.extend(batch)
+            return records
         finally:
             consumer.close()
 
@@ -246,7 +262,7 @@ class Pipeline:
         wait_for(caught_up, timeout_s, "the worker(s) to apply every record")
 
     def dead_letters(self) -> list[tuple[bytes | None, bytes | None, dict[str, bytes]]]:
-        return [(m.key, m.value, dict(m.headers)) for m in self._read_all(self.dlq_topic, 3000)]
+        return [(m.key, m.value, dict(m.headers)) for m in self.read_topic(self.dlq_topic)]
 
     def stop(self) -> None:
         for worker in self.workers:
