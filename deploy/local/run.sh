@@ -5,6 +5,7 @@
 #   3. the simulator (`iocmon simulate --rate 1000 --backfill-days 7`)
 #   4. the live view (`iocmon live`) in the foreground
 # Ctrl-C (or the live view ending) stops the simulator, the worker and the stack; data is kept.
+# That holds when the output goes to a pipe that Ctrl-C closed (`| tee`): see cleanup().
 # Same settings as stack.sh (ports, IOCMON_LOCAL_DIR, topics), plus IOCMON_WEB_PORT [6066].
 # KAFKA_BOOTSTRAP_SERVERS and REDIS_URL default to the stack's ports.
 set -euo pipefail
@@ -21,7 +22,8 @@ export ALERTMANAGER_PORT="${ALERTMANAGER_PORT:-9095}"
 export IOCMON_WEB_PORT="${IOCMON_WEB_PORT:-6066}"
 export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}"
-IOCMON="${IOCMON_CLI:-$REPO/.venv/bin/iocmon}" # the command; tests of this script may swap it
+IOCMON="${IOCMON_CLI:-$REPO/.venv/bin/iocmon}"   # the command; tests of this script may swap it
+STACK="${IOCMON_STACK_CMD:-$HERE/stack.sh}"      # likewise the stack
 WORKER_TIMEOUT="${IOCMON_WORKER_TIMEOUT:-120}"
 STOP_GRACE=20
 
@@ -67,21 +69,33 @@ stop_process() {
 }
 
 CLEANED=0
+# The same Ctrl-C that reaches run.sh also ends a `| tee run.log` reading its output, and a
+# closed terminal ends the reader too: the cleanup then writes to a pipe nobody reads. Left
+# alone, bash dies of SIGPIPE on the first line (or set -e stops it on the write error), and the
+# worker and the simulator, each in a session of its own, run on as orphans holding the port.
+# So the cleanup ignores SIGPIPE, does not stop on errors, and writes to run.log instead when
+# its output is gone.
 cleanup() {
   local rc=$?
-  trap - INT TERM EXIT
+  trap - INT TERM HUP EXIT
+  trap '' PIPE
+  set +e
   ((CLEANED == 0)) || exit "$rc"
   CLEANED=1
-  printf '\n'
+  if ! printf '\n' 2>/dev/null; then
+    exec >>"$LOGS/run.log" 2>&1
+    printf '%s: run.sh: output closed; stopping (this log is %s)\n' "$(date '+%F %T')" "$LOGS/run.log"
+  fi
   [[ -z $SIMULATOR_PID ]] || stop_process simulator "$SIMULATOR_PID"
   [[ -z $WORKER_PID ]] || stop_process worker "$WORKER_PID"
   echo "stopping the stack…"
-  "$HERE/stack.sh" down || true
+  "$STACK" down || true
   exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 0' INT # Ctrl-C is the normal way to stop
 trap 'exit 143' TERM
+trap 'exit 129' HUP # the terminal closed
 
 # Starts `iocmon ARGS…` in its own session (Ctrl-C reaches only the foreground live view; the
 # trap stops these in order), output appended to $LOGS/NAME.log. Sets LAUNCHED_PID.
@@ -93,7 +107,7 @@ launch() {
   LAUNCHED_PID=$!
 }
 
-"$HERE/stack.sh" up
+"$STACK" up
 
 # Prometheus scrapes this worker (the file is watched; no reload needed).
 targets="$IOCMON_LOCAL_DIR/prometheus/targets.json"
