@@ -7,6 +7,7 @@ of alert. Both come with the Debian packages `prometheus` and `prometheus-alertm
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,6 +15,10 @@ from typing import Any
 
 import pytest
 import yaml
+
+from iocmon.domain.events import CHANNELS, LEVELS, EventType, RejectReason
+from iocmon.domain.judge import OpenState, Outcome
+from iocmon.domain.lifecycle import IgnoreReason
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = sorted((REPO / "deploy/prometheus").glob("*.rules.yml"))
@@ -80,6 +85,64 @@ def test_every_alert_says_what_to_do() -> None:
     for rule in alert_rules():
         assert rule["labels"]["severity"] in {"page", "ticket"}, rule["alert"]
         assert {"summary", "description", "runbook"} <= set(rule["annotations"]), rule["alert"]
+
+
+# The values the worker gives each label, from the code that names them: a rule or scenario
+# written against any other value matches nothing in production.
+LABEL_VALUES: dict[tuple[str, str], set[str]] = {
+    ("dossier_events_total", "type"): {t.value for t in EventType},
+    ("dossier_events_rejected_total", "reason"): {r.value for r in RejectReason},
+    ("dossier_events_ignored_total", "reason"): {r.value for r in IgnoreReason},
+    ("dossiers_ended_total", "outcome"): {o.value for o in Outcome},
+    ("dossiers_open", "state"): {s.value for s in OpenState},
+    ("dossiers_received_total", "channel"): set(CHANNELS),
+    ("dossiers_received_total", "level"): set(LEVELS),
+    # IocmonDeadLetters fires per reason of dossier_events_rejected_total
+    ("ALERTS", "reason"): {r.value for r in RejectReason},
+}
+SELECTOR = re.compile(r"\b([A-Za-z_:][A-Za-z0-9_:]*)\{([^{}]*)\}")
+MATCHER = re.compile(r'\b([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"([^"]*)"')
+
+
+def label_values_used(text: str) -> list[tuple[str, str, str]]:
+    """(metric, label, value) of every `metric{label="value"}` and each branch of
+    `label=~"a|b"` in `text`."""
+    used = []
+    for metric, matchers in SELECTOR.findall(text):
+        for label, op, value in MATCHER.findall(matchers):
+            values = value.split("|") if op in ("=~", "!~") else [value]
+            used += [(metric, label, v) for v in values]
+    return used
+
+
+def test_label_values_in_rules_and_scenarios_are_ones_the_worker_emits() -> None:
+    files = RULES + sorted((REPO / "tests/promtool").glob("*.yml"))
+    wrong, checked = [], set()
+    for path in files:
+        for metric, label, value in label_values_used(path.read_text()):
+            allowed = LABEL_VALUES.get((metric, label))
+            if allowed is None:
+                continue
+            checked.add((metric, label))
+            if value not in allowed:
+                wrong.append(f"{path.name}: {metric}{{{label}={value!r}}}")
+    assert not wrong, f"label values the worker never emits: {wrong}"
+    assert {
+        ("dossier_events_rejected_total", "reason"),
+        ("dossier_events_total", "type"),
+        ("dossiers_ended_total", "outcome"),
+    } <= checked
+
+
+def test_label_values_are_read_from_selectors() -> None:
+    assert label_values_used(
+        'x{job="a", reason="not_json"} + sum(dossiers_ended_total{outcome=~"early|late"})'
+    ) == [
+        ("x", "job", "a"),
+        ("x", "reason", "not_json"),
+        ("dossiers_ended_total", "outcome", "early"),
+        ("dossiers_ended_total", "outcome", "late"),
+    ]
 
 
 @needs_amtool
