@@ -34,6 +34,7 @@ from iocmon.domain.batch import (
 from iocmon.domain.calendar import WorkingCalendar
 from iocmon.domain.lifecycle import DossierState
 from streams import metrics
+from streams.quarantine import QuarantineLog
 from streams.sent_ahead import SentAhead
 from streams.store import BatchStore
 
@@ -109,6 +110,14 @@ class PartitionMemory:
                 self.open_states.pop(dossier_id, None)
 
 
+@dataclass(frozen=True, slots=True)
+class Recalled:
+    memory: PartitionMemory
+    states: dict[str, DossierState | None]
+    unreadable: dict[str, str]
+    """Dossiers whose stored state does not decode (id -> why): quarantined."""
+
+
 class BatchApplier:
     """Applies one partition's records, retrying until they are applied (never skipping),
     and checks its alert thresholds; both under one lock per partition, so a check never
@@ -144,6 +153,7 @@ class BatchApplier:
         self._seen: dict[int, int] = {}
         """The last offset of each partition this worker found applied in Redis."""
         self._sent_ahead = SentAhead()
+        self._quarantine = QuarantineLog()
 
     async def apply(self, partition: int, records: Sequence[Record]) -> BatchPlan | None:
         """The plan that was applied, or None if every record had been applied before."""
@@ -178,6 +188,7 @@ class BatchApplier:
             if not candidates:
                 return 0
             snapshot = await self._store.load(partition, candidates)
+            self._quarantine.note(partition, snapshot.unreadable)
             memory = self._memory.get(partition)
             if memory is not None and (memory.offset, memory.version) != (
                 snapshot.offset,
@@ -286,9 +297,7 @@ class BatchApplier:
                 )
                 await asyncio.sleep(delay)
 
-    async def _recall(
-        self, partition: int, dossier_ids: Collection[str]
-    ) -> tuple[PartitionMemory, dict[str, DossierState | None]] | None:
+    async def _recall(self, partition: int, dossier_ids: Collection[str]) -> Recalled | None:
         """The partition's memory and the states of `dossier_ids`, from memory where it has
         them and from Redis for the rest; None if Redis moved on from what memory says."""
         memory = self._memory.get(partition)
@@ -296,7 +305,7 @@ class BatchApplier:
         missing = [d for d in dossier_ids if d not in known]
         states: dict[str, DossierState | None] = {d: known[d] for d in dossier_ids if d in known}
         if memory is not None and not missing:
-            return memory, states
+            return Recalled(memory, states, {})
         snapshot = await self._store.load(partition, missing)
         if memory is None:
             memory = PartitionMemory(snapshot.offset, snapshot.version, snapshot.stream_time)
@@ -305,7 +314,8 @@ class BatchApplier:
             del self._memory[partition]
             return None
         states.update(snapshot.states)
-        return memory, states
+        self._quarantine.note(partition, snapshot.unreadable)
+        return Recalled(memory, states, snapshot.unreadable)
 
     async def _apply_once(
         self, partition: int, records: Sequence[Record]
@@ -327,13 +337,20 @@ class BatchApplier:
         fresh, gap = until_gap(fresh)
         decoded = decode_batch(fresh, self._clock())
         recalled = await self._recall(partition, dossier_ids(decoded))
-        if recalled is None or recalled[0].offset != applied:
+        if recalled is None or recalled.memory.offset != applied:
             self._memory.pop(partition, None)
             return False, None
-        memory, states = recalled
+        memory = recalled.memory
         plan = plan_batch(
-            decoded, states, self._calendar, self._policy, self._horizon, memory.stream_time
+            decoded,
+            recalled.states,
+            self._calendar,
+            self._policy,
+            self._horizon,
+            memory.stream_time,
+            recalled.unreadable,
         )
+        self._quarantine.judging_failed(partition, plan.dead_letters)
         await self._send_ahead(partition, plan)
         with metrics.APPLY_SECONDS.time():
             version = await self._store.apply(partition, applied, plan, memory.version)

@@ -22,7 +22,7 @@ from iocmon.domain.buckets import ALL_TIME, ROLLED_RESOLUTIONS, Bucket, Cover
 from iocmon.domain.figures import Figures
 from iocmon.domain.judge import OpenState, overdue_days
 from iocmon.domain.lifecycle import DossierState
-from iocmon.domain.state_codec import decode_state
+from iocmon.domain.state_codec import StateDecodeError, decode_state
 from iocmon.redis_connection import AsyncRedis
 from streams.generations import MAX_HOPS, Generations
 from streams.keys import PartitionKeys, RolledKeys, parse_procedure_field, rolled_member
@@ -238,7 +238,10 @@ class FigureReader:
         for (overdue_from, _, dossier_id), blob in zip(chosen, await pipe.execute(), strict=True):
             if blob is None:
                 continue
-            state = decode_state(dossier_id, blob)
+            try:
+                state = decode_state(dossier_id, blob)
+            except StateDecodeError:  # set aside by the worker (`unreadable_state`)
+                continue
             assert state.due_at is not None
             items.append(
                 {

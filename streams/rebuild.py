@@ -242,7 +242,9 @@ class Rebuild:
         decoded = decode_batch(fresh, self._settings.now())
         unknown = dossier_ids(decoded) - p.fold.states.keys()
         if unknown and p.forgot:
-            p.fold.know((await self._new.load(p.number, unknown)).states)
+            stored = await self._new.load(p.number, unknown)
+            p.fold.know(stored.states)
+            p.fold.quarantine(stored.unreadable)
         elif unknown:
             p.fold.know(dict.fromkeys(unknown))
         for record, item in decoded:

@@ -14,7 +14,7 @@ Each partition lives under the prefix of its generation (see `streams.generation
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -22,7 +22,7 @@ import orjson
 from iocmon.domain.batch import BatchPlan
 from iocmon.domain.buckets import HOURLY_RETENTION
 from iocmon.domain.lifecycle import DossierState
-from iocmon.domain.state_codec import decode_state
+from iocmon.domain.state_codec import StateDecodeError, decode_state
 from iocmon.redis_connection import AsyncRedis
 from streams.generations import MAX_HOPS, Generations, parse_offset
 from streams.keys import PartitionKeys, RolledKeys
@@ -50,6 +50,8 @@ class Snapshot:
     version: int
     stream_time: datetime | None
     states: dict[str, DossierState | None]
+    unreadable: dict[str, str] = field(default_factory=dict)
+    """Dossiers whose stored state does not decode (id -> why), left out of `states`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,12 +118,15 @@ class BatchStore:
             )
             if not await self.generations.follow(partition, raw[0]):
                 break
-        states = {
-            d: None if blob is None else decode_state(d, blob)
-            for d, blob in zip(ids, raw[3:], strict=True)
-        }
+        states: dict[str, DossierState | None] = {}
+        unreadable: dict[str, str] = {}
+        for d, blob in zip(ids, raw[3:], strict=True):
+            try:
+                states[d] = None if blob is None else decode_state(d, blob)
+            except StateDecodeError as exc:
+                unreadable[d] = f"the dossier's stored state does not decode: {exc}"
         stream_time = None if raw[2] is None else datetime.fromtimestamp(float(raw[2]), UTC)
-        return Snapshot(parse_offset(raw[0]), int(raw[1] or 0), stream_time, states)
+        return Snapshot(parse_offset(raw[0]), int(raw[1] or 0), stream_time, states, unreadable)
 
     async def alert_candidates(self, partition: int, now: datetime, limit: int) -> list[str]:
         """Open dossiers whose next alert threshold has passed, earliest first."""

@@ -171,6 +171,7 @@ class Fold:
         self._policy = policy
         self._keep_dead_letters = keep_dead_letters
         self._before: dict[str, DossierState | None] = {}
+        self._quarantined: dict[str, str] = {}
         self._plan = BatchPlan(last_offset=-1)
         self.added = 0
         """Records added since the last plan taken."""
@@ -178,6 +179,12 @@ class Fold:
     def know(self, states: Mapping[str, DossierState | None]) -> None:
         """Adds the stored states of dossiers the next records name (None: never seen)."""
         self.states.update(states)
+
+    def quarantine(self, unreadable: Mapping[str, str]) -> None:
+        """Dossiers whose stored state could not be read (id -> why): their records are
+        dead-lettered `unreadable_state` instead of judged against a state that is not
+        theirs, and the other dossiers of the partition go on."""
+        self._quarantined.update(unreadable)
 
     def forget(self) -> None:
         """Drops the states kept (to bound memory); only between a `take` and the next `add`."""
@@ -193,6 +200,10 @@ class Fold:
             self._reject(item)
             return
         dossier_id = item.dossier_id
+        if dossier_id in self._quarantined:
+            why = self._quarantined[dossier_id]
+            self._reject(DeadLetter(record, RejectReason.UNREADABLE_STATE.value, why))
+            return
         state = self.states[dossier_id]
         at = item.at
         edge = self._edge
@@ -206,6 +217,10 @@ class Fold:
             transition = apply_event(state, item, self._calendar)
         except RecordRejected as rejected:
             self._reject(DeadLetter(record, rejected.reason.value, rejected.detail))
+            return
+        except Exception as exc:  # a defect in judging must not stop the partition
+            detail = f"{type(exc).__name__} while judging this event: a defect, please report it"
+            self._reject(DeadLetter(record, RejectReason.JUDGING_FAILED.value, detail))
             return
         if self.stream_time is None or at > self.stream_time:
             self.stream_time = at
@@ -319,10 +334,13 @@ def plan_batch(
     policy: AlertPolicy = DEFAULT_POLICY,
     horizon: timedelta | None = None,
     stream_time: datetime | None = None,
+    unreadable: Mapping[str, str] | None = None,
 ) -> BatchPlan:
-    """`states` must hold every dossier named in `decoded` (None for one never seen)."""
+    """`states` must hold every dossier named in `decoded` (None for one never seen), but
+    those in `unreadable` (see `Fold.quarantine`)."""
     fold = Fold(calendar, policy, horizon=horizon, stream_time=stream_time)
     fold.know(states)
+    fold.quarantine(unreadable or {})
     for record, item in decoded:
         fold.add(record, item)
     return fold.take()

@@ -76,6 +76,12 @@ class RejectReason(StrEnum):
     TOO_MANY_EVENTS = "too_many_events"
     BEFORE_RECEIPT = "before_receipt"
     """CONTRACT 1.1 §4: dated before its dossier's `received`."""
+    UNREADABLE_STATE = "unreadable_state"
+    """The dossier's stored state does not decode (e.g. written by an unknown version): its
+    records are set aside until it is repaired, and the partition goes on."""
+    JUDGING_FAILED = "judging_failed"
+    """Judging the event raised an unexpected error (a defect): the event is set aside with
+    the error's type, and the partition goes on."""
 
 
 class RecordRejected(IocmonError):
