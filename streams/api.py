@@ -327,6 +327,6 @@ def _limit(params: Mapping[str, str], default: int) -> int:
     raw = params.get("limit")
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_OVERDUE_LIMIT:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_OVERDUE_LIMIT:
         raise BadParameter(f"'limit' must be a whole number from 1 to {MAX_OVERDUE_LIMIT}")
     return int(raw)

@@ -208,6 +208,18 @@ def test_openapi_document_lists_every_endpoint(worker: Worker) -> None:
             "must start within",
         ),
         ("/api/v1/dossiers/" + "D" * 65, "1 to 64"),
+        ("/api/v1/summary?to=tomorrow", "'to' must be an RFC 3339"),
+        ("/api/v1/summary?to=2024-03-05T00:00:00", "'to' must be an RFC 3339"),
+        ("/api/v1/summary?agency=NOT-LISTED&scope=tree", "from the agency catalogue"),
+        ("/api/v1/rankings?limit=0", "1 to 1000"),
+        ("/api/v1/rankings?limit=1001", "1 to 1000"),
+        ("/api/v1/rankings?limit=ten", "1 to 1000"),
+        ("/api/v1/rankings?limit=%C2%B2", "1 to 1000"),  # '²' passes str.isdigit()
+        ("/api/v1/agencies/LX/procedures?color=red", "unknown parameter"),
+        ("/api/v1/agencies/LX/procedures?agency=LX", "unknown parameter"),
+        ("/api/v1/agencies/LX/procedures?period=2024-13", "does not exist"),
+        ("/api/v1/agencies/LX/procedures?period=last-week", "YYYY"),
+        ("/api/v1/agencies/" + "X" * 65 + "/procedures", "at most 64"),
     ],
 )
 def test_bad_parameters_get_400_saying_what_is_accepted(
@@ -216,6 +228,36 @@ def test_bad_parameters_get_400_saying_what_is_accepted(
     status, body = get(worker, path)
     assert status == 400, body
     assert says in body["error"]
+
+
+# Every period form of the README, with the dossiers that ended in it (worked out from STREAM:
+# A1 early on 03-06, A2 late on 03-07, B1 on time on 03-12, B2 withdrawn on 03-12).
+@pytest.mark.parametrize(
+    ("period", "requested", "ended"),
+    [
+        ("2024", ("2024-01-01", "2025-01-01"), (1, 1, 1, 1)),
+        ("2024-H1", ("2024-01-01", "2024-07-01"), (1, 1, 1, 1)),
+        ("2024-H2", ("2024-07-01", "2025-01-01"), (0, 0, 0, 0)),
+        ("2024-Q1", ("2024-01-01", "2024-04-01"), (1, 1, 1, 1)),
+        ("2024-Q3", ("2024-07-01", "2024-10-01"), (0, 0, 0, 0)),
+        ("2024-02", ("2024-02-01", "2024-03-01"), (0, 0, 0, 0)),
+        ("2024-03", ("2024-03-01", "2024-04-01"), (1, 1, 1, 1)),
+        ("2024-03-06", ("2024-03-06", "2024-03-07"), (1, 0, 0, 0)),
+        ("2024-03-07", ("2024-03-07", "2024-03-08"), (0, 0, 1, 0)),
+        ("2024-03-12", ("2024-03-12", "2024-03-13"), (0, 1, 0, 1)),
+    ],
+)
+def test_every_period_form_reads_its_local_calendar_range(
+    worker: Worker, period: str, requested: tuple[str, str], ended: tuple[int, ...]
+) -> None:
+    status, body = get(worker, f"/api/v1/summary?period={period}")
+    assert status == 200, body
+    start, end = (f"{day}T00:00:00+07:00" for day in requested)
+    assert body["requested"] == {"from": start, "to": end}
+    assert (body["from"], body["to"]) == (start, end)  # local days are whole buckets
+    assert (body["early"], body["on_time"], body["late"], body["withdrawn"]) == ended
+    # the open figures are of now, whatever the period
+    assert (body["open"], body["overdue"], body["due_soon"], body["paused"]) == (3, 1, 1, 1)
 
 
 def test_a_range_ending_far_ahead_is_read_to_the_end_of_next_year(worker: Worker) -> None:
