@@ -26,6 +26,7 @@ from kafka.errors import (
 
 from iocmon.kafka_connection import explain_failure
 from producers.errors import DeliveryError
+from producers.stopping import CLOSE_GRACE_S
 
 _START_HINT = "is it running? `make up`"
 
@@ -47,11 +48,17 @@ class Sender(Protocol):
         """Queue one record; may return before it is acknowledged."""
         ...
 
-    def flush(self, on_wait: Callable[[], None] | None = None) -> None:
-        """Wait for every queued record; raise `DeliveryError` if any was not stored."""
+    def flush(
+        self,
+        on_wait: Callable[[], None] | None = None,
+        give_up_at: Callable[[], float | None] = lambda: None,
+    ) -> None:
+        """Wait for every queued record; raise `DeliveryError` if any was not stored.
+        `give_up_at` may return a `time.monotonic()` after which to stop waiting (a stop
+        signal, `producers.stopping`); it is asked again while waiting."""
         ...
 
-    def close(self) -> None:
+    def close(self, give_up_at: Callable[[], float | None] = lambda: None) -> None:
         """Flush, then release the connection."""
         ...
 
@@ -146,15 +153,30 @@ class KafkaSender:
         future.add_callback(self._on_success)
         future.add_errback(self._on_error)
 
-    def flush(self, on_wait: Callable[[], None] | None = None) -> None:
+    def flush(
+        self,
+        on_wait: Callable[[], None] | None = None,
+        give_up_at: Callable[[], float | None] = lambda: None,
+    ) -> None:
         """Wait until every record sent so far is acknowledged or has failed.
 
         `on_wait` is called about once a second while waiting, so commands can keep showing
-        progress. Raises `DeliveryError` naming how many records were not acknowledged.
+        progress. `give_up_at` (asked each round) may end the wait early: a stopping command
+        does not wait a delivery timeout for a Kafka that is gone. Raises `DeliveryError`
+        naming how many records were not acknowledged.
         """
         deadline = time.monotonic() + self._delivery_timeout_s + 30.0
         while self._acked + self._failed < self._sent:
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            stop_at = give_up_at()
+            if stop_at is not None and now > stop_at:
+                missing = self._sent - self._acked - self._failed
+                raise DeliveryError(
+                    f"stopped with {missing} of {self._sent} records not acknowledged by Kafka "
+                    f"at {self._servers} (they may or may not be in topic {self._topic!r}): "
+                    f"{_START_HINT}"
+                )
+            if now > deadline:
                 missing = self._sent - self._acked
                 raise DeliveryError(
                     f"Kafka at {self._servers} did not answer for {missing} records: {_START_HINT}"
@@ -173,12 +195,14 @@ class KafkaSender:
                 f"{self._hint}"
             )
 
-    def close(self) -> None:
-        """Flush (raising `DeliveryError` on loss), then close the client in any case."""
+    def close(self, give_up_at: Callable[[], float | None] = lambda: None) -> None:
+        """Flush (raising `DeliveryError` on loss), then close the client in any case; after
+        `give_up_at` the client gets `CLOSE_GRACE_S` to close, not 5 s."""
         try:
-            self.flush()
+            self.flush(give_up_at=give_up_at)
         finally:
-            self._producer.close(timeout=5)
+            stop_at = give_up_at()
+            self._producer.close(timeout=5 if stop_at is None else CLOSE_GRACE_S)
 
     def __enter__(self) -> KafkaSender:
         return self
@@ -237,8 +261,12 @@ class DiscardSender:
     def send(self, key: bytes | None, value: bytes) -> None:
         self._sent += 1
 
-    def flush(self, on_wait: Callable[[], None] | None = None) -> None:
+    def flush(
+        self,
+        on_wait: Callable[[], None] | None = None,
+        give_up_at: Callable[[], float | None] = lambda: None,
+    ) -> None:
         pass
 
-    def close(self) -> None:
+    def close(self, give_up_at: Callable[[], float | None] = lambda: None) -> None:
         pass

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -40,6 +39,7 @@ from producers.progress import Progress, RateMeter
 from producers.records import Faults, OutRecord
 from producers.sender import DiscardSender, KafkaSender, Sender
 from producers.simulation import Limits, RunStats, Simulation
+from producers.stopping import StopSignals
 from producers.timeline import merge_by_time
 from producers.truth import TruthLedger
 
@@ -211,7 +211,7 @@ def simulate_command(
         ledger = TruthLedger()
         stats = RunStats()
         progress = _progress(stats, sender)
-        with _records_file(events_out) as sink, _stop_on_signals() as stopping:
+        with _records_file(events_out) as sink, StopSignals() as stop:
             simulation = Simulation(
                 merge_by_time(plan),
                 sender,
@@ -223,14 +223,14 @@ def simulate_command(
                 personal_data=personal_data,
                 sink=sink,
                 on_idle=progress.tick,
-                should_stop=stopping,
+                should_stop=lambda: stop.requested,
                 stats=stats,
             )
             try:
                 stats = simulation.run()
-                sender.flush(on_wait=progress.tick)
+                sender.flush(on_wait=progress.tick, give_up_at=stop.give_up_at)
             finally:
-                sender.close()
+                sender.close(give_up_at=stop.give_up_at)
                 if truth_out is not None:
                     ledger.write(truth_out)
     except IocmonError as exc:
@@ -269,26 +269,6 @@ def _writer(f: BinaryIO) -> Callable[[OutRecord], None]:
         f.write(record.value + b"\n")
 
     return write
-
-
-@contextmanager
-def _stop_on_signals() -> Iterator[Callable[[], bool]]:
-    """Ctrl-C or SIGTERM end the run cleanly (wait for acks, write the truth file); a second
-    one aborts at once."""
-    stop = False
-
-    def handler(signum: int, frame: object) -> None:
-        nonlocal stop
-        if stop:
-            raise KeyboardInterrupt
-        stop = True
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield lambda: stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def _progress(stats: RunStats, sender: Sender) -> Progress:

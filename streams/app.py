@@ -61,10 +61,12 @@ def create_app(settings: Settings) -> faust.App:
 
 
 def run_worker(settings: Settings) -> None:
-    """Run the worker in the foreground until interrupted."""
-    from faust.worker import Worker
+    """Run the worker in the foreground until interrupted; SIGTERM or SIGINT end it within
+    `streams.stop_deadline.STOP_GRACE_S`, with Kafka gone too."""
+    from streams.stop_deadline import BoundedStopWorker
 
     check_before_start(settings)
     use_worker_loop()
     app = create_app(settings)
-    Worker(app, loglevel=settings.log_level.upper(), quiet=True).execute_from_commandline()
+    worker = BoundedStopWorker(app, loglevel=settings.log_level.upper(), quiet=True)
+    worker.execute_from_commandline()

@@ -96,7 +96,7 @@ class KafkaCluster:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         cluster_id = "A" + cluster_id[1:]  # Kafka refuses an id that starts with '-'
         for node in self.nodes:
-            node.config_path.write_text(_config(node, voters))
+            node.config_path.write_text(_config(node, voters, replicas=min(3, self.size)))
             subprocess.run(
                 [
                     "java", "-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
@@ -226,7 +226,9 @@ def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
         consumer.close()
 
 
-def _config(node: Node, voters: str) -> str:
+def _config(node: Node, voters: str, replicas: int = 3) -> str:
+    """One node's server.properties; `replicas` below 3 for a cluster that has fewer nodes."""
+    in_sync = min(2, replicas)
     return f"""\
 process.roles=broker,controller
 node.id={node.node_id}
@@ -238,15 +240,16 @@ inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 log.dirs={node.data_dir}
 
-# Every topic (Faust's and Kafka's own included) keeps three copies; a write needs two.
-default.replication.factor=3
-min.insync.replicas=2
-offsets.topic.replication.factor=3
+# Every topic (Faust's and Kafka's own included) keeps three copies (as many as there are
+# nodes in a smaller cluster); a write needs two (one in a one-node cluster).
+default.replication.factor={replicas}
+min.insync.replicas={in_sync}
+offsets.topic.replication.factor={replicas}
 offsets.topic.num.partitions=10
-transaction.state.log.replication.factor=3
-transaction.state.log.min.isr=2
-share.coordinator.state.topic.replication.factor=3
-share.coordinator.state.topic.min.isr=2
+transaction.state.log.replication.factor={replicas}
+transaction.state.log.min.isr={in_sync}
+share.coordinator.state.topic.replication.factor={replicas}
+share.coordinator.state.topic.min.isr={in_sync}
 unclean.leader.election.enable=false
 
 group.initial.rebalance.delay.ms=0
