@@ -5,7 +5,8 @@
 #   make down     stop it, keeping its data;  make reset  stop it and delete its data
 #   make status   one line per service
 #   make run      stack + worker + simulator + live view; Ctrl-C stops it all (deploy/local/run.sh)
-#   make test     ruff check + pytest (the tests start a stack of their own); ARGS="-k x" for pytest
+#   make test     install what the tests need (stack.sh install), ruff check, pytest (the tests
+#                 start a stack of their own); ARGS="-k x" for pytest
 #                 (the long fault tests, marked faults_full, are left to `make test-faults`)
 #   make test-faults  every fault test in tests/faults, the long ones included
 #   make lint     ruff check + ruff format --check

@@ -6,6 +6,8 @@
 #   deploy/local/stack.sh down     stop everything this stack started (data is kept)
 #   deploy/local/stack.sh status   one line per service; exit 0 when all run, 3 otherwise
 #   deploy/local/stack.sh reset    down, then delete data and logs (the jar cache is kept)
+#   deploy/local/stack.sh install  install what the stack and the tests need (packages, Kafka
+#                                  jars, promtool, amtool), start nothing; `make test` runs it first
 #
 # Settings (environment, defaults in brackets):
 #   IOCMON_LOCAL_DIR [<repo>/.local]   data/<service>, logs/<service>.log, run/<service>.pid, configs
@@ -700,6 +702,22 @@ cmd_reset() {
   say "reset: deleted data and logs in $LOCAL_DIR (Kafka jars stay in $CACHE_DIR)"
 }
 
+# Everything `up` would install for all services, plus the tools only the tests use (promtool
+# and amtool ship with the prometheus and prometheus-alertmanager packages, but a machine may
+# have the daemons without them). Without this, the first `make test` on a fresh machine
+# skipped the rule tests: the packages came only when a test started the stack.
+cmd_install() {
+  local missing=()
+  make_dirs
+  ensure_prerequisites "${SERVICES[@]}"
+  command -v promtool >/dev/null || missing+=(prometheus)
+  command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
+  ((${#missing[@]} == 0)) || apt_install "${missing[@]}"
+  command -v promtool >/dev/null && command -v amtool >/dev/null ||
+    die "promtool or amtool is still missing after installing prometheus and prometheus-alertmanager; install them by hand"
+  say "prerequisites installed (Debian packages, Kafka jars in $CACHE_DIR, promtool, amtool)"
+}
+
 usage() {
   sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'
 }
@@ -709,6 +727,7 @@ up) cmd_up ;;
 down) cmd_down ;;
 status) cmd_status ;;
 reset) cmd_reset ;;
+install) cmd_install ;;
 -h | --help | help) usage ;;
 *)
   usage >&2

@@ -13,6 +13,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
   exit 1
 }
 
+# The tools the tests run (promtool, amtool, the stack's packages and Kafka jars) before the
+# tests, or the first run on a fresh machine skips the rule tests; under CI=true such a skip
+# fails (tests/missing_tools.py).
+echo "== install what the tests need"
+bash deploy/local/stack.sh install || {
+  echo "test.sh: could not install what the tests need (see above); fix that and run again" >&2
+  exit 1
+}
+
 status=0
 echo "== ruff check"
 .venv/bin/ruff check || status=1
