@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from notifier.model import AlertRecord
 
@@ -67,6 +68,19 @@ class ActiveBook:
         if current[1].identity != alert.identity:
             return [Resolve(current[1]), Fire(alert)]
         return [Fire(alert)]
+
+    def expire(self, before: datetime) -> list[AlertRecord]:
+        """Drop and retire the active alerts about appointments before `before` (the
+        retention horizon); returns them. A dossier that never closes would otherwise stay in
+        the set re-sent every resend interval for ever, and the set grow for years. They are
+        not sent as resolved: Alertmanager resolves each when the `endsAt` of its last resend
+        passes, and a dossier that is forgotten by the worker (CONTRACT §3a) is no one's to
+        page about any more."""
+        expired = [a for _, a in self._active.values() if a.due_at < before]
+        for alert in expired:
+            del self._active[alert.dossier_id]
+            self._retire(alert.alert_id)
+        return expired
 
     def drop_partition(self, partition: int) -> None:
         """Forget the alerts of a partition this notifier no longer consumes."""

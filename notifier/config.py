@@ -9,6 +9,7 @@
 | `ALERTMANAGER_URL` | `http://127.0.0.1:9095` | Alertmanager; several comma-separated (HA) |
 | `IOCMON_WEBHOOK_URL` | unset | URL that receives every alert record as JSON (optional) |
 | `IOCMON_NOTIFY_RESEND_S` | `60` | how often active alerts are sent to Alertmanager again |
+| `IOCMON_RETENTION_DAYS` | `400` | alerts about appointments older than this are not re-sent |
 | `IOCMON_NOTIFY_HTTP_TIMEOUT_S` | `10` | timeout of one HTTP delivery |
 | `IOCMON_NOTIFY_BACKOFF_MAX_S` | `60` | longest wait between two attempts of a failing delivery |
 | `IOCMON_NOTIFY_MAX_PENDING` | `100000` | deliveries queued per receiver before consuming pauses |
@@ -25,6 +26,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from iocmon.config import Settings
@@ -48,6 +50,8 @@ class NotifierSettings:
     metrics_host: str = "127.0.0.1"
     log_level: str = "info"
     kafka_security: KafkaSecurity = PLAINTEXT
+    # The worker's retention horizon (CONTRACT §3a); bounds the set of active alerts.
+    alert_horizon: timedelta = timedelta(days=400)
 
     @property
     def alert_ttl_s(self) -> float:
@@ -67,6 +71,7 @@ class NotifierSettings:
         def number(name: str, default: float) -> float:
             return _positive(name, get(name), default)
 
+        base = Settings.from_env(env)  # Kafka security and the retention horizon
         settings = cls(
             kafka_bootstrap_servers=get("KAFKA_BOOTSTRAP_SERVERS") or d.kafka_bootstrap_servers,
             alerts_topic=get("IOCMON_ALERTS_TOPIC") or d.alerts_topic,
@@ -81,7 +86,8 @@ class NotifierSettings:
             metrics_port=_port("IOCMON_NOTIFY_PORT", get("IOCMON_NOTIFY_PORT"), d.metrics_port),
             metrics_host=get("IOCMON_WEB_HOST") or d.metrics_host,
             log_level=get("IOCMON_LOG_LEVEL") or d.log_level,
-            kafka_security=kafka_security(Settings.from_env(env)),
+            kafka_security=kafka_security(base),
+            alert_horizon=base.retention,
         )
         if settings.backoff_initial_s > settings.backoff_max_s:
             raise ConfigError(

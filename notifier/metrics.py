@@ -25,6 +25,12 @@ class NotifierMetrics:
             "Records of the alerts topic that are not valid alert records; skipped and logged.",
             registry=self.registry,
         )
+        self.expired = Counter(
+            "iocmon_notify_expired_alerts",
+            "Active alerts dropped because their appointment is beyond the retention horizon "
+            "(IOCMON_RETENTION_DAYS); no longer re-sent, Alertmanager resolves them.",
+            registry=self.registry,
+        )
         self.delivered = Counter(
             "iocmon_notify_delivered_alerts",
             "Alerts a receiver acknowledged (resends to Alertmanager included).",

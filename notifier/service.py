@@ -86,6 +86,7 @@ class Notifier:
         self._refresh_seq = count(1)
         self._next_refresh = 0.0
         self.stopping = threading.Event()
+        self._clock = clock
 
     # -- LaneEvents -------------------------------------------------------------------------
 
@@ -214,6 +215,7 @@ class Notifier:
         self._next_refresh = 0.0  # tell Alertmanager at once
 
     def _refresh(self) -> None:
+        self._expire()
         alerts = tuple(self.book.active())
         now = time.monotonic()
         if alerts:
@@ -222,6 +224,21 @@ class Notifier:
                 if lane.sink.kind == "alertmanager":
                     lane.put(Refresh(seq, alerts, now))
         self._next_refresh = now + self.settings.resend_interval_s
+
+    def _expire(self) -> None:
+        """Stop re-sending alerts about appointments beyond the retention horizon, so the
+        resend stays bounded however many dossiers never close."""
+        horizon = self.settings.alert_horizon
+        expired = self.book.expire(before=self._clock() - horizon)
+        if expired:
+            self.metrics.expired.inc(len(expired))
+            log.info(
+                "%d alerts about appointments more than %d days ago are no longer re-sent "
+                "(Alertmanager resolves them when their endsAt passes), e.g. dossier %s",
+                len(expired),
+                horizon.days,
+                expired[0].dossier_id,
+            )
 
     def _commit(self, source: AlertSource) -> None:
         offsets = self.progress.committable()
