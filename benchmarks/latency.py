@@ -17,6 +17,12 @@ Prints the achieved rate (records the topic gained in the window), the worker's 
 window's end, probe samples and p50/p95/p99/max, the histogram's p99 (linear interpolation
 inside its bucket, as PromQL's histogram_quantile; the bucket's bounds are printed), and
 PASS/FAIL of each p99 against `--target-ms`.
+
+`--hammer N` adds a second window as long as the first, side by side in the same run, in
+which N threads ask the worker's heaviest API endpoints back to back (`benchmarks.api_hammer`):
+whether heavy reads delay intake (issue #14), e.g.
+
+    .venv/bin/python -m benchmarks.latency --rate 2000 --duration 120 --hammer 8 --target-ms 1000
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from datetime import datetime
 
 from kafka import KafkaProducer
 
+from benchmarks.api_hammer import Hammer, heavy_paths
 from benchmarks.common import code_version
 from iocmon.config import Settings
 from iocmon.domain.agencies import load_catalogue
@@ -170,6 +177,93 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+@dataclass
+class Window:
+    """One measured stretch of the run: the histogram's diff and the probe's samples."""
+
+    name: str
+    buckets: Buckets
+    seconds_sum: float
+    records: int
+    elapsed: float
+    end_lag: int
+    probe: Probe
+    hammer: Hammer | None
+
+
+def measure(
+    name: str,
+    pipeline: Pipeline,
+    worker: Worker,
+    args: argparse.Namespace,
+    hammer: Hammer | None,
+) -> Window:
+    start_hist, start_sum = histogram(worker)
+    start_records, start = topic_records(pipeline), time.monotonic()
+    deadline = start + args.duration
+    probe = Probe(pipeline, worker, args.probe_interval_s, args.probe_timeout_s)
+    probe_thread = threading.Thread(target=probe.produce_until, args=(deadline,), daemon=True)
+    probe_thread.start()
+    if hammer is not None:
+        hammer.start(deadline)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+    end_hist, end_sum = histogram(worker)
+    records, elapsed = topic_records(pipeline) - start_records, time.monotonic() - start
+    end_lag = lag(pipeline)
+    probe_thread.join()
+    if hammer is not None:
+        hammer.join()
+    window = {le: end_hist[le] - start_hist.get(le, 0.0) for le in end_hist}
+    return Window(name, window, end_sum - start_sum, records, elapsed, end_lag, probe, hammer)
+
+
+def report(w: Window, args: argparse.Namespace) -> None:
+    print(f"== {w.name} window: {w.elapsed:.1f}s; topic gained {w.records:,} records = "
+          f"{w.records / w.elapsed:,.0f} records/s (probe's {1 / args.probe_interval_s:g}/s "
+          f"included); worker lag at its end: {w.end_lag:,} records")  # fmt: skip
+    if w.hammer is not None:
+        answered = w.hammer.seconds
+        print(f"api client: {args.hammer} threads on {len(w.hammer.paths)} heavy endpoints, "
+              f"{len(answered):,} requests ({len(answered) / w.elapsed:,.1f}/s), statuses "
+              f"{dict(sorted(w.hammer.statuses.items()))}; answer p50 "
+              f"{1000 * percentile(answered, 0.5):.0f} ms, p99 "
+              f"{1000 * percentile(answered, 0.99):.0f} ms")  # fmt: skip
+    target = args.target_ms / 1000
+    lat, probe = w.probe.latencies, w.probe
+    probe_ok = bool(lat) and not probe.timed_out and percentile(lat, 0.99) < target
+    if lat:
+        ms = {q: 1000 * percentile(lat, q) for q in (0.5, 0.95, 0.99)}
+        print(f"probe (produce -> GET /api/v1/dossiers/ID answers 200): {len(lat)} samples, "
+              f"{probe.timed_out} not visible within {args.probe_timeout_s:g}s; "
+              f"p50 {ms[0.5]:.0f} ms, p95 {ms[0.95]:.0f} ms, p99 {ms[0.99]:.0f} ms, "
+              f"max {1000 * max(lat):.0f} ms")  # fmt: skip
+    else:
+        print(f"probe: no sample ({probe.timed_out} not visible within {args.probe_timeout_s:g}s)")
+    print(f"probe p99 < {args.target_ms:g} ms: {verdict(probe_ok)}")
+    window, total = w.buckets, w.buckets[float("inf")]
+    if not total:
+        print("worker histogram: no record in the window")
+        return
+    p99, lower, upper = quantile(0.99, window)
+    at_target = window.get(target)
+    print(f"worker histogram {HISTOGRAM} (Kafka timestamp -> batch applied): "
+          f"{total:,.0f} records in the window, mean {w.seconds_sum / total:,.3f} s;"
+          f" p99 ~ {1000 * p99:,.0f} ms "
+          f"(interpolated in bucket ({lower:g}s, {upper:g}s])")  # fmt: skip
+    if upper == float("inf"):
+        print(f"  p99 is beyond the last finite bound ({lower:g}s): the histogram cannot "
+              "bound it; a mean of that size is no pipeline latency")  # fmt: skip
+    if at_target is not None:
+        share = at_target / total
+        print(f"  share <= {target:g}s: {100 * share:.3f} % -> histogram p99 <= "
+              f"{args.target_ms:g} ms: {verdict(share >= 0.99)}")  # fmt: skip
+    else:
+        print(f"  no bucket bound at {target:g}s: the histogram cannot decide the target")
+    print("  window buckets (le: count): "
+          + ", ".join(f"{le:g}: {n:,.0f}" for le, n in sorted(window.items())))  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rate", type=float, default=2000.0,
@@ -183,8 +277,13 @@ def main() -> None:
     parser.add_argument("--probe-interval-s", type=float, default=0.2)
     parser.add_argument("--probe-timeout-s", type=float, default=120.0)
     parser.add_argument("--target-ms", type=float, default=500.0)
+    parser.add_argument("--hammer", type=int, default=0,
+                        help="after the window, a second one as long with this many threads "
+                        "asking the heaviest API endpoints (benchmarks.api_hammer)")  # fmt: skip
     args = parser.parse_args()
-    per_day = args.dossiers_per_day or 1 + 1.5 * args.rate * (args.warmup + args.duration) / (
+    windows = 2 if args.hammer else 1
+    running_s = args.warmup + windows * args.duration
+    per_day = args.dossiers_per_day or 1 + 1.5 * args.rate * running_s / (
         17 * args.backfill_days / 7
     )
 
@@ -194,6 +293,7 @@ def main() -> None:
     pipeline.create_topics()
     sim_log = stack.local_dir / "logs" / f"simulate-{pipeline.name}.log"
     simulator: subprocess.Popen[bytes] | None = None
+    measured: list[Window] = []
     try:
         worker = pipeline.start_worker(IOCMON_METRICS_REFRESH_S=str(Settings().metrics_refresh_s))
         wait_for(
@@ -209,71 +309,29 @@ def main() -> None:
                 [sys.executable, "-m", "iocmon", "simulate", "--seed", "1",
                  "--backfill-days", str(args.backfill_days),
                  "--dossiers-per-day", f"{per_day:.0f}", "--rate", str(args.rate),
-                 "--duration", str(args.warmup + args.duration + 5)],
+                 "--duration", str(running_s + 5)],
                 env=pipeline.env(), cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
         time.sleep(args.warmup)
-        start_hist, start_sum = histogram(worker)
-        start_records, start = topic_records(pipeline), time.monotonic()
-        probe = Probe(pipeline, worker, args.probe_interval_s, args.probe_timeout_s)
-        probe_thread = threading.Thread(
-            target=probe.produce_until, args=(start + args.duration,), daemon=True
-        )
-        probe_thread.start()
-        while time.monotonic() < start + args.duration:
-            time.sleep(0.5)
-        end_hist, end_sum = histogram(worker)
-        records, elapsed = topic_records(pipeline) - start_records, time.monotonic() - start
-        end_lag = lag(pipeline)
+        measured.append(measure("quiet", pipeline, worker, args, None))
+        if args.hammer:
+            agency = default_profile(load_catalogue(None), 1).agencies[0].code
+            paths = heavy_paths(agency, datetime.now(LOCAL_TZ).year)
+            hammer = Hammer(worker.url, paths, args.hammer)
+            measured.append(measure("hammered", pipeline, worker, args, hammer))
         if simulator is not None:
             simulator.wait(timeout=120)
-        probe_thread.join()
     finally:
         if simulator is not None and simulator.poll() is None:
             simulator.terminate()
         pipeline.stop()
 
-    window = {le: end_hist[le] - start_hist.get(le, 0.0) for le in end_hist}
-    total = window[float("inf")]
     sim_summary = [line for line in sim_log.read_text().splitlines() if "records to" in line]
     print(f"simulator: --rate {args.rate:g} --backfill-days {args.backfill_days:g} "
           f"--dossiers-per-day {per_day:.0f}")  # fmt: skip
     print(sim_summary[-1] if sim_summary else f"simulator summary missing: see {sim_log}")
-    print(f"window: {elapsed:.1f}s; topic gained {records:,} records = {records / elapsed:,.0f}"
-          f" records/s (probe's {1 / args.probe_interval_s:g}/s included)")  # fmt: skip
-    print(f"worker lag at the window's end: {end_lag:,} records")
-    target = args.target_ms / 1000
-    lat = probe.latencies
-    probe_ok = bool(lat) and not probe.timed_out and percentile(lat, 0.99) < target
-    if lat:
-        ms = {q: 1000 * percentile(lat, q) for q in (0.5, 0.95, 0.99)}
-        print(f"probe (produce -> GET /api/v1/dossiers/ID answers 200): {len(lat)} samples, "
-              f"{probe.timed_out} not visible within {args.probe_timeout_s:g}s; "
-              f"p50 {ms[0.5]:.0f} ms, p95 {ms[0.95]:.0f} ms, p99 {ms[0.99]:.0f} ms, "
-              f"max {1000 * max(lat):.0f} ms")  # fmt: skip
-    else:
-        print(f"probe: no sample ({probe.timed_out} not visible within {args.probe_timeout_s:g}s)")
-    print(f"probe p99 < {args.target_ms:g} ms: {verdict(probe_ok)}")
-    if total:
-        p99, lower, upper = quantile(0.99, window)
-        at_target = window.get(target)
-        print(f"worker histogram {HISTOGRAM} (Kafka timestamp -> batch applied): "
-              f"{total:,.0f} records in the window, mean {(end_sum - start_sum) / total:,.3f} s;"
-              f" p99 ~ {1000 * p99:,.0f} ms "
-              f"(interpolated in bucket ({lower:g}s, {upper:g}s])")  # fmt: skip
-        if upper == float("inf"):
-            print(f"  p99 is beyond the last finite bound ({lower:g}s): the histogram cannot "
-                  "bound it; a mean of that size is no pipeline latency")  # fmt: skip
-        if at_target is not None:
-            share = at_target / total
-            print(f"  share <= {target:g}s: {100 * share:.3f} % -> histogram p99 <= "
-                  f"{args.target_ms:g} ms: {verdict(share >= 0.99)}")  # fmt: skip
-        else:
-            print(f"  no bucket bound at {target:g}s: the histogram cannot decide the target")
-        print("  window buckets (le: count): "
-              + ", ".join(f"{le:g}: {n:,.0f}" for le, n in sorted(window.items())))  # fmt: skip
-    else:
-        print("worker histogram: no record in the window")
+    for window in measured:
+        report(window, args)
     print(f"worker log: {pipeline.workers[0].log_path}; simulator log: {sim_log}")
 
 

@@ -1,7 +1,7 @@
 """The worker, assembled: one Faust app (`streams.faust_app`), the intake agent
 (`streams.agents.intake`), the timers (`streams.agents.timers`) and the web routes
 (`streams.web`) around one `BatchApplier` (`streams.intake`) in a process of its own
-(`streams.applier_process`).
+(`streams.applier_process`), the JSON API in a third (`streams.api_process`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from iocmon.domain.procedures import load_procedures
 from iocmon.redis_connection import async_redis
 from streams.agents.intake import Intake, register_intake
 from streams.agents.timers import register_timers
-from streams.api import Api
+from streams.api_process import ApiProcess, ApiService
 from streams.applier_process import ApplierProcess, ApplierService
 from streams.exporter import FigureExporter
 from streams.faust_app import build_faust_app, events_topic, use_worker_loop
@@ -34,9 +34,11 @@ def create_app(settings: Settings) -> faust.App:
     # A Redis that stops answering (paused, half-open) must turn into 503s and
     # iocmon_redis_up 0 within seconds, not hang the API and /metrics.
     redis = async_redis(settings, timeout_s=settings.redis_timeout_s)
-    calendar = load_calendar(settings.calendar_file)
+    # Read here too so that a bad file stops the worker with its error before the applier
+    # and API processes, which read them again, are started.
+    load_calendar(settings.calendar_file)
+    load_procedures(settings.procedures_file)
     catalogue = load_catalogue(settings.agencies_file)
-    procedures = load_procedures(settings.procedures_file)
     labels = AgencyLabels(
         redis,
         settings.redis_prefix,
@@ -55,7 +57,8 @@ def create_app(settings: Settings) -> faust.App:
     intake = Intake(applier, labels, on_error=app.crash)
     register_intake(app, events_topic(app, settings), settings, intake)
     register_timers(app, settings, redis, exporter, applier, ownership)
-    api = Api(reader, catalogue, calendar, settings.retention, procedures)
+    api = ApiProcess(settings)
+    app.service(ApiService(app, api))
     register_routes(app, settings, api, exporter, ownership.partitions, applier.metrics)
     return app
 

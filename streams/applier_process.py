@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
 from collections.abc import Collection, Sequence
 from typing import Any
@@ -33,6 +32,7 @@ from iocmon.domain.batch import Record
 from iocmon.domain.calendar import load_calendar
 from iocmon.redis_connection import AsyncRedis, async_redis
 from streams import metrics
+from streams.child_process import LOG_FORMAT, spawn, stop
 from streams.collector import rare_collections
 from streams.intake import BatchApplier, Rewinder
 from streams.rpc import PipeRpc
@@ -41,8 +41,6 @@ from streams.store import BatchStore
 
 log = logging.getLogger(__name__)
 
-LOG_FORMAT = "[%(asctime)s] [%(process)s] [%(levelname)s] %(message)s"
-STOP_WAIT_S = 5.0
 APPLY_TIMEOUT_S = 30.0
 """A batch's script takes milliseconds; a reply this late means Redis is paused or the
 connection half-open: the batch fails, is retried after a back-off, and the offset and
@@ -61,13 +59,7 @@ class ApplierProcess:
         self._ready = asyncio.Event()
 
     async def start(self) -> None:
-        context = multiprocessing.get_context("spawn")  # Faust's threads must not be forked
-        here, there = context.Pipe()
-        self._process = context.Process(
-            target=run_applier, args=(there, self._settings), name="iocmon-applier", daemon=True
-        )
-        self._process.start()
-        there.close()
+        self._process, here = spawn(run_applier, self._settings, "iocmon-applier")
         self._rpc = PipeRpc(here, {}, "applier")
         self._rpc.serve(
             dead_letters=self._sinks.dead_letters,
@@ -115,12 +107,7 @@ class ApplierProcess:
         return await self._rpc.call(name, *args)
 
     def stop(self) -> None:
-        if self._process is None:
-            return
-        self._process.terminate()
-        self._process.join(STOP_WAIT_S)
-        if self._process.is_alive():
-            self._process.kill()
+        stop(self._process)
 
 
 class ApplierService(mode.Service):

@@ -1,7 +1,9 @@
 """HTTP routes on the worker's web port: `/metrics` and the read-only JSON API.
 
-Every API route shares one wrapper: the optional bearer-token check, and Redis outages
-turned into 503 with a message that says what to check, instead of a stack trace.
+Every API route shares one wrapper: the optional bearer-token check, the request handed to
+the API process (`streams.api_process`, so that heavy reads do not hold the intake back),
+and Redis outages turned into 503 with a message that says what to check, instead of a
+stack trace.
 """
 
 from __future__ import annotations
@@ -9,9 +11,8 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from importlib import resources
-from typing import Any
 
 import faust
 from aiokafka.errors import KafkaError
@@ -22,19 +23,22 @@ from redis.exceptions import RedisError
 from iocmon.config import Settings
 from iocmon.errors import IocmonError
 from streams import metrics
-from streams.api import Api
+from streams.api_process import ApiProcess
 from streams.exporter import FigureExporter
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[..., Awaitable[tuple[int, dict[str, Any]]]]
+REDIS_DOWN = (
+    "Redis is not answering; figures are unavailable until it is back. Check REDIS_URL and "
+    "that Redis runs (`make up`)."
+)
 OPENAPI = json.loads(resources.files("streams").joinpath("openapi.json").read_text("utf-8"))
 
 
 def register_routes(
     app: faust.App,
     settings: Settings,
-    api: Api,
+    api: ApiProcess,
     exporter: FigureExporter,
     owned_partitions: Callable[[], set[TP]],
     applier_metrics: Callable[[], Awaitable[bytes]],
@@ -63,7 +67,7 @@ def register_routes(
                 content_type="text/plain; version=0.0.4",
             )
 
-    def route(path: str, handler: Handler) -> None:
+    def route(path: str, name: str) -> None:
         async def view(self: View, request: Request, **path_params: str) -> Response:
             if not _authorized(request, settings.api_token):
                 return self.json(
@@ -71,31 +75,27 @@ def register_routes(
                      "<IOCMON_API_TOKEN>'"},
                     status=401,
                 )  # fmt: skip
+            if name == "openapi":
+                return self.json(OPENAPI)
             try:
-                status, body = await handler(
-                    *path_params.values(), dict(request.query), settings.now()
+                status, body = await api.answer(
+                    name, tuple(path_params.values()), dict(request.query)
                 )
             except RedisError as exc:
                 log.warning("API %s: Redis error %s", path, type(exc).__name__)
-                status, body = (
-                    503,
-                    {
-                        "error": "Redis is not answering; figures are unavailable until it is "
-                        "back. Check REDIS_URL and that Redis runs (`make up`)."
-                    },
-                )
-            return self.json(body, status=status)
+                return self.json({"error": REDIS_DOWN}, status=503)
+            return self.bytes(body, content_type="application/json", status=status)
 
         view.__name__ = "api_" + path.strip("/").replace("/", "_").replace("{", "").replace("}", "")
         app.page(path)(view)
 
-    route("/api/v1/summary", api.summary)
-    route("/api/v1/overdue", api.overdue)
-    route("/api/v1/rankings", api.rankings)
-    route("/api/v1/series", api.series)
-    route("/api/v1/agencies/{agency}/procedures", api.procedures)
-    route("/api/v1/dossiers/{dossier_id}", _ignore_params(api.dossier))
-    route("/api/v1/openapi.json", _static(OPENAPI))
+    route("/api/v1/summary", "summary")
+    route("/api/v1/overdue", "overdue")
+    route("/api/v1/rankings", "rankings")
+    route("/api/v1/series", "series")
+    route("/api/v1/agencies/{agency}/procedures", "procedures")
+    route("/api/v1/dossiers/{dossier_id}", "dossier")
+    route("/api/v1/openapi.json", "openapi")
 
 
 def _authorized(request: Request, token: str) -> bool:
@@ -103,17 +103,3 @@ def _authorized(request: Request, token: str) -> bool:
         return True
     sent = request.headers.get("Authorization", "")
     return hmac.compare_digest(sent.encode(), f"Bearer {token}".encode())
-
-
-def _ignore_params(handler: Callable[..., Awaitable[Any]]) -> Handler:
-    async def call(path_value: str, params: Mapping[str, str], now: Any) -> Any:
-        return await handler(path_value, now)
-
-    return call
-
-
-def _static(body: dict[str, Any]) -> Handler:
-    async def call(params: Mapping[str, str], now: Any) -> tuple[int, dict[str, Any]]:
-        return 200, body
-
-    return call

@@ -7,13 +7,16 @@ in March 2024, judged at a worker clock set to 2024-03-20 12:00 local.
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
 from iocmon.domain.calendar import LOCAL_TZ
+from streams.api_process import API_NICENESS
 from tests.integration.harness import Pipeline, Worker, http_get
 
 pytestmark = pytest.mark.integration
@@ -302,3 +305,44 @@ def get_status(worker: Worker, path: str, token: str) -> int:
             return int(response.status)
     except urllib.error.HTTPError as err:
         return err.code
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _niceness(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2 :].split()[16])
+
+
+def test_the_api_is_answered_by_a_process_of_its_own_at_a_lower_priority(
+    worker: Worker,
+) -> None:
+    """Heavy reads must not take the intake's CPU (benchmarks.latency --hammer): the API
+    runs in its own process, niced below the worker's."""
+    assert worker.process is not None
+    status, _ = get(worker, "/api/v1/overdue")  # answered once the API process is ready
+    assert status == 200
+    parent = worker.process.pid
+    niced = [c for c in _children(parent) if _niceness(c) == _niceness(parent) + API_NICENESS]
+    assert len(niced) == 1, f"children of {parent}: {_children(parent)}"
+
+
+def test_a_worker_stopped_while_its_api_process_starts_exits_cleanly(
+    pipeline: Pipeline,
+) -> None:
+    started = pipeline.start_worker()
+    assert started.process is not None
+    # The API process starts once the worker owns its partitions: stop the worker then.
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        owned = started.metrics(fresh=False).get(("iocmon_assigned_partitions", frozenset()))
+        if owned == pipeline.partitions:
+            break
+        time.sleep(0.05)
+    started.process.send_signal(signal.SIGTERM)
+    assert started.process.wait(30) == 0, started.log_path.read_text()[-3000:]

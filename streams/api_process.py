@@ -1,0 +1,162 @@
+"""The worker's third process: it answers the JSON API.
+
+A request for five years of figures by agency reads and sums thousands of Redis hashes. On
+Faust's event loop, which also fetches every batch and hands it to the applier, four clients
+asking such pages back to back held the intake back by seconds (event age p99 from 0.34 s to
+2.5 s, `benchmarks.latency --hammer`). Here the API has a loop, a Redis client and a CPU
+share of its own, at a lower priority than the intake (`API_NICENESS`): Faust's process only
+forwards each request over a pipe and sends back the JSON the API process encoded.
+
+If this process dies the worker stops with it, as with the applier: its supervisor starts
+both again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import faust
+import mode
+import orjson
+
+from iocmon.config import Settings
+from iocmon.domain.agencies import load_catalogue
+from iocmon.domain.calendar import load_calendar
+from iocmon.domain.procedures import load_procedures
+from iocmon.redis_connection import async_redis
+from streams.api import Api
+from streams.child_process import LOG_FORMAT, spawn, stop
+from streams.queries import FigureReader
+from streams.rpc import PeerGone, PipeRpc
+
+log = logging.getLogger(__name__)
+
+API_NICENESS = 10
+"""Added to the API process's nice value: when the CPUs are short, intake goes first."""
+
+Answer = tuple[int, bytes]
+"""HTTP status and the JSON body, encoded."""
+
+
+class ApiProcess:
+    """Faust's side: starts the API process and forwards requests to it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._process: Any = None
+        self._rpc: PipeRpc | None = None
+        self._ready = asyncio.Event()
+        self._stopping = False
+
+    async def start(self) -> None:
+        self._process, here = spawn(run_api, self._settings, "iocmon-api")
+        self._rpc = PipeRpc(here, {}, "api")
+        self._rpc.start()
+        try:
+            await self._rpc.call("ready")
+        except PeerGone:
+            if self._stopping:  # the worker was stopped while this process started
+                return
+            raise
+        self._ready.set()
+        log.info("API process %d ready", self._process.pid)
+
+    async def answer(
+        self, route: str, path_values: tuple[str, ...], params: dict[str, str]
+    ) -> Answer:
+        """Redis errors come back as themselves (`streams.rpc`): the caller answers 503."""
+        await self._ready.wait()
+        assert self._rpc is not None
+        return await self._rpc.call("answer", route, path_values, params)  # type: ignore[no-any-return]
+
+    async def stopped(self) -> None:
+        await self._ready.wait()
+        assert self._rpc is not None
+        await self._rpc.closed.wait()
+
+    def stop(self) -> None:
+        self._stopping = True
+        stop(self._process)
+
+
+class ApiService(mode.Service):
+    """Starts and stops the API process with the Faust app; if it dies, so does the worker."""
+
+    def __init__(self, app: faust.App, process: ApiProcess, **kwargs: Any) -> None:
+        self._app = app
+        self._api = process
+        super().__init__(**kwargs)
+
+    async def on_start(self) -> None:
+        await self._api.start()
+
+    async def on_stop(self) -> None:
+        self._api.stop()
+
+    @mode.Service.task
+    async def _watch(self) -> None:
+        await self._api.stopped()
+        if not self.should_stop:
+            log.error("the API process stopped; stopping the worker (see the log above)")
+            await self._app.crash(RuntimeError("the API process stopped"))
+
+
+def run_api(conn: Any, settings: Settings) -> None:
+    """The API process: answers requests until Faust's process goes away."""
+    os.nice(API_NICENESS)
+    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    asyncio.run(_serve(conn, settings))
+    os._exit(0)  # the pipe ended: Faust's process stopped; nothing is left to finish
+
+
+Route = Callable[[tuple[str, ...], Mapping[str, str], datetime], Awaitable[tuple[int, Any]]]
+
+
+def routes(api: Api) -> dict[str, Route]:
+    """The API's handlers by route name, each called with the path's values, the query
+    parameters and the time of the request."""
+
+    def with_params(handler: Callable[..., Awaitable[tuple[int, Any]]]) -> Route:
+        return lambda values, params, now: handler(*values, params, now)
+
+    return {
+        "summary": with_params(api.summary),
+        "overdue": with_params(api.overdue),
+        "rankings": with_params(api.rankings),
+        "series": with_params(api.series),
+        "procedures": with_params(api.procedures),
+        "dossier": lambda values, params, now: api.dossier(*values, now),
+    }
+
+
+async def _serve(conn: Any, settings: Settings) -> None:
+    rpc = PipeRpc(conn, {}, "faust")
+    # As the worker's own clients: a Redis that stops answering gives 503s within seconds.
+    redis = async_redis(settings, timeout_s=settings.redis_timeout_s)
+    reader = FigureReader(
+        redis, settings.redis_prefix, settings.events_topic, settings.event_partitions
+    )
+    api = Api(
+        reader,
+        load_catalogue(settings.agencies_file),
+        load_calendar(settings.calendar_file),
+        settings.retention,
+        load_procedures(settings.procedures_file),
+    )
+    handlers = routes(api)
+
+    async def answer(route: str, path_values: tuple[str, ...], params: dict[str, str]) -> Answer:
+        status, body = await handlers[route](path_values, params, settings.now())
+        return status, orjson.dumps(body)
+
+    async def ready() -> bool:
+        return True
+
+    rpc.serve(answer=answer, ready=ready)
+    rpc.start()
+    await rpc.closed.wait()
