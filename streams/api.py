@@ -13,13 +13,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from iocmon.domain.agencies import AgencyCatalogue
-from iocmon.domain.buckets import cover, day_buckets
+from iocmon.domain.buckets import Cover, cover, day_buckets
 from iocmon.domain.calendar import LOCAL_TZ, WorkingCalendar
 from iocmon.domain.events import MAX_ID_CHARS, RecordRejected, parse_timestamp
 from iocmon.domain.figures import Figures
 from iocmon.domain.judge import open_clock, open_state, overdue_days
 from iocmon.domain.periods import PeriodError, parse_period
 from iocmon.domain.procedures import ProcedureCatalogue
+from streams.labels import OTHER_AGENCY, AgencyLabels
 from streams.queries import FigureReader
 
 DEFAULT_PERIOD = timedelta(hours=24)
@@ -45,7 +46,9 @@ class Api:
         calendar: WorkingCalendar,
         horizon: timedelta,
         procedures: ProcedureCatalogue,
+        labels: AgencyLabels,
     ) -> None:
+        self._labels = labels
         self._horizon = horizon
         self._procedures = procedures
         self._reader = reader
@@ -75,7 +78,7 @@ class Api:
         units: list[str] = []
         if scope == "tree" and agency is not None:
             units = [agency, *(a.code for a in self._catalogue.descendants(agency))]
-            per_agency = await self._reader.figures_by_agency(used, now)
+            per_agency = await self._reader.figures_of(used, now, units, OTHER_AGENCY)
             figures = Figures.total(per_agency[u] for u in units if u in per_agency)
         else:
             figures = await self._reader.figures(used, now, agency)
@@ -88,7 +91,7 @@ class Api:
             **figures.to_json(),
         }
         if by == "agency":
-            per_agency = await self._reader.figures_by_agency(used, now)
+            per_agency = await self._listed_agencies(used, now)
             body["by_agency"] = [
                 self._agency_row(code, f)
                 for code, f in per_agency.items()
@@ -126,7 +129,7 @@ class Api:
         except BadParameter as exc:
             return 400, {"error": str(exc)}
         used = cover(start, end, now)
-        per_agency = await self._reader.figures_by_agency(used, now)
+        per_agency = await self._listed_agencies(used, now)
         rows = [
             {"value": getattr(f, by), **self._agency_row(code, f)}
             for code, f in per_agency.items()
@@ -135,6 +138,14 @@ class Api:
         rows.sort(key=lambda r: (r["value"], r["agency"]), reverse=order == "desc")
         return 200, {**_range_json(used.start, used.end, start, end, now), "by": by,
                      "order": order, "items": rows[:limit]}  # fmt: skip
+
+    async def _listed_agencies(self, used: Cover, now: datetime) -> dict[str, Figures]:
+        """Figures of each agency label value (the catalogue's codes, or the first codes
+        seen up to IOCMON_AGENCY_LABEL_LIMIT) and of the others summed as `other`."""
+        read = await self._reader.figures_of(used, now, await self._labels.allowed(), OTHER_AGENCY)
+        if read.get(OTHER_AGENCY) == Figures():
+            del read[OTHER_AGENCY]  # no agency outside the label values
+        return read
 
     async def procedures(self, agency: str, params: Mapping[str, str], now: datetime) -> Response:
         """Per-procedure outcomes of one agency (counted by whole local days)."""

@@ -31,6 +31,7 @@ from iocmon.domain.procedures import load_procedures
 from iocmon.redis_connection import async_redis
 from streams.api import Api
 from streams.child_process import LOG_FORMAT, spawn, stop
+from streams.labels import agency_labels
 from streams.queries import FigureReader
 from streams.rpc import PeerGone, PipeRpc
 
@@ -141,12 +142,14 @@ async def _serve(conn: Any, settings: Settings) -> None:
     reader = FigureReader(
         redis, settings.redis_prefix, settings.events_topic, settings.event_partitions
     )
+    catalogue = load_catalogue(settings.agencies_file)
     api = Api(
         reader,
-        load_catalogue(settings.agencies_file),
+        catalogue,
         load_calendar(settings.calendar_file),
         settings.retention,
         load_procedures(settings.procedures_file),
+        agency_labels(settings, redis, catalogue),
     )
     handlers = routes(api)
 

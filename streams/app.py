@@ -19,7 +19,7 @@ from streams.api_process import ApiProcess, ApiService
 from streams.applier_process import ApplierProcess, ApplierService
 from streams.exporter import FigureExporter
 from streams.faust_app import build_faust_app, events_topic, use_worker_loop
-from streams.labels import AgencyLabels
+from streams.labels import agency_labels
 from streams.ownership import ConsumerRewinder, Ownership
 from streams.preflight import check_before_start
 from streams.queries import FigureReader
@@ -39,12 +39,7 @@ def create_app(settings: Settings) -> faust.App:
     load_calendar(settings.calendar_file)
     load_procedures(settings.procedures_file)
     catalogue = load_catalogue(settings.agencies_file)
-    labels = AgencyLabels(
-        redis,
-        settings.redis_prefix,
-        settings.agency_label_limit,
-        frozenset(a.code for a in catalogue) if settings.agencies_file is not None else None,
-    )
+    labels = agency_labels(settings, redis, catalogue)
     reader = FigureReader(
         redis, settings.redis_prefix, settings.events_topic, settings.event_partitions
     )

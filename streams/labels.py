@@ -2,7 +2,10 @@
 
 With a catalogue configured, its codes are the label values. Without one, the first
 `limit` codes ever seen (in a Redis sorted set shared by all workers, ordered by first
-sighting) are; every other code is reported as `other`. Redis and the API keep every code.
+sighting) are; every other code is reported as `other`. Redis keeps every code, and one
+agency's figures can be asked of the API by its code; the API's lists of agencies (`by=agency`,
+rankings) use the label values too, so that hostile codes cannot make a request read
+thousands of agencies.
 """
 
 from __future__ import annotations
@@ -10,10 +13,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
+from iocmon.config import Settings
+from iocmon.domain.agencies import AgencyCatalogue
 from iocmon.redis_connection import AsyncRedis
 from streams.keys import agency_labels_key
 
 FULL_FACTOR = 4
+OTHER_AGENCY = "other"
+"""The label value, and the API's row, of every agency code that is not a label value."""
 
 
 class AgencyLabels:
@@ -52,3 +59,16 @@ class AgencyLabels:
         if len(codes) < self._limit:
             self._full = False
         return frozenset(c.decode("utf-8") if isinstance(c, bytes) else c for c in codes)
+
+
+def agency_labels(
+    settings: Settings, redis: AsyncRedis, catalogue: AgencyCatalogue
+) -> AgencyLabels:
+    """The label values as configured: the catalogue's codes when one is given
+    (`IOCMON_AGENCIES_FILE`), else the first `IOCMON_AGENCY_LABEL_LIMIT` codes seen."""
+    return AgencyLabels(
+        redis,
+        settings.redis_prefix,
+        settings.agency_label_limit,
+        frozenset(a.code for a in catalogue) if settings.agencies_file is not None else None,
+    )

@@ -18,9 +18,9 @@ from prometheus_client.samples import Sample
 
 from iocmon.domain.agencies import Agency
 from iocmon.domain.figures import Figures
+from streams.labels import OTHER_AGENCY
 from streams.queries import Totals
 
-OTHER_AGENCY = "other"
 OUTCOMES = ("early", "on_time", "late", "withdrawn")
 
 disable_created_metrics()  # `_created` series double the exposition and no panel reads them

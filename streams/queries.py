@@ -202,6 +202,18 @@ class FigureReader:
         and `fold` to sum agencies into groups (the `agency` label values) as they are read."""
         return (await self.figures_by_agency_many([cover], now, open_states, fold))[0]
 
+    async def figures_of(
+        self, cover: Cover, now: datetime, agencies: Collection[str], rest: str
+    ) -> dict[str, Figures]:
+        """Figures of each of `agencies`, and of all the others summed under `rest`: the
+        open dossiers are read for these agencies only, so the cost of a request does not
+        grow with the agency codes ever sent."""
+        chosen = frozenset(agencies)
+        open_states = await self._open_folded(now, sorted(chosen), rest)
+        return await self.figures_by_agency(
+            cover, now, open_states, lambda a: a if a in chosen else rest
+        )
+
     async def figures_by_agency_many(
         self,
         covers: Sequence[Cover],

@@ -346,3 +346,30 @@ def test_a_worker_stopped_while_its_api_process_starts_exits_cleanly(
         time.sleep(0.05)
     started.process.send_signal(signal.SIGTERM)
     assert started.process.wait(30) == 0, started.log_path.read_text()[-3000:]
+
+
+def test_lists_of_agencies_name_the_label_values_and_sum_the_rest_as_other(
+    pipeline: Pipeline,
+) -> None:
+    """However many agency codes were sent, `by=agency` and rankings read the open dossiers
+    of the label values only (the first IOCMON_AGENCY_LABEL_LIMIT codes seen, or the
+    catalogue's), and report every other code in one `other` row."""
+    codes = ["AA", "BB", "CC", "DD", "EE"]
+    pipeline.send(*(
+        received(f"D-{code}", code, "2024-03-04T08:00:00", "2024-03-05T17:00:00")
+        for code in codes
+    ))  # fmt: skip
+    worker = pipeline.start_worker(IOCMON_AGENCY_LABEL_LIMIT="2")
+    pipeline.wait_caught_up()
+    status, body = get(worker, f"/api/v1/summary?{MARCH}&by=agency", token=None)
+    assert status == 200, body
+    rows = {r["agency"]: r for r in body["by_agency"]}
+    assert set(rows) == {"AA", "BB", "other"}
+    assert (rows["AA"]["received"], rows["other"]["received"]) == (1, 3)
+    assert rows["other"]["overdue"] == 3
+    assert body["received"] == 5  # the province's figures count every code
+    status, body = get(worker, f"/api/v1/rankings?{MARCH}&by=overdue", token=None)
+    assert status == 200, body
+    assert [(r["agency"], r["value"]) for r in body["items"]] == [
+        ("other", 3), ("BB", 1), ("AA", 1)
+    ]  # fmt: skip
