@@ -130,6 +130,6 @@ def _positive(name: str, raw: str | None, default: float) -> float:
 def _port(name: str, raw: str | None, default: int) -> int:
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) > 65535:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > 65535:
         raise ConfigError(f"{name}={raw!r} is not a port number (0 turns /metrics off)")
     return int(raw)

@@ -114,7 +114,7 @@ def _row(values: dict[str, str]) -> Procedure:
             f"procedure {code}: online_level {level!r} is not one of {', '.join(sorted(LEVELS))}"
         )
     days = values["processing_days"]
-    if not days.isdigit() or not 1 <= int(days) <= MAX_PROCESSING_DAYS:
+    if not (days.isascii() and days.isdigit()) or not 1 <= int(days) <= MAX_PROCESSING_DAYS:
         raise ValueError(
             f"procedure {code}: processing_days {days!r} must be a whole number of working "
             f"days from 1 to {MAX_PROCESSING_DAYS}"

@@ -60,6 +60,7 @@ def test_empty_values_mean_the_default() -> None:
         ("IOCMON_NOTIFY_RESEND_S", "0", "not a positive number"),
         ("IOCMON_NOTIFY_RESEND_S", "soon", "not a positive number"),
         ("IOCMON_NOTIFY_PORT", "70000", "not a port"),
+        ("IOCMON_NOTIFY_PORT", "²", "not a port"),
         ("IOCMON_NOTIFY_BACKOFF_MAX_S", "0.1", "below the first retry delay"),
     ],
 )

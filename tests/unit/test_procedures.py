@@ -83,6 +83,7 @@ def test_spreadsheet_exports_load(tmp_path: Path) -> None:
         ("1.002,Tên,land,Đất đai,online,3", "online_level 'online' is not one of"),
         ("1.002,Tên,land,Đất đai,full,0", "processing_days '0' must be a whole number"),
         ("1.002,Tên,land,Đất đai,full,2.5", "processing_days '2.5'"),
+        ("1.002,Tên,land,Đất đai,full,²", "processing_days '²' must be a whole number"),
         ("1.002,Tên, có phẩy,land,Đất đai,full,3", "containing a comma must be in double quotes"),
         ("1.001,Tên khác,land,Đất đai,full,3", "code 1.001 is already used at"),
         ("1.002,Tên,civil_status,Tư pháp - Hộ tịch,full,3", "one field, one name"),
