@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from kafka.errors import KafkaError
+from redis.exceptions import AuthenticationError, NoPermissionError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -86,6 +87,13 @@ def _waiting(service: str, call: Callable[[], T]) -> T:
     while True:
         try:
             return call()
+        except (AuthenticationError, NoPermissionError) as exc:
+            # a setting to fix, not a service still starting: waiting would not help
+            raise ConfigError(
+                f"{service} refused the login ({type(exc).__name__}): fix the user and "
+                "password in REDIS_URL (rediss://USER:PASSWORD@host:port/0) or the user's "
+                "ACL rules"
+            ) from None
         except (KafkaError, RedisConnectionError, RedisTimeoutError) as exc:
             if time.monotonic() > deadline:
                 raise ServiceNotAnswering(

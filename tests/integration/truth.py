@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.integration.harness import Worker, read_jsonl, sum_samples
 
@@ -75,5 +76,11 @@ def assert_figures_exact(workers: list[Worker], expected: Expected) -> None:
     assert body["open"] == body["on_track"] + body["due_soon"] + body["overdue"] + body["paused"]
 
     metric_ended, metric_open = metric_figures(workers)
-    assert metric_ended == expected.ended
-    assert metric_open == expected.open_by_agency
+    assert metric_ended == expected.ended, _difference(metric_ended, expected.ended)
+    assert metric_open == expected.open_by_agency, _difference(metric_open, expected.open_by_agency)
+
+
+def _difference(got: Counter[Any], wanted: Counter[Any]) -> str:
+    """What /metrics says beyond the truth and short of it (a bare Counter comparison of a
+    hundred agencies says nothing pytest can show)."""
+    return f"/metrics has more: {dict(got - wanted)}; less: {dict(wanted - got)}"
