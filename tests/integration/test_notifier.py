@@ -258,6 +258,23 @@ def firing(alertmanager_url: str, prefix: str) -> set[tuple[str, str]]:
     }
 
 
+def resent_since(
+    alertmanager_url: str, prefix: str, before: dict[tuple[str, str], datetime]
+) -> bool:
+    """Whether every alert in `before` (key -> its endsAt then) was sent again since: each
+    send moves its endsAt on. Checks the resends themselves, where a fixed wait past the
+    expiry would only hope that they kept up."""
+    now = ends_at(alertmanager_url, prefix)
+    return all(key in now and now[key] > ends for key, ends in before.items())
+
+
+def ends_at(alertmanager_url: str, prefix: str) -> dict[tuple[str, str], datetime]:
+    return {
+        (a["labels"]["alertname"], a["labels"]["dossier_id"]): datetime.fromisoformat(a["endsAt"])
+        for a in active_alerts(alertmanager_url, prefix)
+    }
+
+
 # -- the notifier ---------------------------------------------------------------------------
 
 
@@ -370,9 +387,10 @@ def test_alerts_fire_stay_active_and_resolve_on_cleared(
     assert late["annotations"]["overdue_days"] == "1"
     assert by_dossier[alerts.dossier(1)]["labels"]["severity"] == "warning"
 
-    # Alertmanager drops an alert 4 s (4 resend intervals) after it was last sent: these are
-    # still active 6 s later only because the notifier keeps sending them.
-    threading.Event().wait(6)
+    # Alertmanager drops an alert 4 s (4 resend intervals) after it was last sent: these stay
+    # active only because the notifier keeps sending them.
+    sent_once = ends_at(stack.alertmanager_url, alerts.name)
+    wait_for(lambda: resent_since(stack.alertmanager_url, alerts.name, sent_once), 30, "a resend")
     assert firing(stack.alertmanager_url, alerts.name) == expected
 
     alerts.produce(cleared(over2))
@@ -492,7 +510,13 @@ def test_two_notifiers_share_the_partitions_and_one_takes_over_from_the_other(
 
     assert first.stop() == 0
     wait_for(lambda: second.metric("iocmon_notify_active_alerts") == 12, 30, "the take-over")
-    threading.Event().wait(6)  # past the 4 s expiry of what the first one sent
+    # What the first one sent expires 4 s after its last send: the second sends it all again.
+    sent_by_first = ends_at(stack.alertmanager_url, alerts.name)
+    wait_for(
+        lambda: resent_since(stack.alertmanager_url, alerts.name, sent_by_first),
+        30,
+        "the second notifier to send every alert",
+    )
     assert firing(stack.alertmanager_url, alerts.name) == expected
     alerts.produce(cleared(fired[0]))
     wait_for(lambda: len(firing(stack.alertmanager_url, alerts.name)) == 11, 30, "the clear")
