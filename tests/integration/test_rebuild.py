@@ -223,6 +223,7 @@ def test_rebuild_after_all_keys_were_deleted_mid_stream_restores_every_figure(
     worker = pipeline.start_worker()
     pipeline.iocmon("replay", str(first))
     pipeline.wait_caught_up()
+    first_half = sum(pipeline.end_offsets().values())
 
     replay = subprocess.Popen(
         [sys.executable, "-m", "iocmon", "replay", str(second)],
@@ -232,7 +233,10 @@ def test_rebuild_after_all_keys_were_deleted_mid_stream_restores_every_figure(
         stderr=subprocess.STDOUT,
         text=True,
     )
-    time.sleep(0.5)
+    # Keys go while the second half streams in, whatever the machine's speed.
+    wait_for(
+        lambda: sum(pipeline.end_offsets().values()) > first_half, 60, "the second half to come"
+    )
     assert _delete_all_keys(pipeline) > 100
     # Memory for a few dozen states a partition: the folds are written and forgotten again
     # and again, and states come back from the new generation.
