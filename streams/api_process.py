@@ -7,8 +7,7 @@ asking such pages back to back held the intake back by seconds (event age p99 fr
 share of its own, at a lower priority than the intake (`API_NICENESS`): Faust's process only
 forwards each request over a pipe and sends back the JSON the API process encoded.
 
-If this process dies the worker stops with it, as with the applier: its supervisor starts
-both again.
+If this process dies the worker stops with it (`streams.child_process.ChildService`).
 """
 
 from __future__ import annotations
@@ -20,8 +19,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-import faust
-import mode
 import orjson
 
 from iocmon.config import Settings
@@ -30,10 +27,10 @@ from iocmon.domain.calendar import load_calendar
 from iocmon.domain.procedures import load_procedures
 from iocmon.redis_connection import async_redis
 from streams.api import Api
-from streams.child_process import LOG_FORMAT, spawn, stop
+from streams.child_process import LOG_FORMAT, ChildProcess
 from streams.labels import agency_labels
 from streams.queries import FigureReader
-from streams.rpc import PeerGone, PipeRpc
+from streams.rpc import PipeRpc
 
 log = logging.getLogger(__name__)
 
@@ -44,67 +41,17 @@ Answer = tuple[int, bytes]
 """HTTP status and the JSON body, encoded."""
 
 
-class ApiProcess:
+class ApiProcess(ChildProcess):
     """Faust's side: starts the API process and forwards requests to it."""
 
     def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._process: Any = None
-        self._rpc: PipeRpc | None = None
-        self._ready = asyncio.Event()
-        self._stopping = False
-
-    async def start(self) -> None:
-        self._process, here = spawn(run_api, self._settings, "iocmon-api")
-        self._rpc = PipeRpc(here, {}, "api")
-        self._rpc.start()
-        try:
-            await self._rpc.call("ready")
-        except PeerGone:
-            if self._stopping:  # the worker was stopped while this process started
-                return
-            raise
-        self._ready.set()
-        log.info("API process %d ready", self._process.pid)
+        super().__init__("API", run_api, settings)
 
     async def answer(
         self, route: str, path_values: tuple[str, ...], params: dict[str, str]
     ) -> Answer:
         """Redis errors come back as themselves (`streams.rpc`): the caller answers 503."""
-        await self._ready.wait()
-        assert self._rpc is not None
-        return await self._rpc.call("answer", route, path_values, params)  # type: ignore[no-any-return]
-
-    async def stopped(self) -> None:
-        await self._ready.wait()
-        assert self._rpc is not None
-        await self._rpc.closed.wait()
-
-    def stop(self) -> None:
-        self._stopping = True
-        stop(self._process)
-
-
-class ApiService(mode.Service):
-    """Starts and stops the API process with the Faust app; if it dies, so does the worker."""
-
-    def __init__(self, app: faust.App, process: ApiProcess, **kwargs: Any) -> None:
-        self._app = app
-        self._api = process
-        super().__init__(**kwargs)
-
-    async def on_start(self) -> None:
-        await self._api.start()
-
-    async def on_stop(self) -> None:
-        self._api.stop()
-
-    @mode.Service.task
-    async def _watch(self) -> None:
-        await self._api.stopped()
-        if not self.should_stop:
-            log.error("the API process stopped; stopping the worker (see the log above)")
-            await self._app.crash(RuntimeError("the API process stopped"))
+        return await self.call("answer", route, path_values, params)  # type: ignore[no-any-return]
 
 
 def run_api(conn: Any, settings: Settings) -> None:

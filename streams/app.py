@@ -15,8 +15,9 @@ from iocmon.domain.procedures import load_procedures
 from iocmon.redis_connection import async_redis
 from streams.agents.intake import Intake, register_intake
 from streams.agents.timers import register_timers
-from streams.api_process import ApiProcess, ApiService
-from streams.applier_process import ApplierProcess, ApplierService
+from streams.api_process import ApiProcess
+from streams.applier_process import ApplierProcess
+from streams.child_process import ChildService
 from streams.exporter import FigureExporter
 from streams.faust_app import build_faust_app, events_topic, use_worker_loop
 from streams.labels import agency_labels
@@ -48,12 +49,12 @@ def create_app(settings: Settings) -> faust.App:
     sinks = KafkaSinks(app, settings, {a.code: a.name for a in catalogue})
     ownership = Ownership(app, settings.events_topic)
     applier = ApplierProcess(settings, sinks, ConsumerRewinder(app, settings.events_topic))
-    app.service(ApplierService(app, applier))
+    app.service(ChildService(app, applier))
     intake = Intake(applier, labels, on_error=app.crash)
     register_intake(app, events_topic(app, settings), settings, intake)
     register_timers(app, settings, redis, exporter, applier, ownership)
     api = ApiProcess(settings)
-    app.service(ApiService(app, api))
+    app.service(ChildService(app, api))
     register_routes(app, settings, api, exporter, ownership.partitions, applier.metrics)
     return app
 

@@ -22,8 +22,6 @@ import os
 from collections.abc import Collection, Sequence
 from typing import Any
 
-import faust
-import mode
 from redis.exceptions import RedisError
 
 from iocmon.config import Settings
@@ -32,7 +30,7 @@ from iocmon.domain.batch import Record
 from iocmon.domain.calendar import load_calendar
 from iocmon.redis_connection import AsyncRedis, async_redis
 from streams import metrics
-from streams.child_process import LOG_FORMAT, spawn, stop
+from streams.child_process import LOG_FORMAT, ChildProcess
 from streams.collector import rare_collections
 from streams.intake import BatchApplier, Rewinder
 from streams.rpc import PipeRpc
@@ -47,90 +45,41 @@ connection half-open: the batch fails, is retried after a back-off, and the offs
 version fences make a script that ran after all a no-op the second time."""
 
 
-class ApplierProcess:
-    """Faust's side: starts the applier process and calls it as it would a `BatchApplier`."""
+class ApplierProcess(ChildProcess):
+    """Faust's side: starts the applier process and calls it as it would a `BatchApplier`.
+    Started before the agents, which hand it every batch."""
 
     def __init__(self, settings: Settings, sinks: KafkaSinks, rewinder: Rewinder) -> None:
-        self._settings = settings
-        self._sinks = sinks
-        self._rewinder = rewinder
-        self._process: Any = None
-        self._rpc: PipeRpc | None = None
-        self._ready = asyncio.Event()
-
-    async def start(self) -> None:
-        self._process, here = spawn(run_applier, self._settings, "iocmon-applier")
-        self._rpc = PipeRpc(here, {}, "applier")
-        self._rpc.serve(
-            dead_letters=self._sinks.dead_letters,
-            alerts=self._sinks.alerts,
-            earliest=self._rewinder.earliest,
-            seek=self._rewinder.seek,
+        super().__init__(
+            "applier",
+            run_applier,
+            settings,
+            {
+                "dead_letters": sinks.dead_letters,
+                "alerts": sinks.alerts,
+                "earliest": rewinder.earliest,
+                "seek": rewinder.seek,
+            },
         )
-        self._rpc.start()
-        await self._rpc.call("ready")
-        self._ready.set()
-        log.info("applier process %d ready", self._process.pid)
-
-    async def wait_ready(self) -> None:
-        await self._ready.wait()
-
-    async def stopped(self) -> None:
-        """Returns when the applier process has gone."""
-        await self._ready.wait()
-        assert self._rpc is not None
-        await self._rpc.closed.wait()
 
     def submit(self, partition: int, records: Sequence[Record]) -> asyncio.Future[list[str]]:
         """Hands the records over now (a partition's batches are applied in the order they
         were handed over); the future gives the agency codes of the dossiers they received."""
-        assert self._rpc is not None and self._ready.is_set(), "start() first"
         # Three lists pickle several times faster than a list of dataclasses.
         offsets = [r.offset for r in records]
         keys = [r.key for r in records]
         values = [r.value for r in records]
-        return self._rpc.request("apply", partition, offsets, keys, values)
+        return self.rpc.request("apply", partition, offsets, keys, values)
 
     async def check_alerts(self, partition: int, highwater: int | None) -> int:
-        return await self._call("check_alerts", partition, highwater)  # type: ignore[no-any-return]
+        return await self.call("check_alerts", partition, highwater)  # type: ignore[no-any-return]
 
     def forget_partitions(self, keep: Collection[int]) -> None:
-        if self._rpc is not None and self._ready.is_set():
-            self._rpc.notify("forget_partitions", sorted(keep))
+        if self.is_ready:  # else it has nothing to forget yet
+            self.rpc.notify("forget_partitions", sorted(keep))
 
     async def metrics(self) -> bytes:
-        return await self._call("metrics")  # type: ignore[no-any-return]
-
-    async def _call(self, name: str, *args: Any) -> Any:
-        await self._ready.wait()
-        assert self._rpc is not None
-        return await self._rpc.call(name, *args)
-
-    def stop(self) -> None:
-        stop(self._process)
-
-
-class ApplierService(mode.Service):
-    """Starts and stops the applier process with the Faust app; if it dies, so does the
-    worker (its supervisor starts both again; nothing unapplied was committed)."""
-
-    def __init__(self, app: faust.App, process: ApplierProcess, **kwargs: Any) -> None:
-        self._app = app
-        self._applier = process
-        super().__init__(**kwargs)
-
-    async def on_start(self) -> None:
-        await self._applier.start()  # before the agents: they hand it every batch
-
-    async def on_stop(self) -> None:
-        self._applier.stop()
-
-    @mode.Service.task
-    async def _watch(self) -> None:
-        await self._applier.stopped()
-        if not self.should_stop:
-            log.error("the applier process stopped; stopping the worker (see the log above)")
-            await self._app.crash(RuntimeError("the applier process stopped"))
+        return await self.call("metrics")  # type: ignore[no-any-return]
 
 
 def run_applier(conn: Any, settings: Settings) -> None:
