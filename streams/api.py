@@ -7,7 +7,6 @@ a message that says what is accepted.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,27 +14,26 @@ from typing import Any
 from iocmon.domain.agencies import AgencyCatalogue
 from iocmon.domain.buckets import Cover, cover, day_buckets
 from iocmon.domain.calendar import LOCAL_TZ, WorkingCalendar
-from iocmon.domain.events import MAX_ID_CHARS, RecordRejected, parse_timestamp
+from iocmon.domain.events import MAX_ID_CHARS
 from iocmon.domain.figures import Figures
 from iocmon.domain.judge import open_clock, open_state, overdue_days
-from iocmon.domain.periods import PeriodError, parse_period
 from iocmon.domain.procedures import ProcedureCatalogue
+from streams.api_params import (
+    RANGE_PARAMS,
+    BadParameter,
+    agency_param,
+    limit_param,
+    only,
+    parse_range,
+)
 from streams.labels import OTHER_AGENCY, AgencyLabels
 from streams.queries import FigureReader
 
-DEFAULT_PERIOD = timedelta(hours=24)
 DEFAULT_OVERDUE_LIMIT = 100
-MAX_OVERDUE_LIMIT = 1000
 MAX_SERIES_DAYS = 5 * 366 + 1
-EARLIEST_FIGURES = datetime(2000, 1, 1, tzinfo=LOCAL_TZ)
 RANKINGS = ("on_time_ratio", "overdue", "late", "progress_766")
 
 Response = tuple[int, dict[str, Any]]
-RANGE_PARAMS = frozenset({"from", "to", "period"})
-
-
-class BadParameter(ValueError):
-    """A query parameter that the API cannot use; the message says what it accepts."""
 
 
 class Api:
@@ -59,9 +57,9 @@ class Api:
     async def summary(self, params: Mapping[str, str], now: datetime) -> Response:
         """Figures for [from, to) or a calendar `period` (2024, 2024-H1, 2024-Q3, 2024-02)."""
         try:
-            _only(params, RANGE_PARAMS | {"agency", "by", "scope"})
-            start, end = _range(params, now)
-            agency = _agency(params)
+            only(params, RANGE_PARAMS | {"agency", "by", "scope"})
+            start, end = parse_range(params, now)
+            agency = agency_param(params)
             by = params.get("by")
             if by not in (None, "", "agency"):
                 raise BadParameter("'by' accepts only 'agency'")
@@ -101,9 +99,9 @@ class Api:
 
     async def overdue(self, params: Mapping[str, str], now: datetime) -> Response:
         try:
-            _only(params, {"agency", "limit"})
-            agency = _agency(params)
-            limit = _limit(params, DEFAULT_OVERDUE_LIMIT)
+            only(params, {"agency", "limit"})
+            agency = agency_param(params)
+            limit = limit_param(params, DEFAULT_OVERDUE_LIMIT)
         except BadParameter as exc:
             return 400, {"error": str(exc)}
         items = await self._reader.overdue(now, agency, limit)
@@ -115,8 +113,8 @@ class Api:
         """Agencies ranked by a figure: worst first by default (lowest on-time ratio,
         most overdue), which is what an operations center looks for."""
         try:
-            _only(params, RANGE_PARAMS | {"by", "limit", "order"})
-            start, end = _range(params, now)
+            only(params, RANGE_PARAMS | {"by", "limit", "order"})
+            start, end = parse_range(params, now)
             by = params.get("by") or "on_time_ratio"
             if by not in RANKINGS:
                 raise BadParameter(f"'by' must be one of: {', '.join(RANKINGS)}")
@@ -125,7 +123,7 @@ class Api:
             )
             if order not in ("asc", "desc"):
                 raise BadParameter("'order' must be 'asc' or 'desc'")
-            limit = _limit(params, 20)
+            limit = limit_param(params, 20)
         except BadParameter as exc:
             return 400, {"error": str(exc)}
         used = cover(start, end, now)
@@ -150,9 +148,9 @@ class Api:
     async def procedures(self, agency: str, params: Mapping[str, str], now: datetime) -> Response:
         """Per-procedure outcomes of one agency (counted by whole local days)."""
         try:
-            _only(params, RANGE_PARAMS)
-            _agency({"agency": agency})
-            start, end = _range(params, now)
+            only(params, RANGE_PARAMS)
+            agency_param({"agency": agency})
+            start, end = parse_range(params, now)
         except BadParameter as exc:
             return 400, {"error": str(exc)}
         # Day counters of procedures are rolled into months past the horizon (§3a).
@@ -173,9 +171,9 @@ class Api:
     async def series(self, params: Mapping[str, str], now: datetime) -> Response:
         """Daily figures (local days) for a period: for trends and reports."""
         try:
-            _only(params, RANGE_PARAMS | {"agency"})
-            start, end = _range(params, now, default=timedelta(days=30))
-            agency = _agency(params)
+            only(params, RANGE_PARAMS | {"agency"})
+            start, end = parse_range(params, now, default=timedelta(days=30))
+            agency = agency_param(params)
         except BadParameter as exc:
             return 400, {"error": str(exc)}
         if (end - start).days >= MAX_SERIES_DAYS:  # before building a bucket per day
@@ -267,77 +265,3 @@ def _local(seconds: float) -> datetime:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
-
-
-def _only(params: Mapping[str, str], accepted: set[str] | frozenset[str]) -> None:
-    unknown = sorted(set(params) - accepted)
-    if unknown:
-        raise BadParameter(
-            f"unknown parameter(s) {', '.join(unknown)}; accepted: {', '.join(sorted(accepted))}"
-        )
-
-
-def _range(
-    params: Mapping[str, str], now: datetime, default: timedelta = DEFAULT_PERIOD
-) -> tuple[datetime, datetime]:
-    if params.get("period"):
-        if params.get("from") or params.get("to"):
-            raise BadParameter("give either 'period' or 'from'/'to', not both")
-        try:
-            period = parse_period(params["period"])
-        except PeriodError as exc:
-            raise BadParameter(str(exc)) from None
-        return _within_figures(period.start, period.end, now)
-    start = _timestamp(params, "from") or now - default
-    end = _timestamp(params, "to") or now
-    if end <= start:
-        raise BadParameter("'to' must be later than 'from'")
-    return _within_figures(start, end, now)
-
-
-def _within_figures(start: datetime, end: datetime, now: datetime) -> tuple[datetime, datetime]:
-    """No figure is older than 2000 (CONTRACT §4 refuses such events) or later than a day
-    ahead. A range starting outside that is refused; one ending after the end of next year
-    (which keeps every current period whole) is read up to it, so `to=2100-01-01` still
-    means "everything". Either way a request reads at most ~340 month buckets."""
-    latest = datetime(now.astimezone(LOCAL_TZ).year + 2, 1, 1, tzinfo=LOCAL_TZ)
-    if start < EARLIEST_FIGURES or start >= latest:
-        raise BadParameter(
-            f"the range must start within {EARLIEST_FIGURES.date()} .. {latest.date()} "
-            "(local days): events before 2000 or more than a day ahead are refused, so no "
-            "figure exists outside it"
-        )
-    return start, min(end, latest)
-
-
-def _timestamp(params: Mapping[str, str], name: str) -> datetime | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return None
-    if re.search(r" \d{2}:\d{2}$", raw):
-        raw = raw[:-6] + "+" + raw[-5:]  # an unencoded '+' in a URL arrives as a space
-    try:
-        return parse_timestamp(name, raw)
-    except RecordRejected:
-        raise BadParameter(
-            f"'{name}' must be an RFC 3339 timestamp with offset, e.g. 2024-02-05T00:00:00+07:00"
-            " (in a URL, write + as %2B)"
-        ) from None
-
-
-def _agency(params: Mapping[str, str]) -> str | None:
-    raw = params.get("agency")
-    if raw is None or raw == "":
-        return None
-    if len(raw) > MAX_ID_CHARS:
-        raise BadParameter(f"'agency' is an agency code of at most {MAX_ID_CHARS} characters")
-    return raw
-
-
-def _limit(params: Mapping[str, str], default: int) -> int:
-    raw = params.get("limit")
-    if raw is None or raw == "":
-        return default
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_OVERDUE_LIMIT:
-        raise BadParameter(f"'limit' must be a whole number from 1 to {MAX_OVERDUE_LIMIT}")
-    return int(raw)

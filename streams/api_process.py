@@ -30,6 +30,7 @@ from streams.api import Api
 from streams.child_process import LOG_FORMAT, ChildProcess
 from streams.labels import agency_labels
 from streams.queries import FigureReader
+from streams.report_api import ReportApi
 from streams.rpc import PipeRpc
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def run_api(conn: Any, settings: Settings) -> None:
 Route = Callable[[tuple[str, ...], Mapping[str, str], datetime], Awaitable[tuple[int, Any]]]
 
 
-def routes(api: Api) -> dict[str, Route]:
+def routes(api: Api, report: ReportApi) -> dict[str, Route]:
     """The API's handlers by route name, each called with the path's values, the query
     parameters and the time of the request."""
 
@@ -78,6 +79,7 @@ def routes(api: Api) -> dict[str, Route]:
         "rankings": with_params(api.rankings),
         "series": with_params(api.series),
         "procedures": with_params(api.procedures),
+        "report": with_params(report.report),
         "dossier": lambda values, params, now: api.dossier(*values, now),
     }
 
@@ -90,15 +92,16 @@ async def _serve(conn: Any, settings: Settings) -> None:
         redis, settings.redis_prefix, settings.events_topic, settings.event_partitions
     )
     catalogue = load_catalogue(settings.agencies_file)
+    procedures = load_procedures(settings.procedures_file)
     api = Api(
         reader,
         catalogue,
         load_calendar(settings.calendar_file),
         settings.retention,
-        load_procedures(settings.procedures_file),
+        procedures,
         agency_labels(settings, redis, catalogue),
     )
-    handlers = routes(api)
+    handlers = routes(api, ReportApi(reader, catalogue, procedures, settings.retention))
 
     async def answer(route: str, path_values: tuple[str, ...], params: dict[str, str]) -> Answer:
         status, body = await handlers[route](path_values, params, settings.now())

@@ -35,9 +35,10 @@ class PartitionKeys:
         """Hash `agency|outcome` -> dossiers that ended in the bucket."""
         return f"{self.base}:ended:{bucket.name}"
 
-    def ended_by_procedure(self, bucket: Bucket) -> str:
-        """Hash `agency|procedure|outcome` -> dossiers that ended (no hourly buckets)."""
-        return f"{self.base}:ended-procedure:{bucket.name}"
+    def by_procedure(self, bucket: Bucket) -> str:
+        """Hash `agency|procedure|column` -> dossiers: the periodic report's counters
+        (`iocmon.domain.report`); hourly buckets hold only the two overdue columns."""
+        return f"{self.base}:procedure:{bucket.name}"
 
     def received(self, bucket: Bucket) -> str:
         """Hash `agency|channel|level` -> dossiers received in the bucket."""
@@ -122,8 +123,8 @@ class RolledKeys:
     def ended(self, bucket: Bucket) -> str:
         return f"{self.prefix}:rolled:{self.topic}:ended:{bucket.name}"
 
-    def ended_by_procedure(self, bucket: Bucket) -> str:
-        return f"{self.prefix}:rolled:{self.topic}:ended-procedure:{bucket.name}"
+    def by_procedure(self, bucket: Bucket) -> str:
+        return f"{self.prefix}:rolled:{self.topic}:procedure:{bucket.name}"
 
     def received(self, bucket: Bucket) -> str:
         return f"{self.prefix}:rolled:{self.topic}:received:{bucket.name}"
@@ -147,18 +148,18 @@ def open_count_fields(entry: OpenEntry) -> tuple[str, ...]:
     return fields
 
 
-def procedure_field(agency: str, procedure: str, outcome: str) -> str:
-    """The field of one agency's procedure outcome in an `ended_by_procedure` hash.
+def procedure_field(agency: str, procedure: str, column: str) -> str:
+    """The field of one agency's procedure column in a `by_procedure` hash.
 
     Both codes may contain '|' (the contract allows any 1–64 characters), so the procedure is
     escaped and the field splits unambiguously from the right; codes without '%' or '|' are
     stored as they are.
     """
     escaped = procedure.replace("%", "%25").replace("|", "%7C")
-    return f"{agency}|{escaped}|{outcome}"
+    return f"{agency}|{escaped}|{column}"
 
 
 def parse_procedure_field(field: str) -> tuple[str, str, str]:
-    """(agency, procedure, outcome) of a `procedure_field`."""
+    """(agency, procedure, column) of a `procedure_field`."""
     agency, escaped, outcome = field.rsplit("|", 2)
     return agency, escaped.replace("%7C", "|").replace("%25", "%"), outcome

@@ -33,10 +33,9 @@ DAY_KINDS: tuple[Kind, ...] = (
     (PartitionKeys.ended, RolledKeys.ended),
     (PartitionKeys.received, RolledKeys.received),
 )
-MONTH_KINDS: tuple[Kind, ...] = (
-    *DAY_KINDS,
-    (PartitionKeys.ended_by_procedure, RolledKeys.ended_by_procedure),
-)
+PROCEDURE_KIND: Kind = (PartitionKeys.by_procedure, RolledKeys.by_procedure)
+"""Per-procedure counters: days are deleted past the horizon (months hold them), months rolled."""
+MONTH_KINDS: tuple[Kind, ...] = (*DAY_KINDS, PROCEDURE_KIND)
 
 
 def kinds_of(bucket: Bucket) -> tuple[Kind, ...]:

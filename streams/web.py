@@ -94,6 +94,7 @@ def register_routes(
     route("/api/v1/rankings", "rankings")
     route("/api/v1/series", "series")
     route("/api/v1/agencies/{agency}/procedures", "procedures")
+    route("/api/v1/report", "report")
     route("/api/v1/dossiers/{dossier_id}", "dossier")
     route("/api/v1/openapi.json", "openapi")
 

@@ -48,8 +48,10 @@ def plan_writes(k: PartitionKeys, plan: BatchPlan) -> Writes:
         w.counts[k.ended(bucket)][f"{agency}|{outcome}"] += n
         buckets.add(bucket)
         agencies.add(agency)
-    for (bucket, agency, procedure, outcome), n in plan.ended_by_procedure.items():
-        w.counts[k.ended_by_procedure(bucket)][procedure_field(agency, procedure, outcome)] += n
+    for (bucket, agency, procedure, column), n in plan.by_procedure.items():
+        if not n:  # a dossier's overdue instant moved out of a bucket and back
+            continue
+        w.counts[k.by_procedure(bucket)][procedure_field(agency, procedure, column)] += n
         if bucket.resolution == "d":
             w.zadd[k.procedure_days][bucket.id] = bucket_start(bucket)
         buckets.add(bucket)

@@ -28,6 +28,12 @@ from iocmon.domain.calendar import WorkingCalendar
 from iocmon.domain.events import Event, RecordRejected, RejectReason, parse_record
 from iocmon.domain.judge import OpenClock, open_clock
 from iocmon.domain.lifecycle import DossierState, Ended, Ignored, Received, apply_event
+from iocmon.domain.report import (
+    BECAME_OVERDUE,
+    ENDED_OVERDUE,
+    overdue_buckets,
+    received_column,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +69,10 @@ class BatchPlan:
     index_before: dict[str, OpenEntry | None] = field(default_factory=dict)
     index_after: dict[str, OpenEntry | None] = field(default_factory=dict)
     ended: Counter[tuple[Bucket, str, str]] = field(default_factory=Counter)
-    ended_by_procedure: Counter[tuple[Bucket, str, str, str]] = field(default_factory=Counter)
-    """(bucket, agency, procedure, outcome), in day, month and all-time buckets only."""
+    by_procedure: Counter[tuple[Bucket, str, str, str]] = field(default_factory=Counter)
+    """(bucket, agency, procedure, column): the periodic report's counters (`domain.report`):
+    outcomes and receipts in day, month and all-time buckets; becoming overdue and ending
+    overdue in hour buckets too, so that the report of a running period splits at the hour."""
     received: Counter[tuple[Bucket, str, str, str]] = field(default_factory=Counter)
     events: Counter[str] = field(default_factory=Counter)
     ignored: Counter[str] = field(default_factory=Counter)
@@ -232,21 +240,38 @@ class Fold:
             return
         if dossier_id not in self._before:
             self._before[dossier_id] = self.states[dossier_id]
-        self.states[dossier_id] = transition.state
+        after = transition.state
+        self.states[dossier_id] = after
         plan.events[item.type.value] += 1
         plan.alerts.extend(transition.clears)
+        by_procedure = plan.by_procedure
         if isinstance(effect, Received):
+            procedure = after.procedure or ""
+            column = received_column(effect.channel)
             for bucket in buckets_of(effect.at):
                 plan.received[(bucket, effect.agency, effect.channel, effect.level)] += 1
+                if bucket.resolution != "h":
+                    by_procedure[(bucket, effect.agency, procedure, column)] += 1
         elif isinstance(effect, Ended):
-            procedure = transition.state.procedure or ""
+            procedure = after.procedure or ""
             agency, outcome = effect.agency, effect.outcome.value
             buckets = buckets_of(effect.at)
             for bucket in buckets:
                 plan.ended[(bucket, agency, outcome)] += 1
                 if bucket.resolution != "h":
-                    plan.ended_by_procedure[(bucket, agency, procedure, outcome)] += 1
+                    by_procedure[(bucket, agency, procedure, outcome)] += 1
+                if after.overdue_from is not None:
+                    by_procedure[(bucket, agency, procedure, ENDED_OVERDUE)] += 1
             plan.ended_on.append((buckets[1].id, dossier_id))
+        before_overdue = None if state is None else state.overdue_from
+        if before_overdue != after.overdue_from:
+            agency, procedure = after.agency or "", after.procedure or ""
+            if before_overdue is not None:
+                for bucket in overdue_buckets(before_overdue):
+                    by_procedure[(bucket, agency, procedure, BECAME_OVERDUE)] -= 1
+            if after.overdue_from is not None:
+                for bucket in overdue_buckets(after.overdue_from):
+                    by_procedure[(bucket, agency, procedure, BECAME_OVERDUE)] += 1
 
     def _reject(self, dead: DeadLetter) -> None:
         self._plan.rejected[dead.reason] += 1

@@ -67,10 +67,16 @@ def open_clock(due_at: datetime, paused_s: float, calendar: WorkingCalendar) -> 
     depends only on the instant `due_at` names, so equal instants may share an entry.
     """
     due = local_date(due_at)
-    pause = timedelta(seconds=paused_s)
-    overdue_from = _local_midnight(due + timedelta(days=1)) + pause
-    due_soon_from = _local_midnight(calendar.previous_working_day(due)) + pause
-    return OpenClock(due_soon_from=due_soon_from, overdue_from=overdue_from)
+    due_soon_from = _local_midnight(calendar.previous_working_day(due)) + timedelta(
+        seconds=paused_s
+    )
+    return OpenClock(due_soon_from=due_soon_from, overdue_from=overdue_instant(due_at, paused_s))
+
+
+def overdue_instant(due_at: datetime, paused_s: float) -> datetime:
+    """When an unpaused dossier with `paused_s` of pauses behind it becomes overdue:
+    date(T - paused) > date(due) holds from the local midnight after the due date + paused."""
+    return _local_midnight(local_date(due_at) + timedelta(days=1)) + timedelta(seconds=paused_s)
 
 
 def open_state(clock: OpenClock | None, now: datetime) -> OpenState:

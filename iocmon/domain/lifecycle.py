@@ -17,7 +17,7 @@ from typing import Any, Literal
 from iocmon.domain.alerts import Alert, clearing
 from iocmon.domain.calendar import WorkingCalendar, due_at_from_processing_days
 from iocmon.domain.events import Event, EventType, RecordRejected, RejectReason
-from iocmon.domain.judge import Outcome, judge_outcome
+from iocmon.domain.judge import Outcome, judge_outcome, overdue_instant
 
 Status = Literal["submitted", "rejected_at_intake", "open", "ended"]
 HistoryEntry = tuple[str, str, float, str]
@@ -72,6 +72,12 @@ class DossierState:
     """Ids of the alerts emitted for the current appointment and not yet cleared."""
     older_ids: bytes = b""
     """Digests (`id_digest`) of the event ids that left `history`, for deduplication."""
+    overdue_from: datetime | None = None
+    """When the dossier became, or will become, overdue as far as the events known say
+    (CONTRACT §6's `open_overdue` counts it from then); None while a pause that began before
+    that instant holds it, and for one that ended before it. Set at receipt, moved by a
+    pause or resume before it, and fixed once passed: a dossier overdue when its pause began
+    stays overdue (§3), so a pause after it changes nothing."""
 
     @property
     def event_count(self) -> int:
@@ -271,6 +277,7 @@ def _before_receipt(event: Event, calendar: WorkingCalendar) -> Transition:
         received_at=event.at,
         due_at=due_at,
         alert_due_at=due_at,
+        overdue_from=overdue_instant(due_at, 0.0),
     )
     return Transition(opened, Received(event.agency, event.channel, event.level, event.at))
 
@@ -282,23 +289,30 @@ def _while_open(state: DossierState, event: Event) -> Transition:
     if kind in PAUSE_TYPES:
         # A second request while already paused extends the same pause, but a second
         # supplementation request still counts towards the "more than one ⇒ late" rule.
+        overdue_from = state.overdue_from
+        if state.pause_started_at is None and not _reached(overdue_from, event.at):
+            overdue_from = None
         return Transition(
             evolve(
                 state,
                 supplement_requests=state.supplement_requests
                 + (kind is EventType.SUPPLEMENT_REQUESTED),
                 pause_started_at=state.pause_started_at or event.at,
+                overdue_from=overdue_from,
             ),
             Informational(),
         )
     if kind is EventType.RESUMED:
         if state.pause_started_at is None:
             return Transition(state, Ignored(IgnoreReason.NOT_PAUSED))
+        assert state.due_at is not None
+        paused_s = state.paused_s + _seconds_between(state.pause_started_at, event.at)
         return Transition(
             evolve(
                 state,
-                paused_s=state.paused_s + _seconds_between(state.pause_started_at, event.at),
+                paused_s=paused_s,
                 pause_started_at=None,
+                overdue_from=state.overdue_from or overdue_instant(state.due_at, paused_s),
             ),
             Informational(),
         )
@@ -337,10 +351,16 @@ def _end(state: DossierState, event: Event) -> Transition:
         ended_at=event.at,
         outcome=outcome,
         alerted=(),
+        overdue_from=state.overdue_from if _reached(state.overdue_from, event.at) else None,
     )
     return Transition(
         ended, Ended(state.agency, outcome, event.at), clears=_clears(state, event.at)
     )
+
+
+def _reached(overdue_from: datetime | None, at: datetime) -> bool:
+    """Whether a dossier overdue from `overdue_from` is overdue at `at`."""
+    return overdue_from is not None and overdue_from <= at
 
 
 def _clears(state: DossierState, at: datetime) -> tuple[Alert, ...]:

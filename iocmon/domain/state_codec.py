@@ -20,10 +20,11 @@ import orjson
 from iocmon.domain.alerts import AlertKind, alert_id
 from iocmon.domain.calendar import LOCAL_TZ
 from iocmon.domain.events import EventType
-from iocmon.domain.judge import Outcome
-from iocmon.domain.lifecycle import EFFECT_LABELS, DossierState, Status
+from iocmon.domain.judge import Outcome, overdue_instant
+from iocmon.domain.lifecycle import EFFECT_LABELS, DossierState, Status, evolve
 
 FORMAT = 2
+_SLOTS = 19
 _STATUSES: tuple[Status, ...] = ("submitted", "rejected_at_intake", "open", "ended")
 _STATUS_CODE = {s: i for i, s in enumerate(_STATUSES)}
 _CHANNELS = ("counter", "online", "postal")
@@ -65,6 +66,7 @@ def encode_state(state: DossierState) -> bytes:
         _alerted(state),
         state.handler,
         base64.b64encode(state.older_ids).decode() if state.older_ids else None,
+        None if state.overdue_from == _usual(state) else _epoch(state.overdue_from),
     ]
     while slots[-1] is None or slots[-1] == 0:
         slots.pop()
@@ -78,7 +80,7 @@ def decode_state(dossier_id: str, blob: bytes | str) -> DossierState:
             return _legacy(doc)
         if not isinstance(doc, list) or not doc or doc[0] != FORMAT:
             raise StateDecodeError(f"unknown state format {doc[0] if doc else None!r}")
-        return _decode(dossier_id, doc + [None] * (18 - len(doc)))
+        return _decode(dossier_id, doc + [None] * (_SLOTS - len(doc)))
     except (orjson.JSONDecodeError, TypeError, IndexError, KeyError, ValueError) as exc:
         if isinstance(exc, StateDecodeError):
             raise
@@ -86,11 +88,14 @@ def decode_state(dossier_id: str, blob: bytes | str) -> DossierState:
 
 
 def _decode(d: str, s: list[Any]) -> DossierState:
+    status = _STATUSES[s[1]]
     due_at = _time(s[8])
     alert_due_at = due_at if s[9] is None else _time(s[9])
+    paused_s = float(s[10] or 0)
+    pause_started_at = _time(s[11])
     return DossierState(
         dossier_id=d,
-        status=_STATUSES[s[1]],
+        status=status,
         history=tuple(
             (_long_id(d, e), _TYPES[t], float(at), EFFECT_LABELS[x]) for e, t, at, x in s[2]
         ),
@@ -101,15 +106,32 @@ def _decode(d: str, s: list[Any]) -> DossierState:
         received_at=_time(s[7]),
         due_at=due_at,
         alert_due_at=alert_due_at,
-        paused_s=float(s[10] or 0),
-        pause_started_at=_time(s[11]),
+        paused_s=paused_s,
+        pause_started_at=pause_started_at,
         supplement_requests=s[12] or 0,
         ended_at=_time(s[13]),
         outcome=_OUTCOMES[s[14] - 1] if s[14] else None,
         alerted=_alert_ids(d, alert_due_at, s[15]),
         handler=s[16],
         older_ids=base64.b64decode(s[17]) if s[17] else b"",
+        overdue_from=(
+            _usual_overdue_from(status, due_at, paused_s, pause_started_at)
+            if s[18] is None
+            else _time(s[18])
+        ),
     )
+
+
+def _usual_overdue_from(
+    status: Status, due_at: datetime | None, paused_s: float, pause_started_at: datetime | None
+) -> datetime | None:
+    """`overdue_from` as the rest of an open, unpaused dossier's state says (its due date
+    and pauses). It is that but after a pause that began once the dossier was overdue, and
+    is stored only then, so most states spend no bytes on it; states written before it
+    existed read as this too."""
+    if status != "open" or pause_started_at is not None or due_at is None:
+        return None
+    return overdue_instant(due_at, paused_s)
 
 
 def _legacy(doc: dict[str, Any]) -> DossierState:
@@ -125,7 +147,12 @@ def _legacy(doc: dict[str, Any]) -> DossierState:
     values["alerted"] = tuple(values.get("alerted", ()))
     if "outcome" in values:
         values["outcome"] = Outcome(values["outcome"])
-    return DossierState(**values)
+    state = DossierState(**values)
+    return evolve(state, overdue_from=_usual(state))
+
+
+def _usual(state: DossierState) -> datetime | None:
+    return _usual_overdue_from(state.status, state.due_at, state.paused_s, state.pause_started_at)
 
 
 def _short_id(dossier_id: str, event_id: str) -> str:

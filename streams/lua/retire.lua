@@ -19,7 +19,7 @@ local base, limit = ARGV[1], tonumber(ARGV[6])
 local left = limit
 local hours = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2], 'LIMIT', 0, left)
 for _, h in ipairs(hours) do
-  redis.call('DEL', base .. ':ended:h:' .. h, base .. ':received:h:' .. h)
+  redis.call('DEL', base .. ':ended:h:' .. h, base .. ':received:h:' .. h, base .. ':procedure:h:' .. h)
   redis.call('ZREM', KEYS[1], h)
 end
 left = left - #hours
@@ -27,7 +27,7 @@ local days = {}
 if left > 0 then
   days = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[3], 'LIMIT', 0, left)
   for _, d in ipairs(days) do
-    redis.call('DEL', base .. ':ended-procedure:d:' .. d)
+    redis.call('DEL', base .. ':procedure:d:' .. d)
     redis.call('ZREM', KEYS[2], d)
   end
   left = left - #days

@@ -145,8 +145,8 @@ def test_rolled_figures_read_the_same_and_each_partition_counts_once(stack: Stac
         for p in range(PARTITIONS):
             await store.retire(p, max(later, stream_times[p]), HORIZON)
         assert await _figures(reader) == before
-        assert not await client.exists(store.keys(0).ended_by_procedure(month))
-        assert Counter(await client.hkeys(rolled.ended_by_procedure(month)))[b"@2"] == 1
+        assert not await client.exists(store.keys(0).by_procedure(month))
+        assert Counter(await client.hkeys(rolled.by_procedure(month)))[b"@2"] == 1
         await client.aclose()
 
     asyncio.run(scenario())

@@ -184,7 +184,7 @@ def add_up(plans: list[BatchPlan]) -> tuple[dict[str, object], Counter[object]]:
             else:
                 index[dossier_id] = after
         for name, counter in (("ended", plan.ended), ("received", plan.received),
-                              ("by_procedure", plan.ended_by_procedure), ("events", plan.events),
+                              ("by_procedure", plan.by_procedure), ("events", plan.events),
                               ("ignored", plan.ignored), ("rejected", plan.rejected)):  # fmt: skip
             totals.update({(name, k): n for k, n in counter.items()})
     return {**states, **{f"index:{d}": e for d, e in index.items()}}, totals

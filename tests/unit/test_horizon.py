@@ -83,7 +83,7 @@ def judge(
         )
         states.update(plan.states)
         stream_time = plan.stream_time
-        for counter in (plan.ended, plan.received, plan.ended_by_procedure):
+        for counter in (plan.ended, plan.received, plan.by_procedure):
             totals.update({("c", *key): n for key, n in counter.items()})
         totals.update({("events", k): n for k, n in plan.events.items()})
         totals.update({("ignored", k): n for k, n in plan.ignored.items()})

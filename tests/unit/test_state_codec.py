@@ -64,6 +64,25 @@ def test_an_ended_dossier_with_pauses_round_trips() -> None:
     assert round_trip(state).history == state.history
 
 
+def test_when_a_dossier_became_overdue_survives_a_pause_after_it_and_costs_nothing_else() -> None:
+    opened = fold(received())  # due 11 March: overdue from the 12th
+    assert round_trip(opened).overdue_from == at("2024-03-12T00:00:00")
+    paused = fold(received(), event(2, EventType.FEE_REQUESTED, "2024-03-15T10:00:00"))
+    resumed = fold(
+        received(),
+        event(2, EventType.FEE_REQUESTED, "2024-03-15T10:00:00"),
+        event(3, EventType.RESUMED, "2024-03-18T10:00:00"),
+    )
+    late = fold(received(), event(2, EventType.RESOLVED, "2024-03-13T10:00:00"))
+    for state in (paused, resumed, late):
+        assert state.overdue_from == at("2024-03-12T00:00:00")
+        assert round_trip(state) == state
+    in_time = fold(received(), event(2, EventType.RESOLVED, "2024-03-08T10:00:00"))
+    assert in_time.overdue_from is None and round_trip(in_time) == in_time
+    assert len(orjson.loads(encode_state(opened))) < 19  # derived from the due date
+    assert len(orjson.loads(encode_state(resumed))) == 19  # stored: the pause moved nothing
+
+
 def test_alerts_of_the_current_appointment_are_two_bits_and_come_back_as_ids() -> None:
     state = fold(received())
     assert state.due_at is not None
