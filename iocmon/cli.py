@@ -25,6 +25,7 @@ class _Lazy(click.Group):
         "live": ("iocmon.console.live", "live_command"),
         "status": ("iocmon.console.status", "status_command"),
         "overdue": ("iocmon.console.overdue", "overdue_command"),
+        "report": ("iocmon.console.report", "report_command"),
         "dossier": ("iocmon.console.dossier", "dossier_command"),
         "doctor": ("iocmon.console.doctor", "doctor_command"),
         "topics": ("iocmon.console.topics", "topics_command"),

@@ -8,4 +8,6 @@ Redis and Prometheus, and they import those clients when run, so `iocmon --help`
     status / live   wall.py (frame) + status.py (loop)     overdue    overdue.py
     dossier         dossier.py                              doctor     doctor.py
     topics          topics.py
+    report          report.py (command) + report_doc.py (the answer, read once),
+                    report_labels.py, report_render.py (table, CSV), report_xlsx.py
 """

@@ -31,3 +31,7 @@ class ApiError(ConsoleError):
 
 class NotFound(ApiError):
     """The worker knows no such thing (HTTP 404 with a JSON error)."""
+
+
+class MalformedAnswer(ConsoleError):
+    """The worker answered JSON, but without what the command reads (another version?)."""
