@@ -81,7 +81,7 @@ class ReportApi:
             "from": request.start.isoformat(),
             "to": request.end.isoformat(),
             "by": request.by,
-            "period": params.get("period") or None,
+            "period": request.period,
             "agency": request.agency,
             "scope": request.scope,
             "produced_at": now.isoformat(),
@@ -94,11 +94,12 @@ class ReportApi:
         }
 
     def _request(self, params: Mapping[str, str], now: datetime) -> _Request:
-        if params.get("period") or params.get("from") or params.get("to"):
+        period = params.get("period") or None
+        if period or params.get("from") or params.get("to"):
             start, end = parse_range(params, now)
         else:
             month = current_period("month", now)
-            start, end = month.start, month.end
+            period, start, end = month.name, month.start, month.end
         by = params.get("by") or "agency"
         if by not in BY:
             raise BadParameter("'by' is 'agency' or 'field'")
@@ -131,6 +132,7 @@ class ReportApi:
             if scope == "tree":
                 units.update(a.code for a in self._agencies.descendants(agency))
         return _Request(
+            period=period,
             start=start,
             end=end,
             by=by,
@@ -163,6 +165,8 @@ class ReportApi:
 
 @dataclass(frozen=True, slots=True)
 class _Request:
+    period: str | None
+    """The calendar period asked for (this month by default); None for from/to."""
     start: datetime
     end: datetime
     by: str

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from hypothesis import given, settings
 
+from iocmon.console.report_doc import COLUMNS as CONSOLE_COLUMNS
 from iocmon.domain.batch import Fold, Record, decode_batch
 from iocmon.domain.buckets import bucket_end
 from iocmon.domain.calendar import LOCAL_TZ, load_calendar
@@ -201,3 +202,9 @@ def test_rows_group_by_the_key_given_and_keep_only_what_is_asked() -> None:
     }
     only_b = report_rows(counts, lambda agency, _: agency, keep=lambda agency, _: agency == "B")
     assert only_b == {"B": ReportRow(received_direct=1, early=1)}
+
+
+def test_the_console_keeps_the_columns_in_the_report_s_order() -> None:
+    """The console keeps its own copy (importing the domain would load the calendar's
+    holidays into every console command); it must be the same."""
+    assert CONSOLE_COLUMNS == COLUMNS
