@@ -28,6 +28,7 @@ from iocmon.config import Settings
 from iocmon.domain.alerts import AlertPolicy
 from iocmon.domain.batch import Record
 from iocmon.domain.calendar import load_calendar
+from iocmon.domain.procedures import field_keys, load_procedures
 from iocmon.redis_connection import AsyncRedis, async_redis
 from streams import metrics
 from streams.child_process import LOG_FORMAT, ChildProcess
@@ -106,6 +107,7 @@ async def _serve(conn: Any, settings: Settings) -> None:
         horizon=settings.retention,
         policy=AlertPolicy(settings.alert_due_soon_share or None),
         alert_max_age_s=settings.alert_max_event_age_s,
+        field_of=field_keys(load_procedures(settings.procedures_file)),
     )
 
     async def apply(

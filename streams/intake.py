@@ -25,11 +25,13 @@ from iocmon.domain.alerts import DEFAULT_POLICY, Alert, AlertPolicy
 from iocmon.domain.batch import (
     BatchPlan,
     DeadLetter,
+    FieldOf,
     Record,
     decode_batch,
     dossier_ids,
     plan_alert_check,
     plan_batch,
+    unknown_field,
 )
 from iocmon.domain.calendar import WorkingCalendar
 from iocmon.domain.lifecycle import DossierState
@@ -136,6 +138,7 @@ class BatchApplier:
         policy: AlertPolicy = DEFAULT_POLICY,
         backoff: Backoff = DEFAULT_BACKOFF,
         alert_max_age_s: float = 300.0,
+        field_of: FieldOf = unknown_field,
     ) -> None:
         self._store = store
         self._calendar = calendar
@@ -146,6 +149,7 @@ class BatchApplier:
         self._backoff = backoff
         self._rewinder = rewinder
         self._horizon = horizon
+        self._field_of = field_of
         self._alert_max_age_s = alert_max_age_s
         self._last_rewind: dict[int, float] = {}
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -349,6 +353,7 @@ class BatchApplier:
             self._horizon,
             memory.stream_time,
             recalled.unreadable,
+            self._field_of,
         )
         self._quarantine.judging_failed(partition, plan.dead_letters)
         await self._send_ahead(partition, plan)

@@ -36,9 +36,13 @@ class PartitionKeys:
         return f"{self.base}:ended:{bucket.name}"
 
     def by_procedure(self, bucket: Bucket) -> str:
-        """Hash `agency|procedure|column` -> dossiers: the periodic report's counters
-        (`iocmon.domain.report`); hourly buckets hold only the two overdue columns."""
+        """Hash `agency|procedure|outcome` -> dossiers that ended (no hourly buckets)."""
         return f"{self.base}:procedure:{bucket.name}"
+
+    def report(self, bucket: Bucket) -> str:
+        """Hash `agency|field|column` -> dossiers: the periodic report's counters
+        (`iocmon.domain.report`); hourly buckets hold only the dossiers becoming overdue."""
+        return f"{self.base}:report:{bucket.name}"
 
     def received(self, bucket: Bucket) -> str:
         """Hash `agency|channel|level` -> dossiers received in the bucket."""
@@ -93,7 +97,8 @@ class PartitionKeys:
 
     @property
     def procedure_days(self) -> str:
-        """Sorted set of the days with per-procedure day counters, scored by the day's start."""
+        """Sorted set of the days with per-procedure or report day counters, scored by the
+        day's start: deleted past the horizon, the months hold them."""
         return f"{self.base}:procedure-days"
 
     @property
@@ -126,6 +131,9 @@ class RolledKeys:
     def by_procedure(self, bucket: Bucket) -> str:
         return f"{self.prefix}:rolled:{self.topic}:procedure:{bucket.name}"
 
+    def report(self, bucket: Bucket) -> str:
+        return f"{self.prefix}:rolled:{self.topic}:report:{bucket.name}"
+
     def received(self, bucket: Bucket) -> str:
         return f"{self.prefix}:rolled:{self.topic}:received:{bucket.name}"
 
@@ -149,7 +157,8 @@ def open_count_fields(entry: OpenEntry) -> tuple[str, ...]:
 
 
 def procedure_field(agency: str, procedure: str, column: str) -> str:
-    """The field of one agency's procedure column in a `by_procedure` hash.
+    """The field of one agency's procedure column in a `by_procedure` or `report` hash
+    (where the procedure's place holds a field key).
 
     Both codes may contain '|' (the contract allows any 1–64 characters), so the procedure is
     escaped and the field splits unambiguously from the right; codes without '%' or '|' are

@@ -18,16 +18,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from iocmon.domain.buckets import ALL_TIME, ROLLED_RESOLUTIONS, Bucket, Cover
+from iocmon.domain.buckets import ALL_TIME, ROLLED_RESOLUTIONS, Bucket, Cover, SignedCover
 from iocmon.domain.figures import Figures
 from iocmon.domain.judge import OpenState, overdue_days
 from iocmon.domain.lifecycle import DossierState
-from iocmon.domain.report import OUTCOME_COLUMNS
 from iocmon.domain.state_codec import StateDecodeError, decode_state
 from iocmon.redis_connection import AsyncRedis
 from streams.generations import MAX_HOPS, Generations
 from streams.keys import PartitionKeys, RolledKeys, parse_procedure_field, rolled_member
-from streams.rollup import DAY_KINDS, PROCEDURE_KIND, Kind
+from streams.rollup import DAY_KINDS, PROCEDURE_KIND, REPORT_KIND, Kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,22 +281,29 @@ class FigureReader:
     async def procedures(self, cover: Cover, agency: str) -> dict[str, Counter[str]]:
         """Outcomes per procedure of one agency's dossiers that ended in the cover."""
         out: dict[str, Counter[str]] = {}
-        for (owner, procedure, column), n in (await self.by_procedure([cover]))[0].items():
-            if owner == agency and column in OUTCOME_COLUMNS:
-                out.setdefault(procedure, Counter())[column] += n
+        for (counts,) in await self._counters(await self._keys(), cover.buckets, (PROCEDURE_KIND,)):
+            for field, n in counts.items():
+                owner, procedure, outcome = parse_procedure_field(field)
+                if owner == agency:
+                    out.setdefault(procedure, Counter())[outcome] += n
         return out
 
-    async def by_procedure(self, covers: Sequence[Cover]) -> list[Counter[tuple[str, str, str]]]:
-        """The per-procedure counters (`iocmon.domain.report`), (agency, procedure, column)
-        -> count summed over each cover, every bucket read once."""
-        buckets = list(dict.fromkeys(b for c in covers for b in c.buckets))
-        counted = await self._counters(await self._keys(), buckets, (PROCEDURE_KIND,))
+    async def report_counts(
+        self, sums: Sequence[SignedCover]
+    ) -> list[Counter[tuple[str, str, str]]]:
+        """The report's counters (`iocmon.domain.report`), (agency, field, column) -> count,
+        summed over each signed cover, every bucket read once."""
+        buckets = list(dict.fromkeys(b for signed in sums for b, _ in signed))
+        counted = await self._counters(await self._keys(), buckets, (REPORT_KIND,))
         by_bucket = {bucket: counts for bucket, (counts,) in zip(buckets, counted, strict=True)}
         out = []
-        for cover in covers:
+        for signed in sums:
             summed: Counter[str] = Counter()
-            for bucket in cover.buckets:
-                summed.update(by_bucket[bucket])
+            for bucket, sign in signed:
+                if sign > 0:
+                    summed.update(by_bucket[bucket])
+                else:
+                    summed.subtract(by_bucket[bucket])
             out.append(Counter({parse_procedure_field(f): n for f, n in summed.items() if n}))
         return out
 

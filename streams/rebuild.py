@@ -52,6 +52,7 @@ from iocmon.domain.batch import (
     dossier_ids,
 )
 from iocmon.domain.calendar import WorkingCalendar, load_calendar
+from iocmon.domain.procedures import field_keys, load_procedures
 from iocmon.errors import IocmonError
 from iocmon.redis_connection import AsyncRedis, async_redis
 from streams.collector import rare_collections
@@ -110,6 +111,7 @@ class Rebuild:
         self._limits = limits
         self._progress = progress
         self._policy = AlertPolicy(settings.alert_due_soon_share or None)
+        self._field_of = field_keys(load_procedures(settings.procedures_file))
         self.prefix = new_prefix or f"{settings.redis_prefix}:g{int(time.time())}"
         topic = settings.events_topic
         self._topic = topic
@@ -163,6 +165,7 @@ class Rebuild:
                     self._policy,
                     keep_dead_letters=False,
                     horizon=self._settings.retention,
+                    field_of=self._field_of,
                 ),
             )
             for p in numbers

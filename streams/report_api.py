@@ -1,10 +1,10 @@
 """`GET /api/v1/report` (CONTRACT §6): the periodic report of any period, from the counters.
 
-The report is four sums of the per-procedure counters (`iocmon.domain.report`): everything
+The report is three sums of the report's counters (`iocmon.domain.report`): everything
 before `from`, everything before `to`, and, for the overdue column, everything before `to`
-at the resolution it is kept. Each sum starts in 2000 (no figure is older), so a report
-over five years reads the same ~340 month buckets as one over a month, plus the days and
-hours at its edges.
+at the resolution it is kept. Each is a few years, quarters and months, and the days at
+its edge, read from whichever side of the boundary is shorter (`buckets.prefix_cover`), so
+a report over five years reads about as much as one over a month.
 
 Boundaries are local midnights. Per-procedure day counters are kept for the retention
 horizon and by month beyond it, so a boundary older than that must be a month's first day.
@@ -21,13 +21,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from iocmon.domain.agencies import AgencyCatalogue
-from iocmon.domain.buckets import Cover, cover
+from iocmon.domain.buckets import ALL_TIME, HOURLY_QUERY_WINDOW, SignedCover, prefix_cover
 from iocmon.domain.calendar import LOCAL_TZ
 from iocmon.domain.periods import current_period
 from iocmon.domain.procedures import UNKNOWN_FIELD, ProcedureCatalogue
 from iocmon.domain.report import ReportCounts, ReportRow, report_rows, total
 from streams.api_params import (
-    EARLIEST_FIGURES,
     RANGE_PARAMS,
     BadParameter,
     agency_param,
@@ -64,11 +63,11 @@ class ReportApi:
             request = self._request(params, now)
         except BadParameter as exc:
             return 400, {"error": str(exc)}
-        counts = ReportCounts(*await self._reader.by_procedure(request.covers))
+        counts = ReportCounts(*await self._reader.report_counts(request.covers))
         units = request.units
         rows = report_rows(
             counts,
-            request.key_of(self._procedures),
+            request.key_of(),
             None if units is None else lambda agency, _: agency in units,
         )
         if request.tree_of is not None:
@@ -116,16 +115,15 @@ class ReportApi:
         for name, boundary in (("from", start), ("to", end)):
             if not (running and name == "to"):
                 _check_boundary(name, boundary, days_from)
-        before_from = _cover_before(start, now, days_from, hours=False)
+        before_from = prefix_cover(start, now)
         if running:
             overdue_as_of = _floor_hour(now)
-            today = now.astimezone(LOCAL_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
-            # Everything applied, events dated up to a day ahead included.
-            before_to = _cover_before(today + timedelta(days=2), now, days_from, hours=False)
-            overdue = _cover_before(overdue_as_of, now, days_from, hours=True)
+            before_to: SignedCover = ((ALL_TIME, 1),)  # everything applied so far
+            hours_from = _floor_hour(now - HOURLY_QUERY_WINDOW).replace(hour=0)
+            overdue = prefix_cover(overdue_as_of, now, hours_from=hours_from)
         else:
             overdue_as_of = end
-            before_to = overdue = _cover_before(end, now, days_from, hours=False)
+            before_to = overdue = prefix_cover(end, now)
         units = None
         if agency is not None:
             units = {agency}
@@ -177,12 +175,13 @@ class _Request:
     tree_of: str | None
     """The agency whose tree the rows are, each unit with its descendants added."""
     overdue_as_of: datetime
-    covers: tuple[Cover, Cover, Cover]
+    covers: tuple[SignedCover, SignedCover, SignedCover]
     """Everything before `from`, before `to`, and before `overdue_as_of`."""
 
-    def key_of(self, procedures: ProcedureCatalogue) -> Callable[[str, str], str]:
+    def key_of(self) -> Callable[[str, str], str]:
+        """A row's key from a counter's (agency, field)."""
         if self.by == "field":
-            return lambda _, procedure: procedures.field_of(procedure).key
+            return lambda _, field: field
         return lambda agency, _: agency
 
 
@@ -203,22 +202,16 @@ def _check_boundary(name: str, at: datetime, days_from: datetime) -> None:
     local = at.astimezone(LOCAL_TZ)
     if local != local.replace(hour=0, minute=0, second=0, microsecond=0):
         raise BadParameter(f"'{name}' must be a local midnight (e.g. 2024-02-05T00:00:00+07:00)")
-    if at < days_from and local.day != 1:
+    if at < _first_of_next_month(days_from) and local.day != 1:
         raise BadParameter(
-            f"'{name}' is older than the retention horizon, where figures per procedure are "
-            "kept by month: give the first day of a month"
+            f"'{name}' is in a month older than the retention horizon, where the report's "
+            "figures are kept by month: give the first day of a month"
         )
 
 
-def _cover_before(end: datetime, now: datetime, days_from: datetime, *, hours: bool) -> Cover:
-    """The buckets of everything before `end`, which they must cover exactly."""
-    used = cover(EARLIEST_FIGURES, end, now, hours=hours, days_from=days_from)
-    assert used.end == end or end <= EARLIEST_FIGURES, (used.end, end)
-    return used
-
-
 def _first_of_next_month(at: datetime) -> datetime:
-    """Day counters are read from the first month whose days are all still kept."""
+    """A boundary's days are read from the first of its month (or up to its end): its
+    month's days must all still be kept."""
     local = at.astimezone(LOCAL_TZ)
     first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     return (first + timedelta(days=32)).replace(day=1)

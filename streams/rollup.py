@@ -35,10 +35,14 @@ DAY_KINDS: tuple[Kind, ...] = (
 )
 PROCEDURE_KIND: Kind = (PartitionKeys.by_procedure, RolledKeys.by_procedure)
 """Per-procedure counters: days are deleted past the horizon (months hold them), months rolled."""
-MONTH_KINDS: tuple[Kind, ...] = (*DAY_KINDS, PROCEDURE_KIND)
+REPORT_KIND: Kind = (PartitionKeys.report, RolledKeys.report)
+"""The report's counters: like the per-procedure ones, with quarters and years rolled too."""
+MONTH_KINDS: tuple[Kind, ...] = (*DAY_KINDS, PROCEDURE_KIND, REPORT_KIND)
 
 
 def kinds_of(bucket: Bucket) -> tuple[Kind, ...]:
+    if bucket.resolution in ("q", "y"):
+        return (REPORT_KIND,)
     return MONTH_KINDS if bucket.resolution == "m" else DAY_KINDS
 
 

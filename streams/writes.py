@@ -48,10 +48,15 @@ def plan_writes(k: PartitionKeys, plan: BatchPlan) -> Writes:
         w.counts[k.ended(bucket)][f"{agency}|{outcome}"] += n
         buckets.add(bucket)
         agencies.add(agency)
-    for (bucket, agency, procedure, column), n in plan.by_procedure.items():
+    for (bucket, agency, procedure, outcome), n in plan.by_procedure.items():
+        w.counts[k.by_procedure(bucket)][procedure_field(agency, procedure, outcome)] += n
+        if bucket.resolution == "d":
+            w.zadd[k.procedure_days][bucket.id] = bucket_start(bucket)
+        buckets.add(bucket)
+    for (bucket, agency, field_, column), n in plan.report.items():
         if not n:  # a dossier's overdue instant moved out of a bucket and back
             continue
-        w.counts[k.by_procedure(bucket)][procedure_field(agency, procedure, column)] += n
+        w.counts[k.report(bucket)][procedure_field(agency, field_, column)] += n
         if bucket.resolution == "d":
             w.zadd[k.procedure_days][bucket.id] = bucket_start(bucket)
         buckets.add(bucket)

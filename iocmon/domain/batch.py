@@ -10,7 +10,7 @@ whole partitions with the same `Fold` and takes one plan at the end.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -23,17 +23,33 @@ from iocmon.domain.alerts import (
     alert_id,
     alerts_due,
 )
-from iocmon.domain.buckets import Bucket, buckets_of
+from iocmon.domain.buckets import Bucket, buckets_of, report_buckets_of
 from iocmon.domain.calendar import WorkingCalendar
 from iocmon.domain.events import Event, RecordRejected, RejectReason, parse_record
 from iocmon.domain.judge import OpenClock, open_clock
-from iocmon.domain.lifecycle import DossierState, Ended, Ignored, Received, apply_event
+from iocmon.domain.lifecycle import (
+    DossierState,
+    Effect,
+    Ended,
+    Ignored,
+    Received,
+    apply_event,
+    evolve,
+)
 from iocmon.domain.report import (
     BECAME_OVERDUE,
     ENDED_OVERDUE,
     overdue_buckets,
     received_column,
 )
+
+FieldOf = Callable[[str], str]
+"""A procedure code's field key (lĩnh vực), from the procedure catalogue."""
+
+
+def unknown_field(procedure: str) -> str:
+    """Without a catalogue every procedure is in the field `unknown` (CONTRACT §6)."""
+    return "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +86,10 @@ class BatchPlan:
     index_after: dict[str, OpenEntry | None] = field(default_factory=dict)
     ended: Counter[tuple[Bucket, str, str]] = field(default_factory=Counter)
     by_procedure: Counter[tuple[Bucket, str, str, str]] = field(default_factory=Counter)
-    """(bucket, agency, procedure, column): the periodic report's counters (`domain.report`):
-    outcomes and receipts in day, month and all-time buckets; becoming overdue and ending
-    overdue in hour buckets too, so that the report of a running period splits at the hour."""
+    """(bucket, agency, procedure, outcome), in day, month and all-time buckets only."""
+    report: Counter[tuple[Bucket, str, str, str]] = field(default_factory=Counter)
+    """(bucket, agency, field, column): the periodic report's counters (`domain.report`),
+    in `report_buckets_of` buckets; hours only for becoming overdue."""
     received: Counter[tuple[Bucket, str, str, str]] = field(default_factory=Counter)
     events: Counter[str] = field(default_factory=Counter)
     ignored: Counter[str] = field(default_factory=Counter)
@@ -167,6 +184,7 @@ class Fold:
         keep_dead_letters: bool = True,
         horizon: timedelta | None = None,
         stream_time: datetime | None = None,
+        field_of: FieldOf = unknown_field,
     ) -> None:
         self.states: dict[str, DossierState | None] = {}
         """Every dossier the fold knows, as of the last record added."""
@@ -178,6 +196,7 @@ class Fold:
         self._calendar = calendar
         self._policy = policy
         self._keep_dead_letters = keep_dead_letters
+        self._field_of = field_of
         self._before: dict[str, DossierState | None] = {}
         self._quarantined: dict[str, str] = {}
         self._plan = BatchPlan(last_offset=-1)
@@ -241,37 +260,46 @@ class Fold:
         if dossier_id not in self._before:
             self._before[dossier_id] = self.states[dossier_id]
         after = transition.state
+        if isinstance(effect, Received):
+            after = evolve(after, field=self._field_of(after.procedure or ""))
         self.states[dossier_id] = after
         plan.events[item.type.value] += 1
         plan.alerts.extend(transition.clears)
-        by_procedure = plan.by_procedure
+        self._count(state, after, effect)
+        if isinstance(effect, Ended):
+            plan.ended_on.append((buckets_of(effect.at)[1].id, dossier_id))
+
+    def _count(self, before: DossierState | None, after: DossierState, effect: Effect) -> None:
+        """What one counted transition adds to the counters."""
+        plan = self._plan
+        agency = after.agency or ""
+        procedure = after.procedure or ""
+        field_ = after.field or self._field_of(procedure)
+        report = plan.report
         if isinstance(effect, Received):
-            procedure = after.procedure or ""
             column = received_column(effect.channel)
             for bucket in buckets_of(effect.at):
-                plan.received[(bucket, effect.agency, effect.channel, effect.level)] += 1
-                if bucket.resolution != "h":
-                    by_procedure[(bucket, effect.agency, procedure, column)] += 1
+                plan.received[(bucket, agency, effect.channel, effect.level)] += 1
+            for bucket in report_buckets_of(effect.at)[1:]:
+                report[(bucket, agency, field_, column)] += 1
         elif isinstance(effect, Ended):
-            procedure = after.procedure or ""
-            agency, outcome = effect.agency, effect.outcome.value
-            buckets = buckets_of(effect.at)
-            for bucket in buckets:
+            outcome = effect.outcome.value
+            for bucket in buckets_of(effect.at):
                 plan.ended[(bucket, agency, outcome)] += 1
                 if bucket.resolution != "h":
-                    by_procedure[(bucket, agency, procedure, outcome)] += 1
+                    plan.by_procedure[(bucket, agency, procedure, outcome)] += 1
+            for bucket in report_buckets_of(effect.at)[1:]:
+                report[(bucket, agency, field_, outcome)] += 1
                 if after.overdue_from is not None:
-                    by_procedure[(bucket, agency, procedure, ENDED_OVERDUE)] += 1
-            plan.ended_on.append((buckets[1].id, dossier_id))
-        before_overdue = None if state is None else state.overdue_from
+                    report[(bucket, agency, field_, ENDED_OVERDUE)] += 1
+        before_overdue = None if before is None else before.overdue_from
         if before_overdue != after.overdue_from:
-            agency, procedure = after.agency or "", after.procedure or ""
             if before_overdue is not None:
                 for bucket in overdue_buckets(before_overdue):
-                    by_procedure[(bucket, agency, procedure, BECAME_OVERDUE)] -= 1
+                    report[(bucket, agency, field_, BECAME_OVERDUE)] -= 1
             if after.overdue_from is not None:
                 for bucket in overdue_buckets(after.overdue_from):
-                    by_procedure[(bucket, agency, procedure, BECAME_OVERDUE)] += 1
+                    report[(bucket, agency, field_, BECAME_OVERDUE)] += 1
 
     def _reject(self, dead: DeadLetter) -> None:
         self._plan.rejected[dead.reason] += 1
@@ -360,10 +388,11 @@ def plan_batch(
     horizon: timedelta | None = None,
     stream_time: datetime | None = None,
     unreadable: Mapping[str, str] | None = None,
+    field_of: FieldOf = unknown_field,
 ) -> BatchPlan:
     """`states` must hold every dossier named in `decoded` (None for one never seen), but
     those in `unreadable` (see `Fold.quarantine`)."""
-    fold = Fold(calendar, policy, horizon=horizon, stream_time=stream_time)
+    fold = Fold(calendar, policy, horizon=horizon, stream_time=stream_time, field_of=field_of)
     fold.know(states)
     fold.quarantine(unreadable or {})
     for record, item in decoded:

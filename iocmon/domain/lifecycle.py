@@ -72,6 +72,10 @@ class DossierState:
     """Ids of the alerts emitted for the current appointment and not yet cleared."""
     older_ids: bytes = b""
     """Digests (`id_digest`) of the event ids that left `history`, for deduplication."""
+    field: str | None = None
+    """The field (lĩnh vực) of its procedure when it was received, from the procedure
+    catalogue: the periodic report counts the dossier in it from receipt to end, whatever
+    the catalogue says later (`Fold` sets it; None in states stored before it existed)."""
     overdue_from: datetime | None = None
     """When the dossier became, or will become, overdue as far as the events known say
     (CONTRACT §6's `open_overdue` counts it from then); None while a pause that began before

@@ -13,7 +13,7 @@ worker with every problem listed rather than surfacing as a wrong report.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +84,12 @@ class ProcedureCatalogue:
 
     def __repr__(self) -> str:
         return f"ProcedureCatalogue({len(self)} procedures, {len(self._fields)} fields)"
+
+
+def field_keys(catalogue: ProcedureCatalogue) -> Callable[[str], str]:
+    """A procedure code's field key, as the worker counts the report by (`batch.FieldOf`)."""
+    fields = {procedure.code: procedure.field.key for procedure in catalogue}
+    return lambda code: fields.get(code, UNKNOWN_FIELD.key)
 
 
 def load_procedures(path: Path | None = None) -> ProcedureCatalogue:

@@ -1,17 +1,23 @@
 """The periodic report (CONTRACT §6): the counters it is made of, and its rows from them.
 
-Every column is interval counting over counters the worker keeps per agency and procedure
-(`BatchPlan.by_procedure`), each in the bucket of the instant it happened: receipts by
+Every column is interval counting over counters the worker keeps per agency and field of
+procedures (`BatchPlan.report`), each in the buckets of the instant it happened: receipts by
 channel class, outcomes, and the two ends of every dossier's overdue stretch — the instant
 it became overdue (`DossierState.overdue_from`) and its end if it ended overdue. With
-"before T" the sum of every bucket before T:
+"before T" the sum of every bucket before T (`buckets.prefix_cover`):
 
     carried_over   = received before `from` - ended before `from`
     in the period  = before `to` - before `from`          (receipts and outcomes)
     open at `to`   = received before `to` - ended before `to`
     open_overdue   = became overdue before `to` - ended overdue before `to`
 
-A dossier's overdue instant is written when the events first say it, in the bucket of the
+Rows are agencies or fields, never procedures, so the counters are kept per (agency, field):
+a province's ~750 such pairs instead of ~5,000 (agency, procedure) pairs, which a report
+over five years must sum from every partition. A dossier's field is the one its procedure
+had when it was received (`DossierState.field`), so a catalogue edit cannot unbalance a
+row; `iocmon rebuild` re-groups history under the edited catalogue.
+
+A dossier's overdue instant is written when the events first say it, in the buckets of the
 instant just before it (a dossier due on the 31st is overdue from midnight, so it counts
 as overdue at the end of the month's last day, not before), and moved by a pause or
 resume before it. Every write lands at or after the event's own `at`, so buckets beyond
@@ -25,7 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
-from iocmon.domain.buckets import Bucket, buckets_of
+from iocmon.domain.buckets import Bucket, report_buckets_of
 
 RECEIVED_ONLINE = "online"
 RECEIVED_DIRECT = "direct"
@@ -33,12 +39,12 @@ BECAME_OVERDUE = "overdue"
 ENDED_OVERDUE = "overdue_ended"
 OUTCOME_COLUMNS = ("early", "on_time", "late", "withdrawn")
 STORED_COLUMNS = (*OUTCOME_COLUMNS, RECEIVED_ONLINE, RECEIVED_DIRECT, BECAME_OVERDUE, ENDED_OVERDUE)
-"""The counter fields' last part, `agency|procedure|<column>` (`streams.keys.procedure_field`)."""
+"""The counter fields' last part, `agency|field|<column>` (`streams.keys.report_field`)."""
 
 _JUST_BEFORE = timedelta(microseconds=1)
 
 Counts = Mapping[tuple[str, str, str], int]
-"""(agency, procedure, stored column) -> count, summed over some buckets."""
+"""(agency, field, stored column) -> count, summed over some buckets."""
 
 
 def received_column(channel: str) -> str:
@@ -48,8 +54,9 @@ def received_column(channel: str) -> str:
 
 def overdue_buckets(overdue_from: datetime) -> tuple[Bucket, ...]:
     """Where a dossier's becoming overdue is counted: the buckets of the instant just
-    before it, so that "buckets before T" holds exactly the dossiers overdue at T."""
-    return buckets_of(overdue_from - _JUST_BEFORE)
+    before it, so that "buckets before T" holds exactly the dossiers overdue at T; the
+    hour's too, for a running period's report."""
+    return report_buckets_of(overdue_from - _JUST_BEFORE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +110,8 @@ def report_rows(
     key_of: Callable[[str, str], str],
     keep: Callable[[str, str], bool] | None = None,
 ) -> dict[str, ReportRow]:
-    """Rows keyed by `key_of(agency, procedure)` (an agency, a field, ...), of the
-    (agency, procedure) pairs `keep` accepts (all by default)."""
+    """Rows keyed by `key_of(agency, field)`, of the (agency, field) pairs `keep` accepts
+    (all by default)."""
     grouped: dict[str, tuple[Counter[str], Counter[str]]] = {}
     sources = (
         (counts.before_from, 0, lambda column: column != BECAME_OVERDUE),
@@ -112,9 +119,9 @@ def report_rows(
         (counts.overdue_before_to, 1, lambda column: column == BECAME_OVERDUE),
     )
     for source, at, wanted in sources:
-        for (agency, procedure, column), n in source.items():
-            if n and wanted(column) and (keep is None or keep(agency, procedure)):
-                key = key_of(agency, procedure)
+        for (agency, field, column), n in source.items():
+            if n and wanted(column) and (keep is None or keep(agency, field)):
+                key = key_of(agency, field)
                 grouped.setdefault(key, (Counter(), Counter()))[at][column] += n
     return {key: _row(*pair) for key, pair in sorted(grouped.items())}
 

@@ -24,7 +24,7 @@ from iocmon.domain.judge import Outcome, overdue_instant
 from iocmon.domain.lifecycle import EFFECT_LABELS, DossierState, Status, evolve
 
 FORMAT = 2
-_SLOTS = 19
+_SLOTS = 20
 _STATUSES: tuple[Status, ...] = ("submitted", "rejected_at_intake", "open", "ended")
 _STATUS_CODE = {s: i for i, s in enumerate(_STATUSES)}
 _CHANNELS = ("counter", "online", "postal")
@@ -66,6 +66,7 @@ def encode_state(state: DossierState) -> bytes:
         _alerted(state),
         state.handler,
         base64.b64encode(state.older_ids).decode() if state.older_ids else None,
+        state.field,
         None if state.overdue_from == _usual(state) else _epoch(state.overdue_from),
     ]
     while slots[-1] is None or slots[-1] == 0:
@@ -114,10 +115,11 @@ def _decode(d: str, s: list[Any]) -> DossierState:
         alerted=_alert_ids(d, alert_due_at, s[15]),
         handler=s[16],
         older_ids=base64.b64decode(s[17]) if s[17] else b"",
+        field=s[18],
         overdue_from=(
             _usual_overdue_from(status, due_at, paused_s, pause_started_at)
-            if s[18] is None
-            else _time(s[18])
+            if s[19] is None
+            else _time(s[19])
         ),
     )
 

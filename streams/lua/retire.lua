@@ -5,7 +5,8 @@
 -- KEYS[3]  the ended-days index        (sorted sets scored by the start of their hour or day)
 -- ARGV[1]  the partition's key base, `<prefix>:{<topic>/<partition>}`
 -- ARGV[2]  hourly counters of hours starting before this (Unix s) are deleted: days hold them
--- ARGV[3]  per-procedure day counters of days starting before this are deleted: months hold them
+-- ARGV[3]  per-procedure and report day counters of days starting before this are deleted:
+--          months hold them
 -- ARGV[4]  the dossiers listed under days starting before this are forgotten...
 -- ARGV[5]  ...if they are still ended, and ended before this (a dossier id forgotten and then
 --          received anew is left alone)
@@ -19,7 +20,7 @@ local base, limit = ARGV[1], tonumber(ARGV[6])
 local left = limit
 local hours = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2], 'LIMIT', 0, left)
 for _, h in ipairs(hours) do
-  redis.call('DEL', base .. ':ended:h:' .. h, base .. ':received:h:' .. h, base .. ':procedure:h:' .. h)
+  redis.call('DEL', base .. ':ended:h:' .. h, base .. ':received:h:' .. h, base .. ':report:h:' .. h)
   redis.call('ZREM', KEYS[1], h)
 end
 left = left - #hours
@@ -27,7 +28,7 @@ local days = {}
 if left > 0 then
   days = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[3], 'LIMIT', 0, left)
   for _, d in ipairs(days) do
-    redis.call('DEL', base .. ':procedure:d:' .. d)
+    redis.call('DEL', base .. ':procedure:d:' .. d, base .. ':report:d:' .. d)
     redis.call('ZREM', KEYS[2], d)
   end
   left = left - #days

@@ -18,7 +18,7 @@ import pytest
 from redis.asyncio import Redis
 
 from iocmon.domain.batch import Record, decode_batch, dossier_ids, plan_batch
-from iocmon.domain.buckets import Bucket, cover, day_buckets
+from iocmon.domain.buckets import ALL_TIME, Bucket, cover, day_buckets, prefix_cover
 from iocmon.domain.calendar import LOCAL_TZ, load_calendar
 from streams.keys import RolledKeys, rolled_member
 from streams.queries import FigureReader
@@ -86,7 +86,11 @@ async def _figures(reader: FigureReader) -> tuple[Any, ...]:
         cover(datetime(2024, 1, 2, tzinfo=LOCAL_TZ), datetime(2024, 1, 31, tzinfo=LOCAL_TZ), NOW)
     )
     procedures = await reader.procedures(january, "STP")
-    return ended, received, daily, by_day, procedures
+    report = await reader.report_counts(  # the report's month, quarter, year and all time
+        [prefix_cover(datetime(2024, 2, 1, tzinfo=LOCAL_TZ), NOW),
+         prefix_cover(datetime(2025, 1, 1, tzinfo=LOCAL_TZ), NOW), ((ALL_TIME, 1),)]
+    )  # fmt: skip
+    return ended, received, daily, by_day, procedures, report
 
 
 def test_rolled_figures_read_the_same_and_each_partition_counts_once(stack: Stack) -> None:
@@ -147,6 +151,9 @@ def test_rolled_figures_read_the_same_and_each_partition_counts_once(stack: Stac
         assert await _figures(reader) == before
         assert not await client.exists(store.keys(0).by_procedure(month))
         assert Counter(await client.hkeys(rolled.by_procedure(month)))[b"@2"] == 1
+        assert Counter(await client.hkeys(rolled.report(month)))[b"@2"] == 1
+        assert Counter(await client.hkeys(rolled.report(Bucket("q", "2024Q1"))))[b"@2"] == 1
+        assert sum(before[5][0].values()) > 0
         await client.aclose()
 
     asyncio.run(scenario())
@@ -165,7 +172,8 @@ def test_a_bucket_still_inside_the_horizon_is_left_in_its_partition(stack: Stack
         )
         assert rolled == (0, False)
         assert await client.exists(store.keys(0).ended(Bucket("d", "20250504")))
-        assert await client.zcard(store.keys(0).counter_buckets) == 3  # 2 days and the month
+        # 2 days, the month, and the report's quarter and year
+        assert await client.zcard(store.keys(0).counter_buckets) == 5
         await client.aclose()
 
     asyncio.run(scenario())

@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iocmon.domain.buckets import ALL_TIME, Bucket, bucket_end, buckets_of, cover, parse_bucket
+from iocmon.domain.buckets import (
+    ALL_TIME,
+    Bucket,
+    bucket_end,
+    buckets_of,
+    cover,
+    parse_bucket,
+    prefix_cover,
+)
 from iocmon.domain.calendar import LOCAL_TZ
 
 NOW = datetime(2026, 11, 30, 15, 20, tzinfo=LOCAL_TZ)
@@ -116,3 +124,26 @@ def test_bucket_names_parse_back() -> None:
         assert parse_bucket(bucket.name) == bucket
     with pytest.raises(ValueError, match="not a bucket name"):
         parse_bucket("x:1")
+
+
+def test_everything_before_a_day_is_read_from_the_shorter_side() -> None:
+    now = datetime(2026, 12, 7, 10, tzinfo=LOCAL_TZ)
+    recent = prefix_cover(datetime(2026, 11, 20, tzinfo=LOCAL_TZ), now)
+    assert recent[0] == (ALL_TIME, 1)
+    assert (Bucket("d", "20261120"), -1) in recent and (Bucket("m", "202612"), -1) in recent
+    assert (Bucket("y", "2099"), -1) in recent  # far due dates' overdue instants
+    old = prefix_cover(datetime(2024, 7, 1, tzinfo=LOCAL_TZ), now)
+    assert [b for b, sign in old if sign < 0] == []
+    assert {Bucket("y", "2023"), Bucket("q", "2024Q1"), Bucket("q", "2024Q2")} <= {
+        b for b, _ in old
+    }
+    assert len(old) == 24 + 2  # the years 2000-2023 and two quarters
+
+
+def test_hours_are_used_only_from_where_they_are_kept() -> None:
+    now = datetime(2026, 12, 7, 10, 30, tzinfo=LOCAL_TZ)
+    at = datetime(2026, 12, 7, 10, tzinfo=LOCAL_TZ)
+    covered = prefix_cover(at, now, hours_from=datetime(2026, 9, 1, tzinfo=LOCAL_TZ))
+    assert (Bucket("h", "2026120709"), 1) in covered or (Bucket("h", "2026120710"), -1) in covered
+    with pytest.raises(ValueError, match="not on bucket edges"):
+        prefix_cover(at, now)

@@ -1,18 +1,19 @@
 """The periodic report (CONTRACT §6) from the worker's counters: hand-worked cases, and
 properties over any stream (hypothesis). The counters come from the same `Fold` the worker
-and the rebuild use; "before T" sums their day buckets as the reader does."""
+and the rebuild use; "before T" sums the buckets `prefix_cover` picks, as the reader does."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from iocmon.console.report_doc import COLUMNS as CONSOLE_COLUMNS
 from iocmon.domain.batch import Fold, Record, decode_batch
-from iocmon.domain.buckets import bucket_end
+from iocmon.domain.buckets import bucket_end, prefix_cover
 from iocmon.domain.calendar import LOCAL_TZ, load_calendar
 from iocmon.domain.periods import parse_period
 from iocmon.domain.report import (
@@ -52,7 +53,7 @@ class Stream:
             if hasattr(item, "dossier_id") and item.dossier_id not in self.fold.states:
                 self.fold.know({item.dossier_id: None})
             self.fold.add(record, item)
-        self.counters.update(self.fold.take().by_procedure)
+        self.counters.update(self.fold.take().report)
 
     def received(self, dossier_id: str, when: str, days: int, channel: str = "online") -> None:
         self.send(dossier_id, "received", when, agency="UB", procedure="1.001",
@@ -65,11 +66,21 @@ class Stream:
         assert len(rows) <= 1
         return rows.get("UB", ReportRow())
 
-    def before(self, end: datetime) -> Counter[tuple[str, str, str]]:
+    def before(self, end: datetime, now: datetime = NOW) -> Counter[tuple[str, str, str]]:
+        """As the reader sums it: the signed buckets of `prefix_cover` (which side they are
+        read from depends on `now`)."""
+        signs = dict(prefix_cover(end, now))
         out: Counter[tuple[str, str, str]] = Counter()
-        for (bucket, agency, procedure, column), n in self.counters.items():
+        for (bucket, agency, field, column), n in self.counters.items():
+            out[(agency, field, column)] += signs.get(bucket, 0) * n
+        return out
+
+    def days_before(self, end: datetime) -> Counter[tuple[str, str, str]]:
+        """The same by the plainest rule: every day bucket that ends by `end`."""
+        out: Counter[tuple[str, str, str]] = Counter()
+        for (bucket, agency, field, column), n in self.counters.items():
             if bucket.resolution == "d" and bucket_end(bucket) <= end.timestamp():
-                out[(agency, procedure, column)] += n
+                out[(agency, field, column)] += n
         return out
 
 
@@ -183,6 +194,25 @@ def test_a_quarter_is_its_months_flows_with_the_first_month_s_carry_and_the_last
                 parts[-1].open_not_due,
                 parts[-1].open_overdue,
             )
+
+
+@settings(max_examples=80, deadline=None)
+@given(streams(), st.data())
+def test_everything_before_a_day_is_the_same_read_from_either_side(
+    events: list[dict[str, object]], data: st.DataObject
+) -> None:
+    """`prefix_cover` reads years, quarters and months from 2000 or subtracts them from all
+    time; either way it must equal the sum of the days before. The day is one with figures,
+    the start or end of its month."""
+    s = Stream()
+    s.records([Record(i, str(e["dossier_id"]).encode(), json.dumps(e).encode())
+               for i, e in enumerate(events)])  # fmt: skip
+    days = sorted({b.id for b, *_ in s.counters if b.resolution == "d"})
+    day = datetime.strptime(data.draw(st.sampled_from(days)), "%Y%m%d").replace(tzinfo=LOCAL_TZ)
+    end = data.draw(st.sampled_from([day, day + timedelta(days=1), day.replace(day=1)]))
+    wanted = {k: n for k, n in s.days_before(end).items() if n}
+    for now in (NOW, end + timedelta(days=3)):  # read from 2000, or all time minus after
+        assert {k: n for k, n in s.before(end, now).items() if n} == wanted, now
 
 
 def _rows(s: Stream, period: str) -> dict[str, ReportRow]:
