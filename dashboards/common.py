@@ -123,7 +123,8 @@ def api_variable() -> builders.DatasourceVariable:
         builders.DatasourceVariable("api")
         .label(bi("API iocmon", "iocmon API"))
         .description(
-            "Infinity datasource whose base URL is an iocmon worker (reads /api/v1/overdue)."
+            "Infinity datasource whose base URL is an iocmon worker "
+            "(reads /api/v1/overdue and /api/v1/report)."
         )
         .type(infinity.PLUGIN_ID)
         .current(models.VariableOption(text="iocmon API", value=API_UID, selected=True))
@@ -465,16 +466,29 @@ def table_panel(
     datasource: models.DataSourceRef = PROM,
     merge: bool = False,
     decimals: float | None = None,
+    top: int | None = None,
+    footer_sum: bool = False,
 ) -> table.Panel:
     """A table, sorted by the column `sort_by` (raw field name), descending.
 
     `columns` (raw field name -> header) keeps only those fields, in that order, renamed;
     None keeps the fields as the query names them. With `merge`, the instant queries' frames
-    are joined on their labels first (Prometheus names their values `Value #<refId>`).
+    are joined on their labels first (Prometheus names their values `Value #<refId>`). `top`
+    keeps only that many rows, the largest by `sort_by` (for queries that cannot limit
+    themselves). `footer_sum` adds a footer row of each numeric column's sum, labelled with
+    the reducer's name ("Total") under the first column when that one is not a number.
     """
     panel = _common(table.Panel(), title, description, unit, steps, size, queries, datasource)
     if merge:
         panel = panel.with_transformation(models.DataTransformerConfig(id_val="merge", options={}))
+    if top is not None:
+        panel = panel.with_transformation(
+            models.DataTransformerConfig(
+                id_val="sortBy", options={"fields": {}, "sort": [{"field": sort_by, "desc": True}]}
+            )
+        ).with_transformation(
+            models.DataTransformerConfig(id_val="limit", options={"limitField": top})
+        )
     if columns is not None:
         panel = panel.with_transformation(
             models.DataTransformerConfig(
@@ -491,6 +505,10 @@ def table_panel(
     panel = panel.sort_by(
         [common_builders.TableSortByFieldState().display_name(header).desc(True)]
     ).cell_height(common_models.TableCellHeight.SM)
+    if footer_sum:
+        panel = panel.footer(
+            common_builders.TableFooterOptions().show(True).reducer(["sum"]).count_rows(False)
+        )
     if decimals is not None:
         panel = panel.decimals(decimals)
     return colour_cells(panel, *coloured)

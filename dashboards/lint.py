@@ -10,12 +10,17 @@ prints one line per problem and exits 1 if there is any. The rules:
   Vietnamese / English titles on the IOC wall and the on-call dashboard.
 - panel: title; description; datasource = a datasource variable of the right type; at least
   one query; a unit; absolute thresholds with a base step, and at least two steps where the
-  colour carries the message (gauges, ratios).
+  colour carries the message (gauges, ratios); a relative time and time shift that
+  `dashboards.grafana_time` can evaluate (so the tests can substitute the panel's range).
 - query: the panel's datasource; a unique refId; every variable it uses is defined;
   `rate`/`irate` over `$__rate_interval` or a fixed window, `increase` also over `$__range`,
   never `$__interval`; only metric names the worker exports or the rules record; instant
   queries for bar gauges, pies and tables; a legend on the others; for the iocmon API, a
-  `/api/v1/` URL, a root selector and columns.
+  `/api/v1/` URL, a root selector and columns; a row filter, transformations, overrides, a
+  sort and a footer that name fields the frame has at that point (`dashboards.api_frame`: the
+  plugin names fields by their column text); and the panel's time as the Infinity plugin's
+  `${__timeFrom}` / `${__timeTo}`, never Grafana's `${__from}` / `${__to}` (the dashboard's
+  range, which the panel's relative time and time shift do not move).
 - PromQL syntax, with `promtool check rules` (when promtool is installed): `check_promql`.
 """
 
@@ -28,11 +33,12 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
-from dashboards import model
+from dashboards import api_frame, grafana_time, model
 from dashboards.model import Json, Target
 
 HERE = Path(__file__).resolve().parent
@@ -83,6 +89,7 @@ INSTANT_PANELS = {"bargauge", "piechart", "table"}
 STATUS_PANELS = {"gauge"}
 STATUS_UNITS = {"percentunit"}
 BILINGUAL_TAGS = {"ioc", "oncall"}
+_ANY_NOW = datetime(2024, 3, 31, 12, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -231,6 +238,13 @@ def _panel_rules(d: Json, panel: Json) -> Iterator[tuple[str, str]]:
     elif (panel.get("type") in STATUS_PANELS or unit in STATUS_UNITS) and len(steps) < 2:
         yield "panel-thresholds", "a gauge or a ratio needs at least two threshold steps"
 
+    if panel.get("timeFrom") or panel.get("timeShift"):
+        try:
+            grafana_time.panel_time_range(d, panel, _ANY_NOW)
+        except (grafana_time.UnsupportedTimeSyntax, KeyError) as exc:
+            override = f"{panel.get('timeFrom')!r} / {panel.get('timeShift')!r}"
+            yield "panel-time", f"time override {override} cannot be evaluated: {exc}"
+
 
 def _is_datasource_variable(d: Json, ds: Json) -> bool:
     m = re.fullmatch(r"\$\{(\w+)\}|\$(\w+)", str(ds.get("uid", "")))
@@ -256,7 +270,7 @@ def _target_rules(d: Json, t: Target, recorded: frozenset[str] | None) -> Iterat
     if not t.ref_id or refs.count(t.ref_id) > 1:
         yield "target-refid", "refId missing or not unique in the panel"
 
-    defined = set(model.variables(d)) | set(model.BUILTIN_DEFAULTS)
+    defined = set(model.variables(d)) | set(model.BUILTIN_DEFAULTS) | model.TIME_MACROS
     texts = [str(v) for v in t.query.values() if isinstance(v, str)]
     for name in sorted(set().union(*(model.referenced_variables(x) for x in texts)) - defined):
         yield "target-variables", f"uses ${name}, which the dashboard does not define"
@@ -268,6 +282,15 @@ def _target_rules(d: Json, t: Target, recorded: frozenset[str] | None) -> Iterat
             yield "target-api", "the iocmon API URL must be a /api/v1/ path on the datasource"
         if not t.query.get("root_selector") or not t.query.get("columns"):
             yield "target-api", "needs a root selector and columns"
+        for problem in api_frame.problems(panel, t.query):
+            yield "target-fields", problem
+        used = set().union(*(model.referenced_variables(x) for x in texts))
+        for name in sorted(used & model.DASHBOARD_TIME):
+            yield (
+                "target-time",
+                f"${{{name}}} is the dashboard's range, not the panel's: use the Infinity "
+                f"plugin's ${{__time{name[2:].capitalize()}}}",
+            )
     else:
         yield "target-datasource", f"unexpected datasource type {t.datasource_type!r}"
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dashboards.grafana_time import TimeRange, format_time
+
 Json = dict[str, Any]
 
 # Grafana's variable syntax: $name, ${name}, ${name:format}, [[name]], [[name:format]].
@@ -28,6 +30,15 @@ BUILTIN_DEFAULTS: dict[str, str] = {
     "__range_ms": "3600000",
     "__interval_ms": "60000",
 }
+
+TIME_MACROS = frozenset({"__timeFrom", "__timeTo"})
+"""The Infinity plugin's time macros: the panel's own time range (its relative time and time
+shift applied), substituted by the plugin's backend (`dashboards.grafana_time`)."""
+
+DASHBOARD_TIME = frozenset({"__from", "__to"})
+"""Grafana's global time variables: the dashboard's range, not the panel's (a panel's relative
+time and time shift do not move them, grafana/grafana#38954), formatted in the browser's time
+zone (#50354). The lint keeps them out of the iocmon API's URLs."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,11 @@ def targets(model: Json) -> Iterator[Target]:
             )
 
 
+def panel_of(model: Json, target: Target) -> Json:
+    """The panel a query belongs to."""
+    return next(p for p in panels(model) if p.get("id") == target.panel_id)
+
+
 def variables(model: Json) -> dict[str, Json]:
     return {v["name"]: v for v in model.get("templating", {}).get("list", [])}
 
@@ -100,12 +116,14 @@ class UnknownVariable(KeyError):
     """A query names a variable that is neither on the dashboard nor a Grafana built-in."""
 
 
-def interpolate(text: str, values: Mapping[str, str]) -> str:
+def interpolate(text: str, values: Mapping[str, str], time_range: TimeRange | None = None) -> str:
     """Substitutes variables the way Grafana does for a single (non-multi) value.
 
     `values` maps names (without `$`) to values; Grafana's interval built-ins default to
-    `BUILTIN_DEFAULTS`. A `$` followed by digits (a PromQL `label_replace` group such as
-    `"$1"`) is left alone; any other unknown name raises `UnknownVariable`.
+    `BUILTIN_DEFAULTS`. The Infinity time macros (`${__timeFrom:date:YYYY-MM}`) are written
+    from `time_range`, in the zone of its datetimes. A `$` followed by digits (a PromQL
+    `label_replace` group such as `"$1"`) is left alone; any other unknown name, or a time
+    macro without a `time_range`, raises `UnknownVariable`.
     """
     known = {**BUILTIN_DEFAULTS, **values}
 
@@ -113,6 +131,9 @@ def interpolate(text: str, values: Mapping[str, str]) -> str:
         name = m.group("plain") or m.group("braced") or m.group("old")
         if name.isdigit():
             return m.group(0)
+        if name in TIME_MACROS and time_range is not None:
+            at = time_range.start if name == "__timeFrom" else time_range.end
+            return format_time(at, m.group("fmt"))
         if name not in known:
             raise UnknownVariable(name)
         return known[name]

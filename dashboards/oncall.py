@@ -1,11 +1,12 @@
-"""On-call: what needs a person now — overdue and due-soon dossiers, alerts, the overdue list."""
+"""On-call: what needs a person now — overdue and due-soon dossiers, alerts, the overdue list,
+and the agencies that ended last month with the most dossiers overdue."""
 
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as builders
 
 from dashboards import common as c
-from dashboards import infinity
+from dashboards import infinity, report
 from dashboards import promql as q
 from dashboards.common import Size, bi
 
@@ -102,6 +103,17 @@ def counts(board: builders.Dashboard) -> builders.Dashboard:
     )
 
 
+OVERDUE_COLUMNS = {
+    "dossier_id": bi("Mã hồ sơ", "Dossier"),
+    "agency": bi("Đơn vị", "Agency"),
+    "procedure": bi("Thủ tục", "Procedure"),
+    "due_at": bi("Hẹn trả", "Due"),
+    "overdue_days": bi("Số ngày quá hạn", "Days overdue"),
+}
+"""The overdue list's fields keep the API's names in the query, because the plugin's row filter
+reads fields by name (`agency`); the table renames them."""
+
+
 def lists(board: builders.Dashboard) -> builders.Dashboard:
     overdue_list = (
         infinity.Dataquery()
@@ -109,14 +121,13 @@ def lists(board: builders.Dashboard) -> builders.Dashboard:
         .datasource(c.API)
         .url(OVERDUE_URL)
         .root_selector("items")
-        .column("dossier_id", bi("Mã hồ sơ", "Dossier"))
-        .column("agency", bi("Đơn vị", "Agency"))
-        .column("procedure", bi("Thủ tục", "Procedure"))
-        .column("due_at", bi("Hẹn trả", "Due"), "timestamp")
-        .column("overdue_days", bi("Số ngày quá hạn", "Days overdue"), "number")
+        .column("dossier_id", "dossier_id")
+        .column("agency", "agency")
+        .column("procedure", "procedure")
+        .column("due_at", "due_at", "timestamp")
+        .column("overdue_days", "overdue_days", "number")
         .filter_expression(AGENCY_FILTER)
     )
-    days = bi("Số ngày quá hạn", "Days overdue")
     by_agency_columns = {
         "name": bi("Đơn vị", "Agency"),
         "agency": bi("Mã", "Code"),
@@ -133,9 +144,9 @@ def lists(board: builders.Dashboard) -> builders.Dashboard:
             c.thresholds(("green", None), ("orange", 1.0), ("red", 5.0)),
             [overdue_list],
             Size(14, 12),
-            columns=None,
-            sort_by=days,
-            coloured=[days],
+            columns=OVERDUE_COLUMNS,
+            sort_by="overdue_days",
+            coloured=[OVERDUE_COLUMNS["overdue_days"]],
             datasource=c.API,
             decimals=0,
         )
@@ -225,4 +236,5 @@ def build() -> builders.Dashboard:
     )
     board = counts(board)
     board = lists(board)
-    return alerts_and_trend(board)
+    board = alerts_and_trend(board)
+    return board.with_panel(report.last_month_overdue(Size(24, 12)))

@@ -1,7 +1,10 @@
 """IOC wall: the province's figures on the operations center's TV, in kiosk mode.
 
 Readable from across a room: few, large panels; Vietnamese labels with the English variant;
-colours that say good / watch / bad against the province's on-time target.
+colours that say good / watch / bad against the province's on-time target. Everything fits
+one 1080p screen (30 grid rows): the headline figures, the rankings by agency, the shares and
+trends, and this month's report table at the bottom, where the agencies with the most overdue
+dossiers come first and the footer keeps the province's totals in sight.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from grafana_foundation_sdk.builders import dashboard as builders
 
 from dashboards import common as c
 from dashboards import promql as q
+from dashboards import report
 from dashboards.common import Size, bi
 
 UID = "iocmon-wall"
@@ -28,9 +32,16 @@ LEVELS = {
     "none": bi("Không trực tuyến", "Not online"),
 }
 
+# Heights of the four bands, in grid rows (30 px and a gap each); 30 rows fill a 1080p TV.
+# The report's band shows its header, six agencies and the totals.
+HEADLINE_H = 6
+RANKING_H = 9
+TREND_H = 6
+REPORT_H = 9
+
 
 def headline(board: builders.Dashboard) -> builders.Dashboard:
-    size = Size(4, 7)
+    size = Size(4, HEADLINE_H)
     return (
         board.with_panel(
             c.gauge_panel(
@@ -57,7 +68,7 @@ def headline(board: builders.Dashboard) -> builders.Dashboard:
                 "percentunit",
                 c.LATE,
                 [c.prom(q.late_ratio(), bi("Trễ hạn", "Late"))],
-                Size(3, 7),
+                Size(3, HEADLINE_H),
                 decimals=1,
                 sparkline=True,
                 no_value="—",
@@ -93,7 +104,7 @@ def headline(board: builders.Dashboard) -> builders.Dashboard:
                         bi("Tiếp nhận", "Received"),
                     )
                 ],
-                Size(4, 7),
+                Size(4, HEADLINE_H),
                 decimals=0,
                 sparkline=True,
             )
@@ -111,7 +122,7 @@ def headline(board: builders.Dashboard) -> builders.Dashboard:
                         bi("Giải quyết", "Ended"),
                     )
                 ],
-                Size(3, 7),
+                Size(3, HEADLINE_H),
                 decimals=0,
                 sparkline=True,
             )
@@ -124,7 +135,7 @@ def headline(board: builders.Dashboard) -> builders.Dashboard:
                 "short",
                 c.NEUTRAL,
                 [c.prom(q.open_now(), bi("Đang mở", "Open"))],
-                Size(3, 7),
+                Size(3, HEADLINE_H),
                 decimals=0,
                 sparkline=True,
             )
@@ -142,7 +153,7 @@ def headline(board: builders.Dashboard) -> builders.Dashboard:
                         bi("Quá hạn", "Overdue"),
                     )
                 ],
-                Size(3, 7),
+                Size(3, HEADLINE_H),
                 decimals=0,
                 sparkline=True,
             )
@@ -151,7 +162,7 @@ def headline(board: builders.Dashboard) -> builders.Dashboard:
 
 
 def by_agency(board: builders.Dashboard) -> builders.Dashboard:
-    size = Size(8, 11)
+    size = Size(8, RANKING_H)
     overdue = q.with_names(q.open_by_agency(q.eq("state", "overdue")))
     opened = q.with_names(q.open_by_agency())
     on_time = q.with_names(
@@ -215,7 +226,7 @@ def channels_and_trend(board: builders.Dashboard) -> builders.Dashboard:
                         "{{channel}}",
                     )
                 ],
-                Size(4, 9),
+                Size(4, TREND_H),
                 names=CHANNELS,
             )
         )
@@ -230,7 +241,7 @@ def channels_and_trend(board: builders.Dashboard) -> builders.Dashboard:
                         "{{level}}",
                     )
                 ],
-                Size(4, 9),
+                Size(4, TREND_H),
                 names=LEVELS,
             )
         )
@@ -243,7 +254,7 @@ def channels_and_trend(board: builders.Dashboard) -> builders.Dashboard:
                 "percentunit",
                 c.ON_TIME,
                 [c.prom(q.rolling_on_time("1d"), bi("Đúng hạn (24 giờ)", "On time (24 h)"))],
-                Size(8, 9),
+                Size(8, TREND_H),
                 maximum=1,
                 decimals=1,
                 show_thresholds=True,
@@ -266,7 +277,7 @@ def channels_and_trend(board: builders.Dashboard) -> builders.Dashboard:
                         q.increase_sum("dossiers_ended_total", "1d"), bi("Giải quyết", "Ended"), "B"
                     ),
                 ],
-                Size(8, 9),
+                Size(8, TREND_H),
                 decimals=0,
             ).time_from("30d")
         )
@@ -287,9 +298,11 @@ def build() -> builders.Dashboard:
             "30s",
         )
         .with_variable(c.datasource_variable())
+        .with_variable(c.api_variable())
         .with_variable(c.agency_variable())
         .with_variable(c.period_variable())
     )
     board = headline(board)
     board = by_agency(board)
-    return channels_and_trend(board)
+    board = channels_and_trend(board)
+    return board.with_panel(report.this_month(Size(24, REPORT_H)))

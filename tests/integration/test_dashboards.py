@@ -9,10 +9,14 @@ afternoon in mid-October, `--now` and IOCMON_CLOCK_OFFSET_S), so that every cale
 has dossiers whatever day the test runs. Then each query is evaluated with its template
 variables substituted the way Grafana does: `datasource` → that Prometheus, `agency` → a real
 agency code with data and the All value `.*`, `instance` → the worker and `.*`, `period` →
-`month`, `$__rate_interval` → a window spanning both waves, `$__range` → 1h. The overdue list, which
-reads the iocmon API through the Infinity plugin, is checked by calling its URL on the worker
-and applying its row filter. The wall's ratios, computed in PromQL so that they follow the
-agency variable, must equal the worker's own gauges for every period.
+`month`, `$__rate_interval` → a window spanning both waves, `$__range` → 1h. The panels that read
+the iocmon API through the Infinity plugin (the overdue list, the report tables) are checked by
+calling their URL on the worker, with the plugin's time macros written from the panel's own
+time range at the worker's (pretend) now, and by reading the answer as the plugin and the
+table would (`dashboards.api_frame`): every column in every row, the row filter, the
+transformations; a report names the month the panel means, and the wall's footer sums to the
+report's total. The wall's ratios, computed in PromQL so that they follow the agency variable,
+must equal the worker's own gauges for every period.
 """
 
 from __future__ import annotations
@@ -27,23 +31,27 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dashboards import common, lint, model, promql
+from dashboards import api_frame, common, grafana_time, lint, model, promql, report
 from tests.integration.harness import REPO, Pipeline, Stack, Worker, http_get, wait_for
 
 pytestmark = pytest.mark.integration
 
 DASHBOARDS = sorted((REPO / "dashboards").glob("*.json"))
+BOARDS = {str(board["uid"]): board for board in map(model.load, DASHBOARDS)}
 SCOPED = ("agency", "instance")
 PERIODS = tuple(value for _, value in common.PERIODS)
 # A working day in the middle of a month, a quarter and a half-year, during office hours.
 PRETEND_NOW = datetime(2025, 10, 15, 15, 0, tzinfo=timezone(timedelta(hours=7)))
 RECORDED = lint.recorded_names(REPO)
+LOCAL = timezone(timedelta(hours=7))
+REPORT_MONTH = {"iocmon-wall": 0, "iocmon-oncall": -1}
+"""The month each dashboard's report panel shows, counted from the current one."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -77,6 +85,12 @@ class Live:
     agency: str
     at: float
     rate_interval: str
+    clock_offset: float
+    """The worker's clock minus the real one (IOCMON_CLOCK_OFFSET_S)."""
+
+    def now(self) -> datetime:
+        """Now on the worker's clock: what Grafana's `now` stands for in these tests."""
+        return datetime.now(UTC) + timedelta(seconds=self.clock_offset)
 
     @property
     def instance(self) -> str:
@@ -304,7 +318,7 @@ def live(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Liv
             # A window that holds a sample from before the second wave and the latest one.
             rate_interval = f"{max(60, math.ceil(at - before_second) + 20)}s"
             print(f"evaluating at {at:.0f} with $__rate_interval={rate_interval}, agency={agency}")
-            yield Live(base, worker, agency, at, rate_interval)
+            yield Live(base, worker, agency, at, rate_interval, offset)
     finally:
         pipeline.stop()
 
@@ -346,29 +360,93 @@ def test_panel_query_returns_data(live: Live, target: model.Target, scope: str) 
 
 
 def check_api_panel(live: Live, target: model.Target, scope: str) -> None:
-    """The URL the panel names, on the worker the Infinity datasource points at."""
-    url = model.interpolate(target.query["url"], live.values(scope, prometheus=False))
+    """The URL the panel names, on the worker the Infinity datasource points at, read as the
+    plugin and the table panel would."""
+    board = BOARDS[target.dashboard]
+    panel = model.panel_of(board, target)
+    values = live.values(scope, prometheus=False)
+    # The plugin's backend writes its time macros in the Grafana server's zone: UTC in the
+    # container image.
+    span = grafana_time.panel_time_range(board, panel, live.now()).astimezone(UTC)
+    url = model.interpolate(target.query["url"], values, span)
     status, raw = http_get(f"{live.worker.url}{url}")
-    assert status == 200, raw
+    assert status == 200, f"{target.where()}: {url} answered {status}: {raw[:500]!r}"
     body = json.loads(raw)
     rows = body[target.query["root_selector"]]
     assert rows, f"{url} returned no rows"
-    selectors = [column["selector"] for column in target.query["columns"]]
-    for row in rows:
-        assert set(selectors) <= set(row), f"{url}: a row lacks some of {selectors}: {row}"
-        assert isinstance(row["overdue_days"], int | float) and row["overdue_days"] > 0, row
-    # The row filter of the backend parser: `agency =~ '^(…)$'` (Go regexp, unanchored search).
-    condition = model.interpolate(
-        target.query["filterExpression"], live.values(scope, prometheus=False)
-    )
-    m = re.fullmatch(r"agency =~ '(.*)'", condition)
-    assert m, f"unexpected filter expression {condition!r}"
-    kept = [row for row in rows if re.search(m.group(1), row["agency"])]
+    for column in target.query["columns"]:
+        selector, kind = column["selector"], column["type"]
+        for row in rows:
+            assert selector in row, f"{url}: a row lacks {selector!r}: {row}"
+            if kind == "number":
+                assert isinstance(row[selector], int | float), f"{url}: {selector} in {row}"
+    frame = api_frame.frame(target.query, rows)
+    condition = model.interpolate(target.query.get("filterExpression", ""), values)
+    kept = api_frame.apply_filter(target.query, frame, condition)
     assert kept, f"the filter {condition!r} keeps none of the {len(rows)} rows"
+    by_agency = "agency" if "agency" in frame[0] else "key"
     if scope == "all":
         assert len(kept) == len(rows)
     else:
-        assert {row["agency"] for row in kept} == {live.agency}
+        assert {row[by_agency] for row in kept} == {live.agency}
+    shown = api_frame.rows_shown(panel, kept)
+    assert shown, f"{target.where()} shows no row"
+    assert list(shown[0]) == api_frame.shown_names(panel, api_frame.field_names(target.query))
+    path = urllib.parse.urlsplit(url).path
+    if path == "/api/v1/overdue":
+        for row in kept:
+            assert row["overdue_days"] > 0, row
+    elif path == "/api/v1/report":
+        check_report_panel(live, target, panel, body, kept, shown, scope)
+    else:
+        pytest.fail(f"{target.where()}: no check for {path}")
+
+
+def check_report_panel(
+    live: Live,
+    target: model.Target,
+    panel: dict[str, Any],
+    body: dict[str, Any],
+    kept: list[dict[str, Any]],
+    shown: list[dict[str, Any]],
+    scope: str,
+) -> None:
+    """The month the panel means, balanced rows, and what its footer or its top N show."""
+    assert target.dashboard in REPORT_MONTH, f"{target.where()}: which month should it show?"
+    now = live.now().astimezone(LOCAL)
+    first = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    for _ in range(-REPORT_MONTH[target.dashboard]):
+        first = (first - timedelta(days=1)).replace(day=1)
+    month = f"{first:%Y-%m}"
+    assert body["period"] == month, f"{target.where()}: reports {body['period']}, not {month}"
+    assert datetime.fromisoformat(body["from"]) == first
+    assert body["by"] == "agency"
+    figures = list(report.FIGURES)
+    for row in kept:
+        assert all(isinstance(row[f], int) and row[f] >= 0 for f in figures), row
+        received = row["carried_over"] + row["received_online"] + row["received_direct"]
+        assert received == sum(row[f] for f in figures[3:]), f"unbalanced: {row}"
+    overdue = report.COLUMNS[report.OVERDUE]
+    footer = (panel.get("options") or {}).get("footer") or {}
+    if footer.get("show"):
+        # Grafana's footer: the reducer over every row of the (filtered) frame.
+        assert footer["reducer"] == ["sum"] and not footer.get("fields")
+        sums = {f: sum(row[f] for row in kept) for f in figures}
+        if scope == "all":
+            assert sums == body["total"], f"{target.where()}: the footer is not the total"
+        else:
+            assert sums == {f: kept[0][f] for f in figures}
+    limits = [t for t in panel.get("transformations", []) if t["id"] == "limit"]
+    if limits:
+        top = limits[0]["options"]["limitField"]
+        assert len(shown) == min(top, len(kept))
+        values = [row[overdue] for row in shown]
+        assert values == sorted(values, reverse=True)
+        assert values[0] == max(row[report.OVERDUE] for row in kept)
+        rest = sorted((row[report.OVERDUE] for row in kept), reverse=True)[len(shown) :]
+        assert all(v <= values[-1] for v in rest)
+        if scope == "all":
+            assert values[0] > 0, f"{target.where()}: nothing was overdue at {month}'s end"
 
 
 @pytest.mark.parametrize("period", PERIODS)

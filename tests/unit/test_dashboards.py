@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboards import generate, lint, model
+from dashboards import api_frame, generate, lint, model
 from dashboards.model import Json
 
 REPO = Path(__file__).resolve().parents[2]
@@ -101,7 +101,12 @@ def test_template_variables() -> None:
         assert variables["datasource"]["current"]["value"] == "iocmon-prometheus"
         assert variables["agency"]["includeAll"] is True
         assert variables["agency"]["allValue"] == ".*"
-    assert set(model.variables(boards["iocmon-wall.json"])) == {"datasource", "agency", "period"}
+    assert set(model.variables(boards["iocmon-wall.json"])) == {
+        "datasource",
+        "api",
+        "agency",
+        "period",
+    }
     assert set(model.variables(boards["iocmon-oncall.json"])) == {"datasource", "api", "agency"}
     assert "instance" in model.variables(boards["iocmon-engineering.json"])
     periods = model.variables(boards["iocmon-wall.json"])["period"]
@@ -151,7 +156,7 @@ def test_queries_parse_as_promql() -> None:
 
 def test_the_overdue_list_reads_the_iocmon_api() -> None:
     oncall = load_all()["iocmon-oncall.json"]
-    api = [t for t in model.targets(oncall) if t.is_infinity]
+    api = [t for t in model.targets(oncall) if t.is_infinity and "/overdue" in t.query["url"]]
     assert len(api) == 1
     query = api[0].query
     assert query["url"].startswith("/api/v1/overdue?")
@@ -166,6 +171,21 @@ def test_the_overdue_list_reads_the_iocmon_api() -> None:
     assert model.interpolate(query["filterExpression"], {"agency": "STP"}) == (
         "agency =~ '^(STP)$'"
     )
+    # The plugin's filter reads fields by the names the columns give them.
+    assert list(api_frame.problems(model.panel_of(oncall, api[0]), query)) == []
+
+
+def test_the_wall_and_on_call_read_the_report() -> None:
+    boards = load_all()
+    urls = {
+        d["uid"]: [t.query["url"] for t in model.targets(d) if "/report" in t.query.get("url", "")]
+        for d in boards.values()
+    }
+    assert urls == {
+        "iocmon-wall": ["/api/v1/report?by=agency"],
+        "iocmon-oncall": ["/api/v1/report?by=agency&period=${__timeFrom:date:YYYY-MM}"],
+        "iocmon-engineering": [],
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,6 +258,43 @@ def test_lint_wants_bilingual_titles_on_the_wall() -> None:
     wall = copy.deepcopy(load_all()["iocmon-wall.json"])
     a_panel(wall, "stat")["title"] = "On-time %"
     assert "bilingual-title" in rules_of(wall)
+
+
+def api_panel(d: Json, url_part: str) -> Json:
+    return next(
+        p for p in model.panels(d) if any(url_part in t.get("url", "") for t in p["targets"])
+    )
+
+
+def test_lint_catches_a_filter_on_a_name_the_frame_does_not_have() -> None:
+    # The overdue list as it was: columns renamed in the query, so the frame's fields are
+    # 'Đơn vị / Agency' and the like, and the plugin fails the query on `agency =~ …`.
+    oncall = copy.deepcopy(load_all()["iocmon-oncall.json"])
+    query = api_panel(oncall, "/overdue")["targets"][0]
+    for column in query["columns"]:
+        column["text"] = column["selector"].replace("agency", "Đơn vị / Agency")
+    assert "target-fields" in rules_of(oncall)
+
+
+def test_lint_catches_overrides_and_sorts_on_columns_not_shown() -> None:
+    wall = copy.deepcopy(load_all()["iocmon-wall.json"])
+    panel = api_panel(wall, "/report")
+    assert "target-fields" not in rules_of(wall)
+    panel["options"]["sortBy"][0]["displayName"] = "open_overdue"  # the raw name, renamed away
+    assert "target-fields" in rules_of(wall)
+
+
+def test_lint_wants_the_panels_own_time_in_api_urls() -> None:
+    oncall = copy.deepcopy(load_all()["iocmon-oncall.json"])
+    query = api_panel(oncall, "/report")["targets"][0]
+    query["url"] = query["url"].replace("__timeFrom", "__from")
+    assert "target-time" in rules_of(oncall)
+
+
+def test_lint_catches_a_time_override_it_cannot_evaluate() -> None:
+    oncall = copy.deepcopy(load_all()["iocmon-oncall.json"])
+    api_panel(oncall, "/report")["timeShift"] = "1w/w"  # weeks start as the viewer says
+    assert "panel-time" in rules_of(oncall)
 
 
 def test_interpolate_follows_grafana_syntax() -> None:
