@@ -23,6 +23,7 @@ import orjson
 from iocmon.domain.batch import Fold, Record, decode_batch, dossier_ids
 from iocmon.domain.calendar import LOCAL_TZ, load_calendar
 from iocmon.domain.lifecycle import DossierState
+from iocmon.domain.procedures import field_keys, load_procedures
 from iocmon.domain.state_codec import encode_state
 from iocmon.redis_connection import sync_redis
 from producers.replay import key_for_value
@@ -53,6 +54,7 @@ def legacy_json(state: DossierState) -> bytes:
 
 def fold_states(events: Path) -> dict[int, dict[str, DossierState]]:
     calendar = load_calendar(None)
+    fields = field_keys(load_procedures())  # as the worker stamps them
     now = datetime.now(UTC) + timedelta(days=30)
     by_partition: dict[int, list[Record]] = {}
     for line in events.read_bytes().splitlines():
@@ -61,7 +63,8 @@ def fold_states(events: Path) -> dict[int, dict[str, DossierState]]:
         records.append(Record(len(records), key, line))
     out = {}
     for p, records in by_partition.items():
-        fold = Fold(calendar, keep_dead_letters=False, horizon=timedelta(days=400))
+        fold = Fold(calendar, keep_dead_letters=False, horizon=timedelta(days=400),
+                    field_of=fields)  # fmt: skip
         decoded = decode_batch(records, now)
         fold.know(dict.fromkeys(dossier_ids(decoded)))
         for record, item in decoded:

@@ -23,7 +23,8 @@ from iocmon.domain.events import EventType
 from iocmon.domain.judge import Outcome, overdue_instant
 from iocmon.domain.lifecycle import EFFECT_LABELS, DossierState, Status, evolve
 
-FORMAT = 2
+FORMAT = 3
+"""3 put the field (lĩnh vực) at 16, before the slots usually empty; 2 had none."""
 _SLOTS = 20
 _STATUSES: tuple[Status, ...] = ("submitted", "rejected_at_intake", "open", "ended")
 _STATUS_CODE = {s: i for i, s in enumerate(_STATUSES)}
@@ -64,9 +65,9 @@ def encode_state(state: DossierState) -> bytes:
         _epoch(state.ended_at),
         _OUTCOME_CODE[state.outcome] if state.outcome else 0,
         _alerted(state),
+        state.field,
         state.handler,
         base64.b64encode(state.older_ids).decode() if state.older_ids else None,
-        state.field,
         None if state.overdue_from == _usual(state) else _epoch(state.overdue_from),
     ]
     while slots[-1] is None or slots[-1] == 0:
@@ -79,7 +80,9 @@ def decode_state(dossier_id: str, blob: bytes | str) -> DossierState:
         doc = orjson.loads(blob)
         if isinstance(doc, dict):
             return _legacy(doc)
-        if not isinstance(doc, list) or not doc or doc[0] != FORMAT:
+        if isinstance(doc, list) and doc and doc[0] == 2:
+            doc = [*doc[:16], None, *doc[16:18]]  # no field; the rest in place
+        elif not isinstance(doc, list) or not doc or doc[0] != FORMAT:
             raise StateDecodeError(f"unknown state format {doc[0] if doc else None!r}")
         return _decode(dossier_id, doc + [None] * (_SLOTS - len(doc)))
     except (orjson.JSONDecodeError, TypeError, IndexError, KeyError, ValueError) as exc:
@@ -113,9 +116,9 @@ def _decode(d: str, s: list[Any]) -> DossierState:
         ended_at=_time(s[13]),
         outcome=_OUTCOMES[s[14] - 1] if s[14] else None,
         alerted=_alert_ids(d, alert_due_at, s[15]),
-        handler=s[16],
-        older_ids=base64.b64decode(s[17]) if s[17] else b"",
-        field=s[18],
+        field=s[16],
+        handler=s[17],
+        older_ids=base64.b64decode(s[18]) if s[18] else b"",
         overdue_from=(
             _usual_overdue_from(status, due_at, paused_s, pause_started_at)
             if s[19] is None

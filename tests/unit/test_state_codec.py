@@ -83,6 +83,15 @@ def test_when_a_dossier_became_overdue_survives_a_pause_after_it_and_costs_nothi
     assert len(orjson.loads(encode_state(resumed))) == 20  # stored: the pause moved nothing
 
 
+def test_states_of_format_2_read_without_a_field() -> None:
+    state = replace(fold(received(), event(2, EventType.TRANSFERRED, "2024-03-05T11:00:00",
+                                             handler="STNMT")), field="land")  # fmt: skip
+    slots = orjson.loads(encode_state(state))
+    assert slots[0] == 3 and slots[16] == "land" and slots[17] == "STNMT"
+    written_by_2 = orjson.dumps([2, *slots[1:16], *slots[17:]])
+    assert decode_state(DOSSIER, written_by_2) == replace(state, field=None)
+
+
 def test_alerts_of_the_current_appointment_are_two_bits_and_come_back_as_ids() -> None:
     state = fold(received())
     assert state.due_at is not None
