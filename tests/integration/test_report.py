@@ -15,6 +15,7 @@ import pytest
 from openpyxl import load_workbook
 
 from iocmon.console.report_xlsx import FIGURE_COLUMN, FIRST_DATA_ROW
+from iocmon.domain.agencies import AgencyCatalogue, load_catalogue
 from iocmon.domain.calendar import LOCAL_TZ
 from tests.integration.harness import Pipeline, Worker, read_jsonl
 from tests.integration.report_truth import (
@@ -92,10 +93,38 @@ def test_the_report_of_the_simulated_stream_is_the_truth_by_agency_and_by_field(
     pipeline.wait_caught_up()
 
     _assert_report_is_the_truth(worker, truth)
+    _assert_a_tree_holds_its_units(worker, truth)
     _assert_workbook_is_the_json(pipeline, worker, tmp_path)
 
     pipeline.iocmon("rebuild", "--delete-old")
     _assert_report_is_the_truth(worker, truth)
+
+
+def _assert_a_tree_holds_its_units(worker: Worker, truth: list[dict[str, Any]]) -> None:
+    """scope=tree: each unit of a district's tree with its own units' dossiers added, and
+    the total the whole tree's (the catalogue gives the tree; the truth the dossiers)."""
+    catalogue = load_catalogue()
+    district = next(
+        a.code for a in catalogue if a.parent is not None and catalogue.children(a.code)
+    )
+    query, start, end = _ranges(datetime.now(LOCAL_TZ))[0]
+    body = _report(worker, f"{query}&by=agency&agency={quote(district)}&scope=tree")
+    own = expected_report(truth, start, end, "agency", fields_from_catalogue())
+    units = _tree(catalogue, district)
+    assert sorted(row["key"] for row in body["rows"]) == sorted(units)
+    for row in body["rows"]:
+        wanted = _sum_of(own, _tree(catalogue, row["key"]))
+        assert Counter({c: row[c] for c in COLUMNS}) == wanted, row["key"]
+    assert Counter({c: body["total"][c] for c in COLUMNS}) == _sum_of(own, units)
+    assert sum(_sum_of(own, units).values()) > 0
+
+
+def _tree(catalogue: AgencyCatalogue, code: str) -> list[str]:
+    return [code, *(a.code for a in catalogue.descendants(code))]
+
+
+def _sum_of(report: dict[str, Counter[str]], keys: list[str]) -> Counter[str]:
+    return sum((report.get(k, Counter()) for k in keys), Counter())
 
 
 def _assert_workbook_is_the_json(pipeline: Pipeline, worker: Worker, tmp_path: Path) -> None:
