@@ -14,13 +14,13 @@ prints one line per problem and exits 1 if there is any. The rules:
   `dashboards.grafana_time` can evaluate (so the tests can substitute the panel's range).
 - query: the panel's datasource; a unique refId; every variable it uses is defined;
   `rate`/`irate` over `$__rate_interval` or a fixed window, `increase` also over `$__range`,
-  never `$__interval`; only metric names the worker exports or the rules record; instant
-  queries for bar gauges, pies and tables; a legend on the others; for the iocmon API, a
-  `/api/v1/` URL, a root selector and columns; a row filter, transformations, overrides, a
-  sort and a footer that name fields the frame has at that point (`dashboards.api_frame`: the
-  plugin names fields by their column text); and the panel's time as the Infinity plugin's
-  `${__timeFrom}` / `${__timeTo}`, never Grafana's `${__from}` / `${__to}` (the dashboard's
-  range, which the panel's relative time and time shift do not move).
+  never `$__interval`; only series the worker or the notifier exports (read from their metric
+  registries) or the rules record; instant queries for bar gauges, pies and tables; a legend on
+  the others; for the iocmon API, a `/api/v1/` URL, a root selector and columns; a row filter,
+  transformations, overrides, a sort and a footer that name fields the frame has at that point
+  (`dashboards.api_frame`: the plugin names fields by their column text); and the panel's time
+  as the Infinity plugin's `${__timeFrom}` / `${__timeTo}`, never Grafana's `${__from}` /
+  `${__to}` (the dashboard's range, which the panel's relative time and time shift do not move).
 - PromQL syntax, with `promtool check rules` (when promtool is installed): `check_promql`.
 """
 
@@ -37,9 +37,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
+from prometheus_client.core import Metric
 
 from dashboards import api_frame, grafana_time, model
 from dashboards.model import Json, Target
+from notifier import metrics as notifier_metrics
+from streams import metrics as worker_metrics
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -47,36 +50,32 @@ RULES_GLOB = "deploy/prometheus/*.rules.yml"
 
 INFINITY = "yesoreyeram-infinity-datasource"
 
-# What the worker exports (CONTRACT §5 and streams/metrics.py), plus Prometheus' own series.
-KNOWN_METRICS = frozenset(
-    {
-        "dossier_events_total",
-        "dossier_events_rejected_total",
-        "dossier_events_ignored_total",
-        "dossiers_ended_total",
-        "dossiers_received_total",
-        "dossiers_open",
-        "dossiers_period_ended",
-        "dossiers_period_received",
-        "dossiers_on_time_ratio",
-        "dossiers_progress_766",
-        "iocmon_agency_info",
-        "iocmon_records_applied_total",
-        "iocmon_records_skipped_total",
-        "iocmon_batch_conflicts_total",
-        "iocmon_redis_errors_total",
-        "iocmon_dead_letters_produced_total",
-        "iocmon_apply_batch_seconds_bucket",
-        "iocmon_event_age_seconds_bucket",
-        "iocmon_assigned_partitions",
-        "iocmon_reports_dossier_figures",
-        "iocmon_redis_up",
-        "iocmon_partition_lag_records",
-        "up",
-        "ALERTS",
-        "ALERTS_FOR_STATE",
-    }
+PROMETHEUS_OWN = frozenset({"up", "ALERTS", "ALERTS_FOR_STATE"})
+"""Series Prometheus writes itself: each scrape's `up`, the alerting rules' state."""
+SERIES_SUFFIXES = {
+    "counter": ("_total",),
+    "gauge": ("",),
+    "histogram": ("_bucket", "_count", "_sum"),
+    "gaugehistogram": ("_bucket", "_gcount", "_gsum"),
+    "summary": ("", "_count", "_sum"),
+    "info": ("_info",),
+    "stateset": ("",),
+    "unknown": ("",),
+}
+
+
+def series_names(families: Iterable[Metric]) -> frozenset[str]:
+    """The series names of metric families, by their type: a family with no sample yet (a
+    labelled counter before its first labels, figures read from Redis) still names them."""
+    return frozenset(f.name + s for f in families for s in SERIES_SUFFIXES[f.type])
+
+
+KNOWN_METRICS = (
+    series_names([*worker_metrics.exported_families(), *notifier_metrics.exported_families()])
+    | PROMETHEUS_OWN
 )
+"""What a dashboard may query: the series the worker (`streams.metrics`) and the notifier
+(`notifier.metrics`) export, taken from their registries, and Prometheus' own."""
 METRIC_LIKE = re.compile(r"\b(?:dossiers?_\w+|iocmon[_:][\w:]+|ALERTS\w*|up)\b")
 QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
 FIXED_DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
@@ -314,7 +313,7 @@ def _promql_rules(t: Target, recorded: frozenset[str] | None) -> Iterator[tuple[
             continue
         if name.startswith("iocmon:") and (recorded is None or name in recorded):
             continue
-        yield "target-metric", f"{name} is neither exported by the worker nor recorded by the rules"
+        yield "target-metric", f"{name} is neither exported (worker, notifier) nor recorded"
     if t.panel_type in INSTANT_PANELS and not t.instant:
         yield "target-instant", f"a {t.panel_type} shows one value per series: use an instant query"
     if t.panel_type not in {"table"} and not t.query.get("legendFormat"):

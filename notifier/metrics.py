@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import Metric
 
 from notifier.errors import DeliveryFailed
 from notifier.lanes import Lane
@@ -77,3 +78,9 @@ class NotifierMetrics:
 
     def failed_at(self, lane: Lane, exc: DeliveryFailed) -> None:
         self.failures.labels(lane.sink.kind, lane.sink.target).inc()
+
+
+def exported_families() -> list[Metric]:
+    """Every family the notifier's `/metrics` can show (without samples): the names
+    dashboards and rules may query (`dashboards.lint`)."""
+    return list(NotifierMetrics(CollectorRegistry(auto_describe=True)).registry.collect())

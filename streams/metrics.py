@@ -227,6 +227,19 @@ def lag_family(lag_by_partition: Mapping[int, int]) -> Metric:
     return lag
 
 
+def exported_families() -> list[Metric]:
+    """Every family the worker's `/metrics` can show (those read from Redis without
+    samples): the names dashboards and rules may query (`dashboards.lint`)."""
+    empty = Totals(Counter(), Counter(), Counter(), Counter(), Counter(), Counter())
+    return [
+        *REGISTRY.collect(),
+        *figure_families(empty, set()),
+        *period_families({}, set()),
+        agency_info_family([], set()),
+        lag_family({}),
+    ]
+
+
 def _add_ratio(family: GaugeMetricFamily, labels: dict[str, str], value: float | None) -> None:
     if value is not None:
         family.samples.append(Sample(family.name, labels, value, None))

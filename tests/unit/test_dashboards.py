@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from dashboards import api_frame, generate, lint, model
 from dashboards.model import Json
@@ -231,6 +233,105 @@ def test_lint_catches_unknown_metrics_and_variables(board: Json) -> None:
     target = a_panel(board)["targets"][0]
     target["expr"] = 'sum(dossiers_opne{agency=~"$agencies"})'
     assert {"target-metric", "target-variables"} <= rules_of(board)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        # in no hand-kept list before the lint read the registries (issue #16)
+        "iocmon_alerts_emitted_total",
+        "iocmon_partition_rewinds_total",
+        "iocmon_notify_delivery_failures_total",
+        "iocmon_notify_pending_jobs",
+        "iocmon_apply_batch_seconds_count",
+    ],
+)
+def test_lint_knows_what_the_worker_and_the_notifier_export(board: Json, name: str) -> None:
+    a_panel(board)["targets"][0]["expr"] = f'sum(rate({name}{{job="iocmon"}}[5m]))'
+    assert "target-metric" not in rules_of(board)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "iocmon_notify_bogus_total",  # a name no registry has
+        "iocmon_alerts_emitted",  # a counter's family name, not a series
+        "iocmon_apply_batch_seconds",  # a histogram has only _bucket, _count and _sum
+        "dossiers_open_total",
+    ],
+)
+def test_lint_refuses_a_metric_no_code_exports(board: Json, name: str) -> None:
+    a_panel(board)["targets"][0]["expr"] = f'sum({name}{{job="iocmon"}})'
+    assert "target-metric" in rules_of(board)
+
+
+def exposed_series(exposition: bytes) -> set[str]:
+    return {
+        line.split("{")[0].split(" ")[0]
+        for line in exposition.decode().splitlines()
+        if line and not line.startswith("#")
+    }
+
+
+def test_known_metrics_are_the_series_the_exposition_shows() -> None:
+    """The lint's names are derived from the families' types: checked against the text a
+    scrape of each registry gives once every family has samples."""
+    from collections import Counter
+
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from iocmon.domain.agencies import Agency
+    from iocmon.domain.figures import Figures
+    from notifier.metrics import NotifierMetrics
+    from streams import metrics
+    from streams.queries import Totals
+
+    totals = Totals(
+        ended=Counter({("A", "late"): 1}),
+        received=Counter({("A", "online", "full"): 1}),
+        open=Counter({("A", "overdue"): 1}),
+        events=Counter({"received": 1}),
+        ignored=Counter({"duplicate_event": 1}),
+        rejected=Counter({"not_json": 1}),
+    )
+    worker = metrics.render(
+        metrics.render_families(
+            [
+                *metrics.figure_families(totals, {"A"}),
+                *metrics.period_families({"month": {"A": Figures(early=1, overdue=1)}}, {"A"}),
+                metrics.agency_info_family([Agency("A", "An", "province", None)], {"A"}),
+                metrics.lag_family({0: 3}),
+            ]
+        ),
+        applier=metrics.render_applier(),
+    )
+    notifier = NotifierMetrics(CollectorRegistry())
+    for labelled in (notifier.delivered, notifier.failures, notifier.pending,
+                     notifier.oldest_pending):  # fmt: skip
+        labelled.labels("webhook", "x")
+    shown = exposed_series(worker) | exposed_series(generate_latest(notifier.registry))
+    assert shown == lint.KNOWN_METRICS - lint.PROMETHEUS_OWN
+
+
+def test_the_contracts_metrics_are_exported() -> None:
+    contract = (REPO.parent / "shared" / "CONTRACT.md").read_text(encoding="utf-8")
+    section = contract.split("- Prometheus metrics", 1)[1].split("\n## ", 1)[0]
+    pinned = set(re.findall(r"`(\w+)\{", section))
+    assert pinned == {"dossier_events_total", "dossier_events_rejected_total",
+                      "dossiers_ended_total", "dossiers_open"}  # fmt: skip
+    assert pinned <= lint.KNOWN_METRICS
+
+
+def test_the_rules_query_only_exported_or_recorded_metrics() -> None:
+    recorded = lint.recorded_names(REPO)
+    assert recorded
+    unknown = set()
+    for path in sorted(REPO.glob(lint.RULES_GLOB)):
+        for group in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]:
+            for rule in group["rules"]:
+                used = lint.METRIC_LIKE.findall(lint.QUOTED.sub('""', rule["expr"]))
+                unknown |= set(used) - lint.KNOWN_METRICS - recorded
+    assert unknown == set()
 
 
 def test_lint_catches_missing_thresholds_and_variables(board: Json) -> None:
