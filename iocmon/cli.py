@@ -46,7 +46,24 @@ class _Lazy(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from iocmon.version import version_text
+
+    click.echo(version_text())
+    ctx.exit()
+
+
 @click.group(cls=_Lazy)
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Print the installed version (and the git commit in a checkout), then exit.",
+)
 def cli() -> None:
     """iocmon: live monitor of one-stop dossiers (see README.md)."""
 
