@@ -32,6 +32,8 @@ class Secret:
 
 
 MIN_RETENTION_DAYS = 35
+DEFAULT_ON_TIME_OBJECTIVE = 0.999
+LOG_FORMATS = ("text", "json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,7 @@ class Settings:
     batch_size: int = 2000
     batch_window_s: float = 0.2
     log_level: str = "info"
+    log_format: str = "text"
     session_timeout_s: float = 30.0
     clock_offset_s: float = 0.0
     alert_check_interval_s: float = 10.0
@@ -69,8 +72,22 @@ class Settings:
     topic_replication_factor: int = 1
     retention_days: int = 400
     redis_timeout_s: float = 1.5
+    on_time_objective: float = DEFAULT_ON_TIME_OBJECTIVE
 
     def __post_init__(self) -> None:
+        if not 0 < self.on_time_objective < 1:
+            raise ConfigError(
+                f"IOCMON_ON_TIME_OBJECTIVE={self.on_time_objective} is out of range: give the "
+                "share of judged dossiers that must end on time, a number between 0 and 1 "
+                "(both excluded; 0.999 for 99.9 %, 0.95 for 95 %), or unset it for the "
+                f"default {DEFAULT_ON_TIME_OBJECTIVE}"
+            )
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(
+                f"IOCMON_LOG_FORMAT={self.log_format!r} is not a log format: give 'text' (one "
+                "line a record, for people) or 'json' (one JSON object a line, for Loki or "
+                "Elasticsearch), or unset it for 'text'"
+            )
         if not 0 < self.redis_timeout_s <= 60:
             raise ConfigError(
                 f"IOCMON_REDIS_TIMEOUT_S={self.redis_timeout_s} is out of range: give the "
@@ -131,6 +148,7 @@ _ENV_NAMES: dict[str, str] = {
     "batch_size": "IOCMON_BATCH_SIZE",
     "batch_window_s": "IOCMON_BATCH_WINDOW_S",
     "log_level": "IOCMON_LOG_LEVEL",
+    "log_format": "IOCMON_LOG_FORMAT",
     "session_timeout_s": "IOCMON_SESSION_TIMEOUT_S",
     "clock_offset_s": "IOCMON_CLOCK_OFFSET_S",
     "alert_check_interval_s": "IOCMON_ALERT_CHECK_INTERVAL_S",
@@ -141,6 +159,7 @@ _ENV_NAMES: dict[str, str] = {
     "topic_replication_factor": "IOCMON_TOPIC_REPLICATION_FACTOR",
     "retention_days": "IOCMON_RETENTION_DAYS",
     "redis_timeout_s": "IOCMON_REDIS_TIMEOUT_S",
+    "on_time_objective": "IOCMON_ON_TIME_OBJECTIVE",
 }
 
 
