@@ -28,12 +28,14 @@ import orjson
 from iocmon.domain.batch import Fold, Record, decode_batch, dossier_ids, plan_batch
 from iocmon.domain.calendar import load_calendar
 from iocmon.domain.lifecycle import DossierState
+from iocmon.domain.procedures import field_keys, load_procedures
 from iocmon.domain.state_codec import decode_state
 from producers.replay import key_for_value
 from streams.keys import PartitionKeys
 from streams.writes import bulk_commands, plan_writes, script_args
 
 HORIZON = timedelta(days=400)
+FIELDS = field_keys(load_procedures())  # as the worker stamps them
 
 
 def _partitions(path: Path, count: int) -> dict[int, list[Record]]:
@@ -65,7 +67,9 @@ def per_batch(parts: dict[int, list[Record]], batch_size: int) -> int:
                     states[d] = memory[d]
                 else:
                     states[d] = decode_state(d, stored[d]) if d in stored else None
-            plan = plan_batch(decoded, states, calendar, horizon=HORIZON, stream_time=stream_time)
+            plan = plan_batch(
+                decoded, states, calendar, horizon=HORIZON, stream_time=stream_time, field_of=FIELDS
+            )
             stream_time = plan.stream_time
             writes = plan_writes(keys, plan)
             orjson.dumps(script_args(writes, keys.offset, keys.version)[1])
@@ -84,7 +88,7 @@ def folded(parts: dict[int, list[Record]], batch_size: int) -> int:
     now = datetime.now(UTC) + timedelta(days=30)
     done = 0
     for p, records in parts.items():
-        fold = Fold(calendar, keep_dead_letters=False, horizon=HORIZON)
+        fold = Fold(calendar, keep_dead_letters=False, horizon=HORIZON, field_of=FIELDS)
         for start in range(0, len(records), batch_size):
             chunk = records[start : start + batch_size]
             decoded = decode_batch(chunk, now)

@@ -10,7 +10,7 @@ size (`bulk_script_args`, `bulk_write.lua`).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,9 @@ from iocmon.domain.state_codec import encode_state
 from streams.keys import PartitionKeys, open_count_fields, procedure_field
 
 BULK_CHUNK = 1000
+KeyOf = Callable[[PartitionKeys, Bucket], str]
+_DELETED_DAYS: frozenset[KeyOf] = frozenset({PartitionKeys.by_procedure, PartitionKeys.report})
+"""Kinds whose day hashes are deleted past the horizon, not rolled up (`retire.lua`)."""
 """Members, fields or keys per bulk command."""
 
 
@@ -44,26 +47,30 @@ def plan_writes(k: PartitionKeys, plan: BatchPlan) -> Writes:
         w.states[k.dossier(dossier_id)] = encode_state(state).decode()
     agencies: set[str] = set()
     buckets: set[Bucket] = set()
+    hashes = _Hashes(w, k)
+    fields: dict[tuple[str, str, str], str] = {}
     for (bucket, agency, outcome), n in plan.ended.items():
-        w.counts[k.ended(bucket)][f"{agency}|{outcome}"] += n
-        buckets.add(bucket)
+        hashes.of(PartitionKeys.ended, bucket)[f"{agency}|{outcome}"] += n
         agencies.add(agency)
     for (bucket, agency, procedure, outcome), n in plan.by_procedure.items():
-        w.counts[k.by_procedure(bucket)][procedure_field(agency, procedure, outcome)] += n
-        if bucket.resolution == "d":
-            w.zadd[k.procedure_days][bucket.id] = bucket_start(bucket)
-        buckets.add(bucket)
+        name = fields.get((agency, procedure, outcome)) or fields.setdefault(
+            (agency, procedure, outcome), procedure_field(agency, procedure, outcome)
+        )
+        hashes.of(PartitionKeys.by_procedure, bucket)[name] += n
     for (bucket, agency, field_, column), n in plan.report.items():
         if not n:  # a dossier's overdue instant moved out of a bucket and back
             continue
-        w.counts[k.report(bucket)][procedure_field(agency, field_, column)] += n
-        if bucket.resolution == "d":
-            w.zadd[k.procedure_days][bucket.id] = bucket_start(bucket)
-        buckets.add(bucket)
+        name = fields.get((agency, field_, column)) or fields.setdefault(
+            (agency, field_, column), procedure_field(agency, field_, column)
+        )
+        hashes.of(PartitionKeys.report, bucket)[name] += n
     for (bucket, agency, channel, level), n in plan.received.items():
-        w.counts[k.received(bucket)][f"{agency}|{channel}|{level}"] += n
-        buckets.add(bucket)
+        hashes.of(PartitionKeys.received, bucket)[f"{agency}|{channel}|{level}"] += n
         agencies.add(agency)
+    for key_of, bucket in hashes.used:
+        buckets.add(bucket)
+        if bucket.resolution == "d" and key_of in _DELETED_DAYS:
+            w.zadd[k.procedure_days][bucket.id] = bucket_start(bucket)
     for bucket in buckets:
         if bucket.resolution == "h":
             w.zadd[k.hour_buckets][bucket.id] = bucket_start(bucket)
@@ -94,6 +101,22 @@ def plan_writes(k: PartitionKeys, plan: BatchPlan) -> Writes:
             w.counts[k.open_counts][name] += n
     w.sadd[k.agencies].extend(sorted(agencies))
     return w
+
+
+class _Hashes:
+    """The increments of each counter hash of a plan, by kind and bucket: a key's name is
+    built once a plan, not once a counter (a plan holds thousands of counters in a few
+    dozen buckets)."""
+
+    def __init__(self, w: Writes, k: PartitionKeys) -> None:
+        self._w, self._k = w, k
+        self.used: dict[tuple[KeyOf, Bucket], Counter[str]] = {}
+
+    def of(self, key_of: KeyOf, bucket: Bucket) -> Counter[str]:
+        counts = self.used.get((key_of, bucket))
+        if counts is None:
+            counts = self.used[(key_of, bucket)] = self._w.counts[key_of(self._k, bucket)]
+        return counts
 
 
 def _unindex(

@@ -23,7 +23,7 @@ from iocmon.domain.alerts import (
     alert_id,
     alerts_due,
 )
-from iocmon.domain.buckets import Bucket, buckets_of, report_buckets_of
+from iocmon.domain.buckets import Bucket, buckets_of
 from iocmon.domain.calendar import WorkingCalendar
 from iocmon.domain.events import Event, RecordRejected, RejectReason, parse_record
 from iocmon.domain.judge import OpenClock, open_clock
@@ -34,14 +34,9 @@ from iocmon.domain.lifecycle import (
     Ignored,
     Received,
     apply_event,
-    evolve,
 )
-from iocmon.domain.report import (
-    BECAME_OVERDUE,
-    ENDED_OVERDUE,
-    overdue_buckets,
-    received_column,
-)
+from iocmon.domain.report import received_column
+from iocmon.domain.tally import Tally
 
 FieldOf = Callable[[str], str]
 """A procedure code's field key (lĩnh vực), from the procedure catalogue."""
@@ -197,6 +192,7 @@ class Fold:
         self._policy = policy
         self._keep_dead_letters = keep_dead_letters
         self._field_of = field_of
+        self._tally = Tally()
         self._before: dict[str, DossierState | None] = {}
         self._quarantined: dict[str, str] = {}
         self._plan = BatchPlan(last_offset=-1)
@@ -241,7 +237,7 @@ class Fold:
             if _ended_before(state, edge):
                 state = None  # forgotten (§3a), whether or not its key is deleted yet
         try:
-            transition = apply_event(state, item, self._calendar)
+            transition = apply_event(state, item, self._calendar, self._field_of)
         except RecordRejected as rejected:
             self._reject(DeadLetter(record, rejected.reason.value, rejected.detail))
             return
@@ -260,8 +256,6 @@ class Fold:
         if dossier_id not in self._before:
             self._before[dossier_id] = self.states[dossier_id]
         after = transition.state
-        if isinstance(effect, Received):
-            after = evolve(after, field=self._field_of(after.procedure or ""))
         self.states[dossier_id] = after
         plan.events[item.type.value] += 1
         plan.alerts.extend(transition.clears)
@@ -271,35 +265,22 @@ class Fold:
 
     def _count(self, before: DossierState | None, after: DossierState, effect: Effect) -> None:
         """What one counted transition adds to the counters."""
-        plan = self._plan
+        tally = self._tally
         agency = after.agency or ""
         procedure = after.procedure or ""
         field_ = after.field or self._field_of(procedure)
-        report = plan.report
         if isinstance(effect, Received):
             column = received_column(effect.channel)
-            for bucket in buckets_of(effect.at):
-                plan.received[(bucket, agency, effect.channel, effect.level)] += 1
-            for bucket in report_buckets_of(effect.at)[1:]:
-                report[(bucket, agency, field_, column)] += 1
+            tally.received(effect.at, agency, effect.channel, effect.level, field_, column)
         elif isinstance(effect, Ended):
-            outcome = effect.outcome.value
-            for bucket in buckets_of(effect.at):
-                plan.ended[(bucket, agency, outcome)] += 1
-                if bucket.resolution != "h":
-                    plan.by_procedure[(bucket, agency, procedure, outcome)] += 1
-            for bucket in report_buckets_of(effect.at)[1:]:
-                report[(bucket, agency, field_, outcome)] += 1
-                if after.overdue_from is not None:
-                    report[(bucket, agency, field_, ENDED_OVERDUE)] += 1
+            overdue = after.overdue_from is not None
+            tally.ended(effect.at, agency, procedure, field_, effect.outcome.value, overdue)
         before_overdue = None if before is None else before.overdue_from
         if before_overdue != after.overdue_from:
             if before_overdue is not None:
-                for bucket in overdue_buckets(before_overdue):
-                    report[(bucket, agency, field_, BECAME_OVERDUE)] -= 1
+                tally.overdue_from(before_overdue, agency, field_, -1)
             if after.overdue_from is not None:
-                for bucket in overdue_buckets(after.overdue_from):
-                    report[(bucket, agency, field_, BECAME_OVERDUE)] += 1
+                tally.overdue_from(after.overdue_from, agency, field_, 1)
 
     def _reject(self, dead: DeadLetter) -> None:
         self._plan.rejected[dead.reason] += 1
@@ -317,6 +298,7 @@ class Fold:
             plan.index_before[dossier_id] = open_entry(before, calendar, policy)
             plan.index_after[dossier_id] = open_entry(state, calendar, policy)
         self._before = {}
+        self._tally.spread_into(plan)
         plan.stream_time = self.stream_time
         self._plan = BatchPlan(last_offset=plan.last_offset)
         self.added = 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -75,7 +76,8 @@ class DossierState:
     field: str | None = None
     """The field (lĩnh vực) of its procedure when it was received, from the procedure
     catalogue: the periodic report counts the dossier in it from receipt to end, whatever
-    the catalogue says later (`Fold` sets it; None in states stored before it existed)."""
+    the catalogue says later (`apply_event`'s `field_of`; None without one, and in states
+    stored before it existed)."""
     overdue_from: datetime | None = None
     """When the dossier became, or will become, overdue as far as the events known say
     (CONTRACT §6's `open_overdue` counts it from then); None while a pause that began before
@@ -158,7 +160,12 @@ class Transition:
     """Alerts to resolve: the dossier ended, or its appointment moved."""
 
 
-def apply_event(state: DossierState | None, event: Event, calendar: WorkingCalendar) -> Transition:
+def apply_event(
+    state: DossierState | None,
+    event: Event,
+    calendar: WorkingCalendar,
+    field_of: Callable[[str], str] | None = None,
+) -> Transition:
     """Apply one event to a dossier's state (None: never seen). Raises `RecordRejected`:
     `unknown_dossier` for an event that needs a received dossier that does not exist,
     `before_receipt` for one dated before its dossier's `received` (`_refuse_before_receipt`),
@@ -174,7 +181,7 @@ def apply_event(state: DossierState | None, event: Event, calendar: WorkingCalen
                 f"the dossier already has {MAX_EVENTS} events, the most one dossier accepts",
             )
         older = state.older_ids
-    transition = _transition(state, event, calendar)
+    transition = _transition(state, event, calendar, field_of)
     entry = (event.event_id, event.type.value, event.at.timestamp(), _label(transition.effect))
     history = (*(state.history if state else ()), entry)
     if len(history) > HISTORY_KEPT:
@@ -223,9 +230,14 @@ def _label(effect: Effect) -> str:
     return "received" if isinstance(effect, Received) else "recorded"
 
 
-def _transition(state: DossierState | None, event: Event, calendar: WorkingCalendar) -> Transition:
+def _transition(
+    state: DossierState | None,
+    event: Event,
+    calendar: WorkingCalendar,
+    field_of: Callable[[str], str] | None,
+) -> Transition:
     if state is None or state.status == "submitted":
-        return _before_receipt(event, calendar)
+        return _before_receipt(event, calendar, field_of)
     if state.status == "rejected_at_intake":
         return Transition(state, Ignored(IgnoreReason.AFTER_REJECTION))
     _refuse_before_receipt(state, event)
@@ -255,7 +267,9 @@ def _refuse_before_receipt(state: DossierState, event: Event) -> None:
         )
 
 
-def _before_receipt(event: Event, calendar: WorkingCalendar) -> Transition:
+def _before_receipt(
+    event: Event, calendar: WorkingCalendar, field_of: Callable[[str], str] | None
+) -> Transition:
     if event.type is EventType.SUBMITTED:
         return Transition(DossierState(event.dossier_id, "submitted"), Informational())
     if event.type is EventType.REJECTED_AT_INTAKE:
@@ -282,6 +296,7 @@ def _before_receipt(event: Event, calendar: WorkingCalendar) -> Transition:
         due_at=due_at,
         alert_due_at=due_at,
         overdue_from=overdue_instant(due_at, 0.0),
+        field=None if field_of is None else field_of(event.procedure),
     )
     return Transition(opened, Received(event.agency, event.channel, event.level, event.at))
 

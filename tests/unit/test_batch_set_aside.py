@@ -48,10 +48,10 @@ def test_an_event_whose_judging_raises_is_dead_lettered_and_the_others_judged(
 ) -> None:
     judge = batch.apply_event
 
-    def broken_for_a(state: Any, event: Any, calendar: Any) -> Any:
+    def broken_for_a(state: Any, event: Any, calendar: Any, field_of: Any) -> Any:
         if event.dossier_id == "A":
             raise ZeroDivisionError("applicant 0912345678")
-        return judge(state, event, calendar)
+        return judge(state, event, calendar, field_of)
 
     monkeypatch.setattr(batch, "apply_event", broken_for_a)
     decoded = decode_batch(_records("A", "B"), NOW)
