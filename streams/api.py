@@ -198,7 +198,11 @@ class Api:
             ],
         }
 
-    async def dossier(self, dossier_id: str, now: datetime) -> Response:
+    async def dossier(self, dossier_id: str, params: Mapping[str, str], now: datetime) -> Response:
+        try:
+            only(params, set())
+        except BadParameter as exc:
+            return 400, {"error": str(exc)}
         if not 1 <= len(dossier_id) <= MAX_ID_CHARS:
             return 400, {"error": f"a dossier id has 1 to {MAX_ID_CHARS} characters"}
         state = await self._reader.dossier(dossier_id)

@@ -24,7 +24,8 @@ def only(params: Mapping[str, str], accepted: set[str] | frozenset[str]) -> None
     unknown = sorted(set(params) - accepted)
     if unknown:
         raise BadParameter(
-            f"unknown parameter(s) {', '.join(unknown)}; accepted: {', '.join(sorted(accepted))}"
+            f"unknown parameter(s) {', '.join(unknown)}; accepted: "
+            + (", ".join(sorted(accepted)) or "none")
         )
 
 

@@ -80,7 +80,7 @@ def routes(api: Api, report: ReportApi) -> dict[str, Route]:
         "series": with_params(api.series),
         "procedures": with_params(api.procedures),
         "report": with_params(report.report),
-        "dossier": lambda values, params, now: api.dossier(*values, now),
+        "dossier": with_params(api.dossier),
     }
 
 

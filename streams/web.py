@@ -33,6 +33,19 @@ REDIS_DOWN = (
     "that Redis runs (`make up`)."
 )
 OPENAPI = json.loads(resources.files("streams").joinpath("openapi.json").read_text("utf-8"))
+METRICS_PATH = "/metrics"
+API_ROUTES = {
+    "/api/v1/summary": "summary",
+    "/api/v1/overdue": "overdue",
+    "/api/v1/rankings": "rankings",
+    "/api/v1/series": "series",
+    "/api/v1/agencies/{agency}/procedures": "procedures",
+    "/api/v1/report": "report",
+    "/api/v1/dossiers/{dossier_id}": "dossier",
+    "/api/v1/openapi.json": "openapi",
+}
+"""Each API path and the name of its handler (`streams.api_process.routes`), all described
+in `openapi.json` (tests/unit/test_openapi.py checks both ways)."""
 
 
 def register_routes(
@@ -45,7 +58,7 @@ def register_routes(
 ) -> None:
     reporter_tp = TP(settings.events_topic, 0)
 
-    @app.page("/metrics")
+    @app.page(METRICS_PATH)
     class MetricsView(View):
         async def get(self, request: Request) -> Response:
             lag = b""
@@ -89,14 +102,8 @@ def register_routes(
         view.__name__ = "api_" + path.strip("/").replace("/", "_").replace("{", "").replace("}", "")
         app.page(path)(view)
 
-    route("/api/v1/summary", "summary")
-    route("/api/v1/overdue", "overdue")
-    route("/api/v1/rankings", "rankings")
-    route("/api/v1/series", "series")
-    route("/api/v1/agencies/{agency}/procedures", "procedures")
-    route("/api/v1/report", "report")
-    route("/api/v1/dossiers/{dossier_id}", "dossier")
-    route("/api/v1/openapi.json", "openapi")
+    for path, name in API_ROUTES.items():
+        route(path, name)
 
 
 def _authorized(request: Request, token: str) -> bool:
