@@ -11,6 +11,7 @@
 #   make test-faults  every fault test in tests/faults, the long ones included
 #   make lint     ruff check + ruff format --check
 #   make dashboards  regenerate dashboards/*.json from code, then lint them
+#   make rules    regenerate deploy/prometheus/slo.rules.yml from IOCMON_ON_TIME_OBJECTIVE
 #
 # Ports, folders and topic names come from the environment: see deploy/local/stack.sh.
 
@@ -20,7 +21,7 @@ STACK := bash deploy/local/stack.sh
 LINT_PATHS := iocmon streams producers notifier tests dashboards benchmarks
 ARGS ?=
 
-.PHONY: venv up down reset status run test test-faults lint dashboards
+.PHONY: venv up down reset status run test test-faults lint dashboards rules
 
 venv: $(VENV)/.installed
 
@@ -55,3 +56,7 @@ lint: venv
 dashboards: venv
 	$(VENV)/bin/python -m dashboards.generate
 	$(VENV)/bin/python -m dashboards.lint
+
+rules: venv
+	$(VENV)/bin/python -m iocmon.slo.rules
+	promtool check rules deploy/prometheus/*.rules.yml

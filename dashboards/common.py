@@ -28,6 +28,7 @@ from grafana_foundation_sdk.models import piechart as piechart_models
 from grafana_foundation_sdk.models import prometheus as prometheus_models
 
 from dashboards import infinity
+from iocmon.slo import objective as slo
 
 # Provisioned by deploy/grafana/provisioning/datasources/iocmon.yaml.
 PROMETHEUS_UID = "iocmon-prometheus"
@@ -38,10 +39,46 @@ API = models.DataSourceRef(type_val=infinity.PLUGIN_ID, uid="${api}")
 
 TIMEZONE = "Asia/Ho_Chi_Minh"
 
-# On-time target of the province (share of judged dossiers ended early or on time). Grafana
-# thresholds cannot read a variable, so the target lives here and in the panel descriptions.
-ON_TIME_TARGET = 0.95
-ON_TIME_WARNING = 0.90
+
+@dataclass(frozen=True)
+class OnTimeTarget:
+    """The province's on-time objective (IOCMON_ON_TIME_OBJECTIVE) as the dashboards show it.
+
+    Grafana thresholds cannot read a variable, so the objective is written into the JSON when
+    the dashboards are generated (`python -m dashboards.generate` reads the setting): green
+    from the objective, orange down to late at twice the budget, red below; the terminal wall,
+    the API's rankings and the Prometheus rules use the same number (`iocmon.slo`).
+    """
+
+    objective: float = slo.DEFAULT_ON_TIME_OBJECTIVE
+
+    @property
+    def warning(self) -> float:
+        return slo.warning_level(self.objective)
+
+    @property
+    def text(self) -> str:
+        return slo.percent_text(self.objective)
+
+    @property
+    def warning_text(self) -> str:
+        return slo.percent_text(self.warning)
+
+    @property
+    def decimals(self) -> int:
+        """Decimals of a ratio in percent: one more than the objective has (99.9 % -> 2), so
+        a value just below it does not show as the objective itself."""
+        written = f"{slo.percent(self.objective):g}"
+        return len(written.partition(".")[2]) + 1
+
+    @property
+    def on_time(self) -> builders.ThresholdsConfig:
+        return thresholds(("red", None), ("orange", self.warning), ("green", self.objective))
+
+    @property
+    def late(self) -> builders.ThresholdsConfig:
+        budget = slo.error_budget(self.objective)
+        return thresholds(("green", None), ("orange", budget), ("red", round(2 * budget, 12)))
 
 
 def bi(vietnamese: str, english: str) -> str:
@@ -97,8 +134,6 @@ def thresholds(*steps: Step) -> builders.ThresholdsConfig:
 
 
 NEUTRAL = thresholds(("blue", None))
-ON_TIME = thresholds(("red", None), ("orange", ON_TIME_WARNING), ("green", ON_TIME_TARGET))
-LATE = thresholds(("green", None), ("orange", 1 - ON_TIME_TARGET), ("red", 1 - ON_TIME_WARNING))
 SCORE_766 = thresholds(("red", None), ("orange", 16.0), ("green", 18.0))
 ZERO_IS_GOOD = thresholds(("green", None), ("red", 1.0))
 ONE_IS_GOOD = thresholds(("red", None), ("green", 1.0))

@@ -6,7 +6,7 @@ from grafana_foundation_sdk.builders import dashboard as builders
 
 from dashboards import common as c
 from dashboards import promql as q
-from dashboards.common import Size
+from dashboards.common import OnTimeTarget, Size
 
 UID = "iocmon-engineering"
 TITLE = "iocmon — Engineering"
@@ -14,7 +14,7 @@ TITLE = "iocmon — Engineering"
 JOB = q.eq("job", "iocmon")
 RATE = "[$__rate_interval]"
 
-# Multi-window burn-rate alerting of deploy/prometheus/iocmon.rules.yml: long and short windows.
+# Multi-window burn-rate alerting of deploy/prometheus/slo.rules.yml: long and short windows.
 BURN_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 BURN = c.thresholds(("green", None), ("orange", 1.0), ("red", 6.0))
 
@@ -294,7 +294,7 @@ def health(board: builders.Dashboard) -> builders.Dashboard:
     )
 
 
-def slo(board: builders.Dashboard) -> builders.Dashboard:
+def slo(board: builders.Dashboard, target: OnTimeTarget) -> builders.Dashboard:
     def burn(window: str, *matchers: str) -> str:
         ratio = q.sel(f"iocmon:dossiers_late_ratio:rate{window}", q.AGENCY, *matchers)
         return f"{ratio}\n/ on(agency)\niocmon:slo_error_budget"
@@ -305,7 +305,7 @@ def slo(board: builders.Dashboard) -> builders.Dashboard:
             c.timeseries_panel(
                 "Burn rate by window (worst of the selection)",
                 "Late ratio over each window divided by the error budget (1 - objective), from "
-                "the recording rules of deploy/prometheus/iocmon.rules.yml; the highest of the "
+                "the recording rules of deploy/prometheus/slo.rules.yml; the highest of the "
                 "province and the selected agencies. 1 spends the budget exactly over the SLO "
                 "period; the page alerts need 14.4 (1h and 5m) or 6 (6h and 30m), the tickets 3 "
                 "(1d and 2h) or 1 (3d and 6h), with a minimum volume.",
@@ -338,18 +338,21 @@ def slo(board: builders.Dashboard) -> builders.Dashboard:
                 "On-time objective",
                 "The province's SLO objective: share of judged dossiers that must end on time "
                 "(iocmon:slo_objective; agencies may have their own). Orange when it is looser "
-                f"than the province's on-time target ({c.ON_TIME_TARGET:.0%}).",
+                f"than the objective these dashboards were generated with ({target.text}): "
+                "generate the rules and the dashboards from the same IOCMON_ON_TIME_OBJECTIVE.",
                 "percentunit",
-                c.thresholds(("orange", None), ("green", c.ON_TIME_TARGET)),
+                c.thresholds(("orange", None), ("green", target.objective)),
                 [c.prom(q.sel("iocmon:slo_objective", q.eq("agency", "")), "objective")],
                 Size(4, 9),
-                decimals=2,
+                decimals=max(2, target.decimals),
             )
         )
     )
 
 
-def build() -> builders.Dashboard:
+def build(target: OnTimeTarget | None = None) -> builders.Dashboard:
+    """The engineering board; `target` is the objective its SLO panel expects."""
+    target = target or OnTimeTarget()
     board = (
         c.dashboard(
             UID,
@@ -366,6 +369,6 @@ def build() -> builders.Dashboard:
         .with_variable(c.instance_variable())
         .with_variable(c.agency_variable())
     )
-    for section in (throughput, errors, latency_and_lag, health, slo):
+    for section in (throughput, errors, latency_and_lag, health):
         board = section(board)
-    return board
+    return slo(board, target)

@@ -3,6 +3,10 @@
 The output is deterministic (sorted keys, two-space indent, panel ids assigned in order), so
 the committed files change only when the code does. `--check` writes nothing and exits 1 when
 a committed file differs from what the code generates.
+
+The on-time colours are written at the objective of IOCMON_ON_TIME_OBJECTIVE (default 0.999),
+the number the terminal wall, the API's rankings and the rules (`python -m iocmon.slo.rules`)
+read too: a province with another objective generates both with it set.
 """
 
 from __future__ import annotations
@@ -17,19 +21,23 @@ from grafana_foundation_sdk.builders import dashboard as builders
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
 from dashboards import engineering, oncall, wall
+from dashboards.common import OnTimeTarget
+from iocmon.config import Settings
 
 HERE = Path(__file__).resolve().parent
 
-BOARDS: dict[str, Callable[[], builders.Dashboard]] = {
+BOARDS: dict[str, Callable[[OnTimeTarget], builders.Dashboard]] = {
     "iocmon-wall.json": wall.build,
-    "iocmon-oncall.json": oncall.build,
+    "iocmon-oncall.json": lambda target: oncall.build(),  # no on-time figure on it
     "iocmon-engineering.json": engineering.build,
 }
 
 
-def render(build: Callable[[], builders.Dashboard]) -> str:
+def render(
+    build: Callable[[OnTimeTarget], builders.Dashboard], target: OnTimeTarget | None = None
+) -> str:
     """The dashboard as Grafana JSON text, with stable panel ids."""
-    model = json.loads(json.dumps(build().build(), cls=JSONEncoder))
+    model = json.loads(json.dumps(build(target or OnTimeTarget()).build(), cls=JSONEncoder))
     _number_panels(model)
     return json.dumps(model, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
@@ -45,9 +53,13 @@ def _number_panels(model: dict) -> None:
             next_id += 1
 
 
-def generate(out_dir: Path = HERE) -> dict[Path, str]:
-    """Renders every dashboard; returns {path: text} without writing."""
-    return {out_dir / name: render(build) for name, build in BOARDS.items()}
+def generate(out_dir: Path = HERE, objective: float | None = None) -> dict[Path, str]:
+    """Renders every dashboard at `objective` (default: IOCMON_ON_TIME_OBJECTIVE's); returns
+    {path: text} without writing."""
+    if objective is None:
+        objective = Settings.from_env().on_time_objective
+    target = OnTimeTarget(objective)
+    return {out_dir / name: render(build, target) for name, build in BOARDS.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     if stale:
         names = ", ".join(str(p) for p in stale)
         print(
-            f"out of date: {names}. Run `python -m dashboards.generate` and commit the result.",
+            f"out of date: {names}. Run `python -m dashboards.generate` (with the same "
+            "IOCMON_ON_TIME_OBJECTIVE) and commit the result.",
             file=sys.stderr,
         )
         return 1

@@ -14,12 +14,10 @@ from grafana_foundation_sdk.builders import dashboard as builders
 from dashboards import common as c
 from dashboards import promql as q
 from dashboards import report
-from dashboards.common import Size, bi
+from dashboards.common import OnTimeTarget, Size, bi
 
 UID = "iocmon-wall"
 TITLE = "iocmon — IOC wall / Màn hình IOC"
-
-TARGET = f"{c.ON_TIME_TARGET:.0%}"
 
 CHANNELS = {
     "counter": bi("Trực tiếp", "At the desk"),
@@ -40,23 +38,24 @@ TREND_H = 6
 REPORT_H = 9
 
 
-def headline(board: builders.Dashboard) -> builders.Dashboard:
+def headline(board: builders.Dashboard, target: OnTimeTarget) -> builders.Dashboard:
     size = Size(4, HEADLINE_H)
     return (
         board.with_panel(
             c.gauge_panel(
                 bi("Tỷ lệ đúng hạn", "On-time %"),
                 f"Hồ sơ giải quyết sớm hoặc đúng hạn trên tổng số hồ sơ đã giải quyết trong kỳ "
-                f"(không tính rút hồ sơ); chỉ tiêu {TARGET}. / Dossiers ended early or on time "
-                f"among those ended in the period (withdrawals excluded); target {TARGET}, "
-                f"red below {c.ON_TIME_WARNING:.0%}. Empty while nothing ended in the period.",
+                f"(không tính rút hồ sơ); chỉ tiêu {target.text}. / Dossiers ended early or on "
+                f"time among those ended in the period (withdrawals excluded); target "
+                f"{target.text}, red below {target.warning_text}. Empty while nothing ended in "
+                "the period.",
                 "percentunit",
-                c.ON_TIME,
+                target.on_time,
                 [c.prom(q.on_time_ratio(), bi("Đúng hạn", "On time"))],
                 size,
                 minimum=0,
                 maximum=1,
-                decimals=1,
+                decimals=target.decimals,
                 no_value="—",
             )
         )
@@ -66,10 +65,10 @@ def headline(board: builders.Dashboard) -> builders.Dashboard:
                 "Hồ sơ giải quyết quá hạn trên tổng số hồ sơ đã giải quyết trong kỳ. / Dossiers "
                 "ended late among those ended in the period (withdrawals excluded).",
                 "percentunit",
-                c.LATE,
+                target.late,
                 [c.prom(q.late_ratio(), bi("Trễ hạn", "Late"))],
                 Size(3, HEADLINE_H),
-                decimals=1,
+                decimals=target.decimals,
                 sparkline=True,
                 no_value="—",
             )
@@ -161,7 +160,7 @@ def headline(board: builders.Dashboard) -> builders.Dashboard:
     )
 
 
-def by_agency(board: builders.Dashboard) -> builders.Dashboard:
+def by_agency(board: builders.Dashboard, target: OnTimeTarget) -> builders.Dashboard:
     size = Size(8, RANKING_H)
     overdue = q.with_names(q.open_by_agency(q.eq("state", "overdue")))
     opened = q.with_names(q.open_by_agency())
@@ -199,21 +198,22 @@ def by_agency(board: builders.Dashboard) -> builders.Dashboard:
             c.ranking_panel(
                 bi("Tỷ lệ đúng hạn theo đơn vị", "On-time % by agency"),
                 f"Các đơn vị có tỷ lệ đúng hạn thấp nhất trong kỳ; màu đỏ/cam = dưới chỉ tiêu "
-                f"{TARGET}. / The 15 agencies with the lowest on-time % in the period; red or "
-                f"orange = below the {TARGET} target. Agencies with nothing ended are left out.",
+                f"{target.text}. / The 15 agencies with the lowest on-time % in the period; red or "
+                f"orange = below the {target.text} target. Agencies with nothing ended are left "
+                "out.",
                 "percentunit",
-                c.ON_TIME,
+                target.on_time,
                 [c.instant(f"bottomk(15,\n{on_time}\n)", "{{name}}")],
                 size,
                 minimum=0,
                 maximum=1,
-                decimals=1,
+                decimals=target.decimals,
             )
         )
     )
 
 
-def channels_and_trend(board: builders.Dashboard) -> builders.Dashboard:
+def channels_and_trend(board: builders.Dashboard, target: OnTimeTarget) -> builders.Dashboard:
     return (
         board.with_panel(
             c.pie_panel(
@@ -249,14 +249,14 @@ def channels_and_trend(board: builders.Dashboard) -> builders.Dashboard:
             c.timeseries_panel(
                 bi("Xu hướng 30 ngày: tỷ lệ đúng hạn", "30-day trend: on-time %"),
                 f"Tỷ lệ đúng hạn của các hồ sơ kết thúc trong 24 giờ trước mỗi thời điểm; "
-                f"đường gạch = chỉ tiêu {TARGET}. / On-time % of the dossiers ended in the 24 h "
-                f"before each point; dashed lines = thresholds.",
+                f"đường gạch = chỉ tiêu {target.text}. / On-time % of the dossiers ended in the "
+                "24 h before each point; dashed lines = thresholds.",
                 "percentunit",
-                c.ON_TIME,
+                target.on_time,
                 [c.prom(q.rolling_on_time("1d"), bi("Đúng hạn (24 giờ)", "On time (24 h)"))],
                 Size(8, TREND_H),
                 maximum=1,
-                decimals=1,
+                decimals=target.decimals,
                 show_thresholds=True,
             ).time_from("30d")
         )
@@ -284,7 +284,9 @@ def channels_and_trend(board: builders.Dashboard) -> builders.Dashboard:
     )
 
 
-def build() -> builders.Dashboard:
+def build(target: OnTimeTarget | None = None) -> builders.Dashboard:
+    """The wall, its on-time colours at `target` (default: the default objective)."""
+    target = target or OnTimeTarget()
     board = (
         c.dashboard(
             UID,
@@ -302,7 +304,7 @@ def build() -> builders.Dashboard:
         .with_variable(c.agency_variable())
         .with_variable(c.period_variable())
     )
-    board = headline(board)
-    board = by_agency(board)
-    board = channels_and_trend(board)
+    board = headline(board, target)
+    board = by_agency(board, target)
+    board = channels_and_trend(board, target)
     return board.with_panel(report.this_month(Size(24, REPORT_H)))

@@ -18,6 +18,7 @@ from iocmon.domain.events import MAX_ID_CHARS
 from iocmon.domain.figures import Figures
 from iocmon.domain.judge import open_clock, open_state, overdue_days
 from iocmon.domain.procedures import ProcedureCatalogue
+from iocmon.slo.objective import DEFAULT_ON_TIME_OBJECTIVE, meets, worst_first
 from streams.api_params import (
     RANGE_PARAMS,
     BadParameter,
@@ -45,8 +46,10 @@ class Api:
         horizon: timedelta,
         procedures: ProcedureCatalogue,
         labels: AgencyLabels,
+        objective: float = DEFAULT_ON_TIME_OBJECTIVE,
     ) -> None:
         self._labels = labels
+        self._objective = objective
         self._horizon = horizon
         self._procedures = procedures
         self._reader = reader
@@ -111,7 +114,12 @@ class Api:
 
     async def rankings(self, params: Mapping[str, str], now: datetime) -> Response:
         """Agencies ranked by a figure: worst first by default (lowest on-time ratio,
-        most overdue), which is what an operations center looks for."""
+        most overdue), which is what an operations center looks for.
+
+        Each row says whether the agency is `below_target`: its on-time ratio under the
+        province's objective (IOCMON_ON_TIME_OBJECTIVE, in the answer as `objective`; null
+        when it judged nothing). By on-time ratio, ties go to the agency with more late
+        dossiers, as on the terminal wall's list of agencies below target."""
         try:
             only(params, RANGE_PARAMS | {"by", "limit", "order"})
             start, end = parse_range(params, now)
@@ -129,13 +137,22 @@ class Api:
         used = cover(start, end, now)
         per_agency = await self._listed_agencies(used, now)
         rows = [
-            {"value": getattr(f, by), **self._agency_row(code, f)}
+            {
+                "value": getattr(f, by),
+                **self._agency_row(code, f),
+                "below_target": self._below_target(f),
+            }
             for code, f in per_agency.items()
             if getattr(f, by) is not None
         ]
-        rows.sort(key=lambda r: (r["value"], r["agency"]), reverse=order == "desc")
+        if by == "on_time_ratio":
+            rows.sort(key=lambda r: worst_first(r["value"], r["late"], r["agency"]),
+                      reverse=order == "desc")  # fmt: skip
+        else:
+            rows.sort(key=lambda r: (r["value"], r["agency"]), reverse=order == "desc")
         return 200, {**_range_json(used.start, used.end, start, end, now), "by": by,
-                     "order": order, "items": rows[:limit]}  # fmt: skip
+                     "order": order, "objective": self._objective,
+                     "items": rows[:limit]}  # fmt: skip
 
     async def _listed_agencies(self, used: Cover, now: datetime) -> dict[str, Figures]:
         """Figures of each agency label value (the catalogue's codes, or the first codes
@@ -242,6 +259,10 @@ class Api:
             if clock is not None:
                 body["overdue_days"] = overdue_days(clock.overdue_from, now)
         return 200, body
+
+    def _below_target(self, figures: Figures) -> bool | None:
+        ratio = figures.on_time_ratio
+        return None if ratio is None else not meets(ratio, self._objective)
 
     def _agency_row(self, code: str, figures: Figures) -> dict[str, Any]:
         return {"agency": code, "agency_name": self._names.get(code), **figures.to_json()}

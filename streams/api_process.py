@@ -100,6 +100,7 @@ async def _serve(conn: Any, settings: Settings) -> None:
         settings.retention,
         procedures,
         agency_labels(settings, redis, catalogue),
+        settings.on_time_objective,
     )
     handlers = routes(api, ReportApi(reader, catalogue, procedures, settings.retention))
 

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 import click
 
+from iocmon.config import Settings
 from iocmon.console import wall
 from iocmon.console.client import ApiClient
 from iocmon.console.errors import ApiError, ConsoleError, WorkerUnreachable
@@ -27,6 +28,7 @@ from iocmon.console.options import (
     use_color,
     worker_options,
 )
+from iocmon.slo.objective import percent
 
 
 def fetch(client: ApiClient) -> wall.WallData:
@@ -93,9 +95,10 @@ def full_screen(out: TextIO) -> Iterator[None]:
 @click.option(
     "--target",
     type=click.FloatRange(0, 100),
-    default=wall.DEFAULT_TARGET,
-    show_default=True,
-    help="On-time target in percent; agencies below it are listed.",
+    default=lambda: percent(Settings.from_env().on_time_objective),
+    show_default="IOCMON_ON_TIME_OBJECTIVE in percent (99.9)",
+    help="On-time target in percent; agencies below it are listed. Leave it to the "
+    "objective the dashboards, the rules and the API use.",
 )
 @click.option(
     "--top",

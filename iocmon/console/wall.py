@@ -24,9 +24,11 @@ from iocmon.console.fmt import (
     score,
     table,
 )
+from iocmon.slo import objective
 
 Summary = Mapping[str, Any]
-DEFAULT_TARGET = 99.9
+# For callers that pass no target; `iocmon status` reads IOCMON_ON_TIME_OBJECTIVE.
+DEFAULT_TARGET = objective.percent(objective.DEFAULT_ON_TIME_OBJECTIVE)
 DEFAULT_TOP = 10
 TITLE = "IOCMON · Hồ sơ thủ tục hành chính (administrative dossiers)"
 
@@ -56,9 +58,10 @@ def periods_for(as_of: str | None) -> tuple[str, str]:
 
 
 def meets(ratio: float, target_percent: float) -> bool:
-    """ratio ≥ target, compared in percent with a little slack: 9990/10000 meets 99.9 %
-    although 0.999 < 99.9 / 100 (0.9990000000000001) in floating point."""
-    return ratio * 100 >= target_percent - 1e-9
+    """ratio ≥ target, with the slack of `iocmon.slo.objective.meets` (the API's rankings
+    compare the same way): 9990/10000 meets 99.9 % although 0.999 < 99.9 / 100
+    (0.9990000000000001) in floating point."""
+    return objective.meets(ratio, target_percent / 100)
 
 
 def below_target(by_agency: Sequence[Summary], target_percent: float) -> list[Summary]:
@@ -72,7 +75,12 @@ def below_target(by_agency: Sequence[Summary], target_percent: float) -> list[Su
         for a in by_agency
         if a.get("on_time_ratio") is not None and not meets(a["on_time_ratio"], target_percent)
     ]
-    return sorted(chosen, key=lambda a: (a["on_time_ratio"], -int(a.get("late") or 0), a["agency"]))
+    return sorted(
+        chosen,
+        key=lambda a: objective.worst_first(
+            a["on_time_ratio"], int(a.get("late") or 0), a["agency"]
+        ),
+    )
 
 
 def overdue_by_agency(by_agency: Sequence[Summary]) -> list[Summary]:

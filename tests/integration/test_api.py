@@ -128,6 +128,9 @@ def test_rankings(worker: Worker) -> None:
     status, body = get(worker, f"/api/v1/rankings?{MARCH}&by=on_time_ratio")
     assert status == 200
     assert [(r["agency"], r["value"]) for r in body["items"]] == [("LX", 0.5), ("LX-MYBINH", 1.0)]
+    # against the default objective, IOCMON_ON_TIME_OBJECTIVE's 0.999
+    assert body["objective"] == 0.999
+    assert [r["below_target"] for r in body["items"]] == [True, False]
     status, body = get(worker, f"/api/v1/rankings?{MARCH}&by=overdue&limit=1")
     assert [r["agency"] for r in body["items"]] == ["LX"]
 
