@@ -20,6 +20,7 @@ from streams.applier_process import ApplierProcess
 from streams.child_process import ChildService
 from streams.exporter import FigureExporter
 from streams.faust_app import build_faust_app, events_topic, use_worker_loop
+from streams.health import Readiness, register_health
 from streams.labels import agency_labels
 from streams.ownership import ConsumerRewinder, Ownership
 from streams.preflight import check_before_start
@@ -56,6 +57,7 @@ def create_app(settings: Settings) -> faust.App:
     api = ApiProcess(settings)
     app.service(ChildService(app, api))
     register_routes(app, settings, api, exporter, ownership.partitions, applier.metrics)
+    register_health(app, Readiness(app, ownership, redis.ping, settings.redis_timeout_s))
     return app
 
 
