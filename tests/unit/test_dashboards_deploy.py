@@ -4,6 +4,8 @@ check, on a machine that has it.)"""
 
 from __future__ import annotations
 
+import re
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -87,3 +89,34 @@ def test_the_dockerfile_installs_the_repository_with_pip() -> None:
         if line.startswith("COPY ") and "--from" not in line:
             for source in line.split()[1:-1]:
                 assert (REPO / source).exists() or source == "README.md", source
+
+
+def test_compose_runs_the_notifier_and_prometheus_scrapes_every_job_the_rules_name() -> None:
+    services = load(DEPLOY / "compose.yaml")["services"]
+    notifier = services["notifier"]
+    assert notifier["command"] == ["notify"]
+    assert notifier["environment"]["ALERTMANAGER_URL"] == "http://alertmanager:9093"
+    port = notifier["environment"]["IOCMON_NOTIFY_PORT"]
+    assert f"127.0.0.1:{port}/healthz" in " ".join(notifier["healthcheck"]["test"])
+    scrape = load(DEPLOY / "docker/prometheus.yml")["scrape_configs"]
+    jobs = {job["job_name"]: job for job in scrape}
+    assert jobs["iocmon-notify"]["static_configs"][0]["targets"] == [f"notifier:{port}"]
+    named = set()
+    for rules in (DEPLOY / "prometheus").glob("*.rules.yml"):
+        named |= set(re.findall(r'job="([^"]+)"', rules.read_text(encoding="utf-8")))
+    assert named and named <= set(jobs), named - set(jobs)
+
+
+def test_the_image_copies_every_package_the_wheel_installs_but_the_dev_dashboards() -> None:
+    """No Docker here: the recipe's COPY lines against the packages pyproject installs."""
+    recipe = (DEPLOY / "docker/Dockerfile").read_text(encoding="utf-8")
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", recipe, flags=re.M))
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = project["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {p.rstrip("*") for p in patterns} - {"dashboards"}
+    assert packages <= copied, packages - copied
+    assert all((REPO / name / "__init__.py").exists() for name in copied)
+    assert "HEALTHCHECK" in recipe and "/healthz" in recipe
+    assert re.search(r"^USER iocmon$", recipe, flags=re.M)
+    ignored = (REPO / ".dockerignore").read_text(encoding="utf-8").split()
+    assert {".venv", ".cache", ".local", ".git"} <= set(ignored)
