@@ -6,7 +6,6 @@ producer does not pull in Faust.
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import ClassVar
 
@@ -76,12 +75,13 @@ def worker() -> None:
     """
     from streams.app import run_worker
 
-    settings = Settings.from_env()
-    logging.basicConfig(level=settings.log_level.upper())
-    run_worker(settings)
+    run_worker(Settings.from_env())
 
 
 def main() -> None:
+    from iocmon.logs import configure_from_env
+
+    configure_from_env()  # every command logs alike (IOCMON_LOG_FORMAT, IOCMON_LOG_LEVEL)
     try:
         cli(standalone_mode=True)
     except IocmonError as exc:

@@ -34,6 +34,7 @@ class Secret:
 MIN_RETENTION_DAYS = 35
 DEFAULT_ON_TIME_OBJECTIVE = 0.999
 LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,11 @@ class Settings:
                 "share of judged dossiers that must end on time, a number between 0 and 1 "
                 "(both excluded; 0.999 for 99.9 %, 0.95 for 95 %), or unset it for the "
                 f"default {DEFAULT_ON_TIME_OBJECTIVE}"
+            )
+        if self.log_level.lower() not in LOG_LEVELS:
+            raise ConfigError(
+                f"IOCMON_LOG_LEVEL={self.log_level!r} is not a log level: give one of "
+                f"{', '.join(LOG_LEVELS)}, or unset it for 'info'"
             )
         if self.log_format not in LOG_FORMATS:
             raise ConfigError(

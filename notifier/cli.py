@@ -10,6 +10,7 @@ from types import FrameType
 import click
 
 from iocmon.errors import ConfigError, IocmonError
+from iocmon.logs import configure_from_env
 from notifier.config import NotifierSettings
 
 
@@ -27,9 +28,6 @@ def notify_command() -> None:
     from notifier.service import Notifier
 
     settings = NotifierSettings.from_env()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     logging.getLogger("kafka").setLevel(max(logging.WARNING, logging.root.level))
     notifier = Notifier(settings)
 
@@ -57,6 +55,7 @@ def notify_command() -> None:
 
 
 def main() -> None:
+    configure_from_env()  # as `iocmon notify` (iocmon.cli.main) does
     try:
         notify_command(standalone_mode=True)
     except IocmonError as exc:

@@ -25,6 +25,7 @@ from kafka import ConsumerRebalanceListener, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 
+from iocmon.logs import fields
 from notifier.alertmanager import AlertmanagerReceiver
 from notifier.book import ActiveBook
 from notifier.config import NotifierSettings
@@ -170,6 +171,7 @@ class Notifier:
                 record.partition,
                 record.offset,
                 exc,
+                extra=fields(partition=record.partition, offset=record.offset),
             )
             return None
 

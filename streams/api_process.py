@@ -27,7 +27,7 @@ from iocmon.domain.calendar import load_calendar
 from iocmon.domain.procedures import load_procedures
 from iocmon.redis_connection import async_redis
 from streams.api import Api
-from streams.child_process import LOG_FORMAT, ChildProcess
+from streams.child_process import ChildProcess
 from streams.labels import agency_labels
 from streams.queries import FigureReader
 from streams.report_api import ReportApi
@@ -57,8 +57,7 @@ class ApiProcess(ChildProcess):
 
 def run_api(conn: Any, settings: Settings) -> None:
     """The API process: answers requests until Faust's process goes away."""
-    os.nice(API_NICENESS)
-    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    os.nice(API_NICENESS)  # its logging is set up by streams.child_process, as the worker's
     asyncio.run(_serve(conn, settings))
     os._exit(0)  # the pipe ended: Faust's process stopped; nothing is left to finish
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import faust
 
+from iocmon import logs
 from iocmon.config import Settings
 from iocmon.domain.agencies import load_catalogue
 from iocmon.domain.calendar import load_calendar
@@ -69,5 +70,11 @@ def run_worker(settings: Settings) -> None:
     check_before_start(settings)
     use_worker_loop()
     app = create_app(settings)
-    worker = BoundedStopWorker(app, loglevel=settings.log_level.upper(), quiet=True)
+    worker = BoundedStopWorker(
+        app,
+        loglevel=settings.log_level.upper(),
+        quiet=True,
+        # Faust sets up logging itself: the same handler and format as every other command.
+        logging_config=logs.dict_config(settings.log_level, settings.log_format),
+    )
     worker.execute_from_commandline()

@@ -18,13 +18,22 @@ from typing import Any
 import faust
 import mode
 
+from iocmon import logs
 from iocmon.config import Settings
 from streams.rpc import Handler, PeerGone, PipeRpc
 
 log = logging.getLogger(__name__)
 
 STOP_WAIT_S = 5.0
-LOG_FORMAT = "[%(asctime)s] [%(process)s] [%(levelname)s] %(message)s"
+# Left for the children that still call basicConfig with it: a no-op, since `_child_main` has
+# set up their logging (iocmon.logs) before they run.
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
+
+
+def _child_main(target: Callable[[Any, Settings], None], conn: Any, settings: Settings) -> None:
+    """A child's entry point: its logs as the worker's (format, level, stderr), then `target`."""
+    logs.configure_from(settings)
+    target(conn, settings)
 
 
 class ChildProcess:
@@ -50,8 +59,8 @@ class ChildProcess:
         context = multiprocessing.get_context("spawn")
         here, there = context.Pipe()
         self._process = context.Process(
-            target=self._target,
-            args=(there, self._settings),
+            target=_child_main,
+            args=(self._target, there, self._settings),
             name=f"iocmon-{self.name}",
             daemon=True,
         )

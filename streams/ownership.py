@@ -8,6 +8,7 @@ import faust
 from aiokafka.errors import IllegalStateError
 from faust.types import TP
 
+from iocmon.logs import fields
 from streams import metrics
 
 log = logging.getLogger(__name__)
@@ -61,4 +62,5 @@ class ConsumerRewinder:
                 "its new owner reads it from the last committed offset",
                 partition,
                 offset,
+                extra=fields(partition=partition, offset=offset),
             )

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from iocmon.domain.batch import DeadLetter
 from iocmon.domain.events import RejectReason
+from iocmon.logs import fields
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class QuarantineLog:
                     partition,
                     dossier_id,
                     why,
+                    extra=fields(partition=partition, dossier_id=dossier_id),
                 )
 
     def judging_failed(self, partition: int, letters: Sequence[DeadLetter]) -> None:
@@ -51,6 +53,9 @@ class QuarantineLog:
                     dead.record.offset,
                     dossier_id,
                     dead.detail,
+                    extra=fields(
+                        partition=partition, offset=dead.record.offset, dossier_id=dossier_id
+                    ),
                 )
 
     def _first(self, dossier_id: str) -> bool:

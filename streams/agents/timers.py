@@ -11,6 +11,7 @@ from redis.exceptions import AuthenticationError, NoPermissionError, RedisError
 
 from iocmon.config import Settings
 from iocmon.errors import ConfigError
+from iocmon.logs import fields
 from iocmon.redis_connection import AsyncRedis, redis_target
 from streams import metrics
 from streams.applier_process import ApplierProcess
@@ -72,4 +73,5 @@ def register_timers(
                     "alert check of partition %d failed (%s); retrying at the next tick",
                     partition,
                     type(exc).__name__,
+                    extra=fields(partition=partition),
                 )

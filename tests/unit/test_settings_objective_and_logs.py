@@ -41,3 +41,11 @@ def test_an_unknown_log_format_is_refused_with_the_accepted_ones(raw: str) -> No
     message = str(caught.value)
     assert message.startswith(f"IOCMON_LOG_FORMAT={raw!r} is not a log format")
     assert "'text'" in message and "'json'" in message
+
+
+def test_a_log_level_is_read_in_any_case_and_an_unknown_one_refused() -> None:
+    assert Settings.from_env({"IOCMON_LOG_LEVEL": "WARNING"}).log_level == "WARNING"
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"IOCMON_LOG_LEVEL": "verbose"})
+    assert str(caught.value).startswith("IOCMON_LOG_LEVEL='verbose' is not a log level")
+    assert "debug, info, warning, error, critical" in str(caught.value)
