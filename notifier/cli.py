@@ -23,8 +23,7 @@ def notify_command() -> None:
     IOCMON_ALERTS_TOPIC, ALERTMANAGER_URL, IOCMON_WEBHOOK_URL, IOCMON_NOTIFY_RESEND_S, ...
     (see notifier/config.py). Stops cleanly on SIGTERM or Ctrl-C.
     """
-    from prometheus_client import start_http_server
-
+    from notifier.health import HealthApp, serve
     from notifier.service import Notifier
 
     settings = NotifierSettings.from_env()
@@ -39,12 +38,12 @@ def notify_command() -> None:
     server = None
     if settings.metrics_port:
         try:
-            server, _ = start_http_server(
-                settings.metrics_port, settings.metrics_host, notifier.metrics.registry
-            )
+            app = HealthApp(notifier.metrics.registry, notifier.readiness)
+            server = serve(settings.metrics_host, settings.metrics_port, app)
         except OSError as exc:
             raise ConfigError(
-                f"cannot serve /metrics on {settings.metrics_host}:{settings.metrics_port} "
+                f"cannot serve /metrics, /healthz and /readyz on "
+                f"{settings.metrics_host}:{settings.metrics_port} "
                 f"({exc.strerror}); set IOCMON_NOTIFY_PORT to a free port, or 0 for none"
             ) from None
     try:

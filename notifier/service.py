@@ -40,6 +40,8 @@ from notifier.webhook import WebhookReceiver
 
 log = logging.getLogger(__name__)
 POLL_S = 0.5
+READY_POLL_AGE_S = 30.0
+"""/readyz fails when the loop has not polled for this long (many missed polls)."""
 
 
 class _Rebalances(ConsumerRebalanceListener):
@@ -48,8 +50,12 @@ class _Rebalances(ConsumerRebalanceListener):
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
         self.events: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
+        self.joined = False
+        """Whether the group gave this consumer its share (maybe none) since the last
+        rebalance began: a flag only the IO thread sets, read by /readyz."""
 
     def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        self.joined = False
         for tp in revoked:
             self.progress.revoke(tp.partition)
             self.events.put(("revoked", tp.partition))
@@ -58,6 +64,7 @@ class _Rebalances(ConsumerRebalanceListener):
         for tp in assigned:
             self.progress.assign(tp.partition)
             self.events.put(("assigned", tp.partition))
+        self.joined = True
 
 
 class Notifier:
@@ -88,6 +95,21 @@ class Notifier:
         self._next_refresh = 0.0
         self.stopping = threading.Event()
         self._clock = clock
+        self._polled: tuple[float, frozenset[int]] | None = None
+        """When the loop last polled, and the partitions it was assigned then."""
+
+    def readiness(self) -> tuple[bool, str]:
+        """For /readyz (`notifier.health`): the loop polls, and the group gave it its share
+        of the alerts topic (none, for a notifier standing by)."""
+        if self._polled is None:
+            return False, "has not polled the alerts topic yet"
+        at, partitions = self._polled
+        age = time.monotonic() - at
+        if age > READY_POLL_AGE_S:
+            return False, f"the loop last polled {age:.0f} s ago"
+        if not self._rebalances.joined:
+            return False, "joining the consumer group (or Kafka is gone)"
+        return True, f"reads partitions {sorted(partitions)}" if partitions else "stands by"
 
     # -- LaneEvents -------------------------------------------------------------------------
 
@@ -140,6 +162,7 @@ class Notifier:
         full = max((lane.pending() for lane in self.lanes), default=0) >= self.settings.max_pending
         source.set_paused(source.assignment() if full else ())
         records = source.poll(POLL_S)
+        self._polled = (time.monotonic(), frozenset(source.assignment()))
         self._follow_rebalances(source, records)
         for record in records:
             epoch = self.progress.epoch(record.partition)

@@ -353,6 +353,23 @@ def notifiers() -> Iterator[list[Notifier]]:
 # -- tests ----------------------------------------------------------------------------------
 
 
+def test_the_notifier_is_ready_once_it_reads_its_topic_and_serves_its_metrics(
+    alerts: Alerts, stack: Stack, webhook: Webhook, notifiers: list[Notifier]
+) -> None:
+    webhook.start()
+    notifier = Notifier(alerts, stack.alertmanager_url, webhook.url).start()
+    notifiers.append(notifier)
+    base = notifier.metrics_url.removesuffix("/metrics")
+    assert json.loads(http_get(f"{base}/healthz")[1]) == {"status": "serving"}
+    wait_for(lambda: http_get(f"{base}/readyz")[0] == 200, 60, "the notifier's /readyz")
+    ready = json.loads(http_get(f"{base}/readyz")[1])
+    assert ready["checks"]["kafka"]["detail"].startswith("reads partitions [0")
+    assert b"iocmon_notify_active_alerts" in http_get(notifier.metrics_url)[1]  # as before
+    notifier.stop()
+    with pytest.raises(OSError):
+        http_get(f"{base}/healthz", timeout=2)
+
+
 def test_alerts_fire_stay_active_and_resolve_on_cleared(
     alerts: Alerts, stack: Stack, webhook: Webhook, notifiers: list[Notifier]
 ) -> None:
