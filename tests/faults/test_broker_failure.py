@@ -134,7 +134,7 @@ def run_broker_failures(
     assert in_topic == sent  # no retry wrote a record twice, none was lost
     pipeline.wait_caught_up(timeout_s=1800)
     assert_all_alive(live)
-    assert_figures_exact(live, expected_from_truth(truth))
+    assert_figures_exact(live, expected_from_truth(truth, source))
     applied, rejected, duplicates = accounted_records(live)
     assert applied + rejected + duplicates == sent
     assert len(dead_letter_sources(pipeline)) == rejected

@@ -29,7 +29,11 @@ import pytest
 from tests.faults.figures import report
 from tests.faults.progress import Progress, spread
 from tests.integration.harness import Pipeline, Worker, sum_samples, wait_for
-from tests.integration.truth import assert_figures_exact, expected_from_truth
+from tests.integration.truth import (
+    assert_dead_letters_as_designed,
+    assert_figures_exact,
+    expected_from_truth,
+)
 from tests.integration.workload import (
     accounted_records,
     count_records,
@@ -106,12 +110,13 @@ def run_kills(
         finish(producer, timeout_s=1800)
         pipeline.wait_caught_up(timeout_s=1800)
     sent = count_records(source)
-    expected = expected_from_truth(truth)
+    expected = expected_from_truth(truth, source)
 
     assert_figures_exact(live, expected)
     applied, rejected, duplicates = accounted_records(live)
     assert applied + rejected + duplicates == sent  # nothing lost, nothing counted twice
     assert len(dead_letter_sources(pipeline)) == rejected
+    assert_dead_letters_as_designed(pipeline, expected, replayed=False)
     skipped = sum(
         sum(sum_samples(w.metrics(fresh=False), "iocmon_records_skipped_total").values())
         for w in live

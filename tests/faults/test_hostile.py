@@ -28,7 +28,7 @@ from iocmon.domain.events import RejectReason
 from tests.faults.figures import report
 from tests.faults.hostile import hostile_records
 from tests.integration.harness import REPO, Pipeline, Worker, sum_samples, wait_for
-from tests.integration.truth import assert_figures_exact
+from tests.integration.truth import assert_dead_letters_as_designed, assert_figures_exact
 from tests.integration.workload import simulate
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -121,6 +121,10 @@ def run_fuzz(pipeline: Pipeline, tmp_path: Path, hostile: int, valid: int, seed:
     assert rejected == len(dead)
     assert applied + rejected + duplicates == sent
     assert_figures_exact([worker], expected)
+    hostile_sources = [f"{pipeline.events_topic}/{p}/{o}" for p, o in by_offset]
+    assert_dead_letters_as_designed(
+        pipeline, expected, replayed=True, sources_besides=hostile_sources
+    )
     assert worker.process is not None and worker.process.poll() is None
     log = worker.log_path.read_text("utf-8", "replace")
     assert "Traceback (most recent call last)" not in log and "crashed" not in log.lower()

@@ -9,18 +9,30 @@ and a rebalance between two workers.
 from __future__ import annotations
 
 import random
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from tests.integration import workload
 from tests.integration.harness import Pipeline, sum_samples, wait_for
-from tests.integration.truth import Expected, assert_figures_exact
+from tests.integration.truth import (
+    STATES,
+    Expected,
+    assert_dead_letters_as_designed,
+    assert_figures_exact,
+)
 from tests.integration.workload import finish, start_replay
 
 pytestmark = pytest.mark.integration
 
 EVENTS = 20_000
+PINNED = datetime(2026, 1, 9, 15, 0, tzinfo=timezone(timedelta(hours=7)))
+"""The first test's clock, for the simulator and the worker: a Friday whose next working day
+is Saturday 10 January (a make-up day of the shipped overrides), after two weeks that hold
+New Year's Day and 2 January (given off by the overrides). Due dates, the due-soon split and
+the calendar periods all depend on the working calendar there, whatever day the test runs."""
 
 
 def simulate(pipeline: Pipeline, tmp_path: Path, seed: int) -> tuple[Path, Expected]:
@@ -30,13 +42,21 @@ def simulate(pipeline: Pipeline, tmp_path: Path, seed: int) -> tuple[Path, Expec
 def test_simulated_stream_equals_ground_truth_and_a_replay_changes_nothing(
     pipeline: Pipeline, tmp_path: Path
 ) -> None:
-    events, expected = simulate(pipeline, tmp_path, seed=11)
+    events, expected = workload.simulate(
+        pipeline, tmp_path, 11, EVENTS, now=PINNED, backfill_days=12, dossiers_per_day=700,
+        late_rate=0.03,
+    )  # fmt: skip
     assert expected.ended and expected.open  # the stream must exercise both
-    worker = pipeline.start_worker()
+    # ... every open state, and due dates the calendar's special days move (the figures
+    # compare these with the tests' own calendar, not the worker's).
+    assert {state for _, state in expected.open_states(PINNED)} == set(STATES)
+    assert len(expected.calendar_sensitive()) > 500
+    worker = pipeline.start_worker(IOCMON_CLOCK_OFFSET_S=str(PINNED.timestamp() - time.time()))
     pipeline.iocmon("replay", str(events))
     pipeline.wait_caught_up()
 
     assert_figures_exact([worker], expected)
+    assert_dead_letters_as_designed(pipeline, expected, replayed=True)
     # Nothing lost: every record sent is applied once, dead-lettered, or a known duplicate.
     first = worker.metrics()
     applied = sum(sum_samples(first, "dossier_events_total").values())
@@ -53,6 +73,7 @@ def test_simulated_stream_equals_ground_truth_and_a_replay_changes_nothing(
     pipeline.iocmon("replay", str(events))
     pipeline.wait_caught_up()
     assert_figures_exact([worker], expected)
+    assert_dead_letters_as_designed(pipeline, expected, replayed=True, copies=2)
     again = worker.metrics()
     for name in ("dossiers_ended_total", "dossiers_open", "dossiers_received_total",
                  "dossier_events_total"):  # fmt: skip

@@ -33,7 +33,13 @@ from streams.generations import pointer_key
 from streams.queries import FigureReader
 from streams.store import BatchStore
 from tests.integration.harness import REPO, Pipeline, Stack, wait_for
-from tests.integration.truth import api_figures, assert_figures_exact, expected_from_truth
+from tests.integration.truth import (
+    Expected,
+    api_figures,
+    assert_dead_letters_as_designed,
+    assert_figures_exact,
+    expected_from_truth,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -180,7 +186,7 @@ def _offset_key(prefix: str, topic: str, partition: int) -> str:
     return f"{prefix}:{{{topic}/{partition}}}:offset"
 
 
-def _simulate_halves(pipeline: Pipeline, tmp_path: Path, seed: int) -> tuple[Path, Path, Path]:
+def _simulate_halves(pipeline: Pipeline, tmp_path: Path, seed: int) -> tuple[Path, Path, Expected]:
     events, truth = tmp_path / "events.jsonl", tmp_path / "truth.jsonl"
     pipeline.iocmon(
         "simulate",
@@ -198,7 +204,7 @@ def _simulate_halves(pipeline: Pipeline, tmp_path: Path, seed: int) -> tuple[Pat
     first.write_bytes(b"".join(lines[: len(lines) // 2]))
     second.write_bytes(b"".join(lines[len(lines) // 2 :]))
     assert len(lines) > 4000
-    return first, second, truth
+    return first, second, expected_from_truth(truth, events)
 
 
 def _without_clock(body: dict[str, Any]) -> dict[str, Any]:
@@ -219,7 +225,7 @@ def _delete_all_keys(pipeline: Pipeline) -> int:
 def test_rebuild_after_all_keys_were_deleted_mid_stream_restores_every_figure(
     pipeline: Pipeline, tmp_path: Path
 ) -> None:
-    first, second, truth = _simulate_halves(pipeline, tmp_path, seed=5)
+    first, second, expected = _simulate_halves(pipeline, tmp_path, seed=5)
     worker = pipeline.start_worker()
     pipeline.iocmon("replay", str(first))
     pipeline.wait_caught_up()
@@ -246,13 +252,14 @@ def test_rebuild_after_all_keys_were_deleted_mid_stream_restores_every_figure(
     assert replay.returncode == 0, output
 
     pipeline.wait_caught_up()
-    assert_figures_exact([worker], expected_from_truth(truth))
+    assert_figures_exact([worker], expected)
+    assert_dead_letters_as_designed(pipeline, expected, replayed=True)
 
 
 def test_rebuild_with_nothing_lost_changes_no_figure_and_the_worker_carries_on(
     pipeline: Pipeline, tmp_path: Path
 ) -> None:
-    first, second, truth = _simulate_halves(pipeline, tmp_path, seed=6)
+    first, second, expected = _simulate_halves(pipeline, tmp_path, seed=6)
     worker = pipeline.start_worker(IOCMON_ALERT_CHECK_INTERVAL_S="0.5")
     pipeline.iocmon("replay", str(first))
     pipeline.wait_caught_up()
@@ -278,7 +285,8 @@ def test_rebuild_with_nothing_lost_changes_no_figure_and_the_worker_carries_on(
 
     pipeline.iocmon("replay", str(second))
     pipeline.wait_caught_up()
-    assert_figures_exact([worker], expected_from_truth(truth))
+    assert_figures_exact([worker], expected)
+    assert_dead_letters_as_designed(pipeline, expected, replayed=True)
     # The alerts sent before the rebuild were carried into the rebuilt states: none is sent
     # again, and those of dossiers that ended since were cleared.
     sent = _alerts_settled(pipeline)
@@ -299,7 +307,7 @@ def test_records_no_worker_processed_yet_are_left_to_it_with_their_dead_letters(
     """Redis lost every key while no worker ran, and records came meanwhile: the rebuild
     restores what the worker group had processed (its committed offsets) and no more, so the
     worker, started again, dead-letters the bad records among the new ones itself."""
-    first, second, truth = _simulate_halves(pipeline, tmp_path, seed=7)
+    first, second, expected = _simulate_halves(pipeline, tmp_path, seed=7)
     worker = pipeline.start_worker()
     pipeline.iocmon("replay", str(first))
     pipeline.wait_caught_up()
@@ -318,9 +326,11 @@ def test_records_no_worker_processed_yet_are_left_to_it_with_their_dead_letters(
 
     worker = pipeline.start_worker()
     pipeline.wait_caught_up()
-    assert_figures_exact([worker], expected_from_truth(truth))
+    assert_figures_exact([worker], expected)
     dead = Counter(key for key, _, _ in pipeline.dead_letters())
     assert {key: dead[key] for key in bad} == dict.fromkeys(bad, 1)
+    mine = [(key.decode(), None, "not_json") for key in bad]
+    assert_dead_letters_as_designed(pipeline, expected, replayed=True, besides=mine)
 
 
 def _alerts_settled(pipeline: Pipeline) -> list[dict[str, Any]]:

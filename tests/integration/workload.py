@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from producers.simulate import DEFAULT_DOSSIERS_PER_DAY
@@ -16,16 +17,33 @@ from tests.integration.harness import REPO, Pipeline, Worker, sum_samples
 from tests.integration.truth import Expected, expected_from_truth
 
 
-def simulate(pipeline: Pipeline, tmp_path: Path, seed: int, events: int) -> tuple[Path, Expected]:
-    """At least `events` records (2 % repeats, some invalid) and their expected figures."""
+def simulate(
+    pipeline: Pipeline,
+    tmp_path: Path,
+    seed: int,
+    events: int,
+    *,
+    now: datetime | None = None,
+    backfill_days: float = 30,
+    dossiers_per_day: float | None = None,
+    late_rate: float | None = None,
+) -> tuple[Path, Expected]:
+    """At least `events` records (2 % repeats, some invalid) and their expected figures.
+
+    `now` pins the simulator's clock (the worker's must then be set near it); the back-fill
+    covers `backfill_days` before it, until `events` records are sent."""
     out, truth = tmp_path / "events.jsonl", tmp_path / "truth.jsonl"
     # A 30-day back-fill gives ~75 records per dossier-a-day: more dossiers for big workloads.
-    per_day = max(DEFAULT_DOSSIERS_PER_DAY, events / 75)
+    per_day = dossiers_per_day or max(DEFAULT_DOSSIERS_PER_DAY, events / 75)
+    pinned = ["--now", now.isoformat()] if now is not None else []
+    late = ["--late-rate", str(late_rate)] if late_rate is not None else []
     pipeline.iocmon(
         "simulate",
         "--seed", str(seed),
-        "--backfill-days", "30",
+        *pinned,
+        "--backfill-days", str(backfill_days),
         "--dossiers-per-day", str(per_day),
+        *late,
         "--max-events", str(events),
         "--duration", "0",
         "--rate", "0",
@@ -35,7 +53,7 @@ def simulate(pipeline: Pipeline, tmp_path: Path, seed: int, events: int) -> tupl
         "--no-send",
     )  # fmt: skip
     assert count_records(out) >= events
-    return out, expected_from_truth(truth)
+    return out, expected_from_truth(truth, out)
 
 
 def count_records(events: Path) -> int:
