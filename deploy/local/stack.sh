@@ -7,11 +7,13 @@
 #   deploy/local/stack.sh status   one line per service; exit 0 when all run, 3 otherwise
 #   deploy/local/stack.sh reset    down, then delete data and logs (the jar cache is kept)
 #   deploy/local/stack.sh install  install what the stack and the tests need (packages, Kafka
-#                                  jars, promtool, amtool), start nothing; `make test` runs it first
+#                                  jars, promtool, amtool, systemd-analyze, helm), start nothing;
+#                                  `make test` runs it first
 #
 # Settings (environment, defaults in brackets):
 #   IOCMON_LOCAL_DIR [<repo>/.local]   data/<service>, logs/<service>.log, run/<service>.pid, configs
-#   IOCMON_CACHE_DIR [<repo>/.cache]   Kafka jars resolved by mvn, reused across runs
+#   IOCMON_CACHE_DIR [<repo>/.cache]   Kafka jars resolved by mvn, helm built by go, reused across runs
+#   GO [go on PATH, else /usr/local/go/bin/go]  the Go toolchain that builds helm (install only)
 #   KAFKA_PORT [9092]  KAFKA_CONTROLLER_PORT [9093]  REDIS_PORT [6379]
 #   PROMETHEUS_PORT [9090]  ALERTMANAGER_PORT [9095]  IOCMON_NOTIFY_PORT [6067] (scraped as iocmon-notify)
 #   IOCMON_EVENTS_TOPIC [dossier-events]  IOCMON_DLQ_TOPIC [dossier-events-dlq]
@@ -702,20 +704,71 @@ cmd_reset() {
   say "reset: deleted data and logs in $LOCAL_DIR (Kafka jars stay in $CACHE_DIR)"
 }
 
+# helm, for the chart's tests (tests/unit/test_helm_chart.py): built from the Go module proxy by
+# `go install` into the cache once (~5 min on 2 CPUs; a second run finds it and takes no time).
+# The tests run $CACHE_DIR/bin/helm, a link to the version named here.
+HELM_MODULE=helm.sh/helm/v4
+HELM_VERSION=v4.3.2
+ensure_helm() {
+  mkdir -p "$CACHE_DIR" || die "cannot create IOCMON_CACHE_DIR=$CACHE_DIR"
+  CACHE_DIR="$(cd "$CACHE_DIR" && pwd)"
+  local dir="$CACHE_DIR/helm-$HELM_VERSION" link="$CACHE_DIR/bin/helm"
+  if [[ ! -x $dir/helm ]]; then
+    exec 9>"$CACHE_DIR/.helm.lock"
+    if ! flock -n 9; then
+      say "waiting for another stack.sh that is building helm…"
+      flock 9
+    fi
+    if [[ ! -x $dir/helm ]]; then
+      local go="${GO:-}" log="$CACHE_DIR/go-install-helm.log" started rc=0
+      if [[ -z $go ]]; then
+        go="$(command -v go || true)"
+        [[ -n $go ]] || go=/usr/local/go/bin/go
+      fi
+      [[ -x $go ]] || command -v "$go" >/dev/null ||
+        die "go not found (looked on PATH and at /usr/local/go/bin/go): it builds helm $HELM_VERSION for the chart's tests. Install Go 1.25 or newer (Debian 12's golang-go is too old) or point GO= at it"
+      started="$(now_us)"
+      say "building helm $HELM_VERSION with $go install (first run only, ~5 min; log: $log)…"
+      rm -rf "$dir.partial"
+      mkdir -p "$dir.partial"
+      GOBIN="$dir.partial" "$go" install "$HELM_MODULE/cmd/helm@$HELM_VERSION" </dev/null >"$log" 2>&1 || rc=$?
+      if ((rc != 0)) || [[ ! -x $dir.partial/helm ]]; then
+        printf -- '----- last 30 lines of %s -----\n' "$log" >&2
+        tail -n 30 "$log" >&2
+        rm -rf "$dir.partial"
+        die "go install $HELM_MODULE/cmd/helm@$HELM_VERSION failed (exit $rc). Check that the Go module proxy is reachable (GOPROXY), then run this again."
+      fi
+      rm -rf "$dir"
+      mv "$dir.partial" "$dir"
+      say "built helm $HELM_VERSION in $(since "$started") into $dir"
+    fi
+    exec 9>&-
+  fi
+  mkdir -p "$CACHE_DIR/bin"
+  if [[ "$(readlink "$link" 2>/dev/null)" != "$dir/helm" ]]; then
+    ln -sfn "$dir/helm" "$link.tmp" && mv -Tf "$link.tmp" "$link"
+  fi
+}
+
 # Everything `up` would install for all services, plus the tools only the tests use (promtool
 # and amtool ship with the prometheus and prometheus-alertmanager packages, but a machine may
-# have the daemons without them). Without this, the first `make test` on a fresh machine
-# skipped the rule tests: the packages came only when a test started the stack.
+# have the daemons without them; systemd-analyze checks deploy/systemd; helm the chart). Without
+# this, the first `make test` on a fresh machine skipped the rule tests: the packages came only
+# when a test started the stack.
 cmd_install() {
   local missing=()
   make_dirs
   ensure_prerequisites "${SERVICES[@]}"
   command -v promtool >/dev/null || missing+=(prometheus)
   command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
+  command -v systemd-analyze >/dev/null || missing+=(systemd)
   ((${#missing[@]} == 0)) || apt_install "${missing[@]}"
   command -v promtool >/dev/null && command -v amtool >/dev/null ||
     die "promtool or amtool is still missing after installing prometheus and prometheus-alertmanager; install them by hand"
-  say "prerequisites installed (Debian packages, Kafka jars in $CACHE_DIR, promtool, amtool)"
+  command -v systemd-analyze >/dev/null ||
+    die "systemd-analyze is still missing after installing systemd; install it by hand"
+  ensure_helm
+  say "prerequisites installed (Debian packages, Kafka jars and helm $HELM_VERSION in $CACHE_DIR, promtool, amtool, systemd-analyze)"
 }
 
 usage() {
