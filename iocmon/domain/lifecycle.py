@@ -11,7 +11,7 @@ import hashlib
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -295,7 +295,9 @@ def _before_receipt(
         received_at=event.at,
         due_at=due_at,
         alert_due_at=due_at,
-        overdue_from=overdue_instant(due_at, 0.0),
+        # Received past its due date (a due date given in the past): overdue from receipt,
+        # never before it (the report counts no dossier before it is received).
+        overdue_from=max(overdue_instant(due_at, 0.0), event.at + _JUST_AFTER),
         field=None if field_of is None else field_of(event.procedure),
     )
     return Transition(opened, Received(event.agency, event.channel, event.level, event.at))
@@ -375,6 +377,9 @@ def _end(state: DossierState, event: Event) -> Transition:
     return Transition(
         ended, Ended(state.agency, outcome, event.at), clears=_clears(state, event.at)
     )
+
+
+_JUST_AFTER = timedelta(microseconds=1)
 
 
 def _reached(overdue_from: datetime | None, at: datetime) -> bool:

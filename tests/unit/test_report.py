@@ -142,6 +142,16 @@ def test_a_late_pause_before_the_due_date_takes_the_dossier_out_of_overdue() -> 
     assert s.report("2024-03") == ReportRow(received_online=1, open_not_due=1)
 
 
+def test_a_dossier_received_past_its_due_date_is_overdue_from_receipt_not_before() -> None:
+    s = Stream()
+    s.send("D1", "received", "2024-03-10T09:00", agency="UB", procedure="1.001",
+           channel="counter", level="full", due_at=at("2024-02-20T17:00"))  # fmt: skip
+    assert s.report("2024-02") == ReportRow()
+    assert s.report("2024-03-09") == ReportRow()
+    assert s.report("2024-03-10") == ReportRow(received_direct=1, open_overdue=1)
+    assert s.report("2024-03") == ReportRow(received_direct=1, open_overdue=1)
+
+
 def test_withdrawn_dossiers_end_in_their_own_column_whether_or_not_overdue() -> None:
     s = Stream()
     s.received("D1", "2024-03-04T09:00", days=3)
