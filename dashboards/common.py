@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, Self, TypeVar
 
 from grafana_foundation_sdk.builders import (
     bargauge,
@@ -22,6 +23,7 @@ from grafana_foundation_sdk.builders import (
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard as builders
 from grafana_foundation_sdk.cog import builder as cogbuilder
+from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.models import common as common_models
 from grafana_foundation_sdk.models import dashboard as models
 from grafana_foundation_sdk.models import piechart as piechart_models
@@ -247,7 +249,32 @@ def instant(expr: str, legend: str = "", ref: str = "A") -> prometheus.Dataquery
 # ---------------------------------------------------------------------------------------------
 # panels
 
-Query = cogbuilder.Builder[object]
+Query = cogbuilder.Builder[cogvariants.Dataquery]
+
+
+class Overridable(Protocol):
+    """A panel builder whose fields can be overridden by name (every SDK panel builder)."""
+
+    def override_by_name(
+        self, name: str, properties: list[models.DynamicConfigValue], /
+    ) -> Self: ...
+
+
+class PanelBuilder(Overridable, Protocol):
+    """What every SDK panel builder (stat.Panel, table.Panel, ...) has in common."""
+
+    def title(self, title: str, /) -> Self: ...
+    def description(self, description: str, /) -> Self: ...
+    def datasource(self, datasource: models.DataSourceRef, /) -> Self: ...
+    def unit(self, unit: str, /) -> Self: ...
+    def thresholds(self, thresholds: cogbuilder.Builder[models.ThresholdsConfig], /) -> Self: ...
+    def span(self, w: int, /) -> Self: ...
+    def height(self, h: int, /) -> Self: ...
+    def with_target(self, target: Query, /) -> Self: ...
+
+
+PanelT = TypeVar("PanelT", bound=PanelBuilder)
+OverridableT = TypeVar("OverridableT", bound=Overridable)
 
 
 @dataclass(frozen=True)
@@ -257,7 +284,7 @@ class Size:
 
 
 def _common(
-    panel,  # any SDK panel builder
+    panel: PanelT,
     title: str,
     description: str,
     unit: str,
@@ -265,7 +292,7 @@ def _common(
     size: Size,
     queries: Iterable[Query],
     datasource: models.DataSourceRef = PROM,
-):
+) -> PanelT:
     panel = (
         panel.title(title)
         .description(description)
@@ -439,7 +466,7 @@ def timeseries_panel(
     return panel
 
 
-def rename(panel, names: dict[str, str]):
+def rename(panel: OverridableT, names: dict[str, str]) -> OverridableT:
     """Display names for series or fields, by their raw name."""
     for raw, label in sorted(names.items()):
         panel = panel.override_by_name(
@@ -473,7 +500,7 @@ def pie_panel(
     return rename(panel, names)
 
 
-def colour_cells(panel, *fields: str):
+def colour_cells(panel: OverridableT, *fields: str) -> OverridableT:
     """Cells of these fields get their threshold colour as background."""
     for name in fields:
         panel = panel.override_by_name(

@@ -16,6 +16,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from grafana_foundation_sdk.builders import dashboard as builders
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
@@ -42,7 +43,7 @@ def render(
     return json.dumps(model, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
-def _number_panels(model: dict) -> None:
+def _number_panels(model: dict[str, Any]) -> None:
     """Panel ids 1, 2, … in layout order (rows and the panels inside collapsed rows too)."""
     next_id = 1
     for panel in model.get("panels", []):

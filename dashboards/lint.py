@@ -106,7 +106,7 @@ def recorded_names(repo: Path = REPO) -> frozenset[str] | None:
     files = sorted(repo.glob(RULES_GLOB))
     if not files:
         return None
-    names = set()
+    names: set[str] = set()
     for path in files:
         for group in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("groups", []):
             names.update(r["record"] for r in group.get("rules", []) if "record" in r)

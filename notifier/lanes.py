@@ -134,11 +134,14 @@ class Lane(threading.Thread):
                     nonlocal sent
                     sent = self.sink.send(work)
 
+                def obsolete(work: list[Job] = work) -> bool:
+                    return all(self._obsolete(job) for job in work)
+
                 done = deliver_until_done(
                     send,
                     self._backoff,
                     self._halt,
-                    obsolete=lambda work=work: all(self._obsolete(job) for job in work),
+                    obsolete=obsolete,
                     on_failure=lambda exc, attempt: self._events.failed(self, exc, attempt),
                 )
                 if self._halt.is_set():

@@ -212,14 +212,14 @@ def catalogue_csv() -> str:
 def catalogue_rows() -> list[Row]:
     """The shipped catalogue's rows: every procedure of every tier, tiers in order."""
     rng = random.Random(f"{PROFILE_SEED}/catalogue")
-    rows = []
+    rows: list[Row] = []
     names: set[str] = set()
     for tier, procedures in procedure_tables().items():
-        for code, name, *rest in _tier_rows(rng, tier, procedures):
+        for code, name, field, field_name, online_level, days in _tier_rows(rng, tier, procedures):
             # The same procedure at another level of government has its own code.
             unique = name if name not in names else f"{name} ({_LEVEL_OF_TIER[tier]})"
             names.add(unique)
-            rows.append((code, unique, *rest))
+            rows.append((code, unique, field, field_name, online_level, days))
     return rows
 
 
