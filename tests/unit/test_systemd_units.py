@@ -122,6 +122,10 @@ def test_the_stop_timeout_outlasts_the_workers_stop_deadline() -> None:
         assert seconds(settings["TimeoutStopSec"]) > max(STOP_GRACE_S, 10), unit
         assert settings["KillMode"] == "mixed", unit  # SIGTERM to iocmon, not its children
         assert settings["Restart"] == "on-failure", unit
+        # a start that found Kafka or Redis down exits 2 like a wrong setting: keep trying
+        assert (
+            settings["StartLimitIntervalSec"] == "0" and "RestartPreventExitStatus" not in settings
+        )
         assert settings["DynamicUser"] == "yes" and settings["NoNewPrivileges"] == "yes"
 
 
