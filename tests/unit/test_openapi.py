@@ -9,11 +9,15 @@ What the responses hold is checked against a live worker by schemathesis
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from importlib import resources
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import jsonschema
@@ -26,11 +30,13 @@ from iocmon.domain.calendar import LOCAL_TZ, load_calendar
 from iocmon.domain.procedures import load_procedures
 from streams.api import Api
 from streams.api_process import Route, routes
+from streams.health import HEALTHZ_PATH, READYZ_PATH, register_health
 from streams.labels import AgencyLabels
 from streams.queries import FigureReader
 from streams.report_api import ReportApi
-from streams.web import API_ROUTES, METRICS_PATH
+from streams.web import API_ROUTES, METRICS_PATH, register_routes
 
+REPO = Path(__file__).resolve().parents[2]
 SPEC = json.loads(resources.files("streams").joinpath("openapi.json").read_text("utf-8"))
 NOW = datetime(2024, 3, 20, 12, 0, tzinfo=LOCAL_TZ)
 STATIC = {"openapi"}
@@ -65,8 +71,42 @@ def described_parameters(path: str, where: str) -> set[str]:
     return {p["name"] for p in params if p["in"] == where}
 
 
+class PageRecorder:
+    """Stands for the Faust app: records the paths of the pages registered on it."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+
+    def page(self, path: str) -> Callable[[Any], Any]:
+        self.paths.append(path)
+        return lambda view: view
+
+
+def served_paths() -> list[str]:
+    """Every page the worker's web port serves: each module that registers pages, run on a
+    recorder (and no other module registers any: `test_pages_are_registered_in_known_places`)."""
+    app = PageRecorder()
+    settings = SimpleNamespace(events_topic="dossier-events", api_token="")
+    register_routes(cast(Any, app), cast(Any, settings), *(cast(Any, None),) * 4)
+    register_health(cast(Any, app), cast(Any, None))
+    return app.paths
+
+
+def test_pages_are_registered_in_known_places() -> None:
+    registering = set()
+    for path in sorted((REPO / "streams").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "page":
+                registering.add(path.relative_to(REPO).as_posix())
+    assert registering == {"streams/web.py", "streams/health.py"}, "add it to served_paths()"
+
+
 def test_every_route_is_described_and_every_description_is_a_route() -> None:
-    assert set(SPEC["paths"]) == {*API_ROUTES, METRICS_PATH}
+    served = served_paths()
+    assert len(served) == len(set(served))
+    assert set(SPEC["paths"]) == set(served) == {*API_ROUTES, METRICS_PATH, HEALTHZ_PATH,
+                                                 READYZ_PATH}  # fmt: skip
     assert set(API_ROUTES.values()) - STATIC == set(handlers())
     for path, item in SPEC["paths"].items():
         assert set(item) == {"get"}, f"{path}: the web port serves GET only"
