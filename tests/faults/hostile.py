@@ -32,6 +32,25 @@ KINDS = (
     "unknown_dossier",
     "mutation",
 )
+DESIGNED_REASONS: dict[str, frozenset[str]] = {
+    kind: frozenset(reasons.split())
+    for kind, reasons in {
+        "random_bytes": "not_json",
+        "deep_json": "not_json not_an_object too_large",
+        "huge_string": "invalid_value too_large",  # ids over 64 characters; over 64 KiB
+        "wrong_type": "wrong_type missing_field bad_version unknown_type invalid_value "
+        "not_an_object bad_timestamp",
+        "unicode": "not_json key_mismatch unknown_type invalid_value",
+        "timestamp": "bad_timestamp timestamp_without_offset at_too_old at_in_future invalid_value",
+        "key_mismatch": "key_mismatch",
+        "unknown_dossier": "unknown_dossier",
+        "mutation": "not_json",
+    }.items()
+}
+"""The reasons each kind is made to provoke, written from the contract, not from the pure
+core: a run of a few thousand records gives every one of them (`test_hostile` checks it).
+Records the core would apply are replaced by others, so a check missing from the core would
+otherwise only make the generator quietly skip what it misses."""
 FIELDS = ("v", "event_id", "dossier_id", "type", "at", "agency", "procedure", "channel",
           "level", "due_at", "processing_days", "handler")  # fmt: skip
 TYPES = ("submitted", "received", "processing", "transferred", "supplement_requested",
