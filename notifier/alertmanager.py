@@ -7,8 +7,8 @@ with `endsAt` a few resend intervals ahead and sent again every interval while i
 Sending the same alert twice is harmless: Alertmanager merges alerts with equal labels.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: this module's function `annotations` (the alert's
+# annotations) would shadow the feature's name.
 import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta

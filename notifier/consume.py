@@ -57,7 +57,7 @@ class AlertSource:
 
     def position(self, partition: int) -> int:
         """The offset of the next record the group consumer will return from `partition`."""
-        return int(self._consumer.position(self._tp(partition)))
+        return _position(self._consumer, self._tp(partition))
 
     def set_paused(self, partitions: Iterable[int]) -> None:
         wanted = {self._tp(p) for p in partitions} & self._consumer.assignment()
@@ -102,7 +102,7 @@ def read_from_start(
     try:
         reader.assign(list(tps))
         reader.seek_to_beginning(*tps)
-        todo = {tp for tp, end in tps.items() if reader.position(tp) < end}
+        todo = {tp for tp, end in tps.items() if _position(reader, tp) < end}
         deadline = time.monotonic() + timeout_s
         while todo:
             if time.monotonic() > deadline:
@@ -113,6 +113,17 @@ def read_from_start(
                 )
             for tp, records in reader.poll(timeout_ms=1000, max_records=2000).items():
                 yield from (r for r in records if r.offset < tps[tp])
-            todo = {tp for tp in todo if reader.position(tp) < tps[tp]}
+            todo = {tp for tp in todo if _position(reader, tp) < tps[tp]}
     finally:
         reader.close()
+
+
+def _position(consumer: KafkaConsumer, tp: TopicPartition) -> int:
+    """The consumer's position in `tp`. kafka-python returns None only when a timeout given
+    to `position` expires before the offset is known, and none is given here."""
+    offset = consumer.position(tp)
+    if offset is None:
+        raise NotifierError(
+            f"Kafka gave no position for {tp.topic}[{tp.partition}]; restart the notifier"
+        )
+    return offset

@@ -22,13 +22,15 @@ from prometheus_client.exposition import ThreadingWSGIServer
 Readiness = tuple[bool, str]
 """Whether the notifier is ready, and why (or why not)."""
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 class HealthApp:
     """The WSGI app of the notifier's port."""
 
     def __init__(self, registry: CollectorRegistry, readiness: Callable[[], Readiness]) -> None:
-        self._metrics = make_wsgi_app(registry)
+        # prometheus_client annotates its WSGI app as a bare `Callable`.
+        self._metrics: WsgiApp = make_wsgi_app(registry)
         self._readiness = readiness
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -39,14 +41,14 @@ class HealthApp:
             ready, detail = self._readiness()
             body = {"ready": ready, "checks": {"kafka": {"ok": ready, "detail": detail}}}
             return _json(start_response, 200 if ready else 503, body)
-        return self._metrics(environ, start_response)  # type: ignore[no-any-return]
+        return self._metrics(environ, start_response)
 
 
 def serve(host: str, port: int, app: HealthApp) -> ThreadingWSGIServer:
     """Serves `app` from a daemon thread; `shutdown()` the server to stop."""
     server = make_server(host, port, app, ThreadingWSGIServer, handler_class=_Quiet)
     threading.Thread(target=server.serve_forever, daemon=True, name="notify-web").start()
-    return server  # type: ignore[return-value]
+    return server
 
 
 class _Quiet(WSGIRequestHandler):
