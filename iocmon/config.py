@@ -127,6 +127,8 @@ class Settings:
             if raw is None or raw == "":
                 continue
             values[f.name] = _convert(name, raw, f.default)
+        # Each value has its field's type (`_convert` converts by the field's default), which
+        # a type checker cannot see through `fields()`.
         return cls(**values)  # type: ignore[arg-type]
 
 

@@ -21,7 +21,7 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from iocmon.config import Secret, Settings
 from iocmon.errors import ConfigError
@@ -79,8 +79,8 @@ def kafka_security(settings: Settings) -> KafkaSecurity:
             f"{', '.join(MECHANISMS)}"
         )
     security = KafkaSecurity(
-        protocol=cast(Protocol, protocol),
-        mechanism=cast(Mechanism, mechanism),
+        protocol=protocol,
+        mechanism=mechanism,
         username=settings.kafka_sasl_username,
         password=settings.kafka_sasl_password,
         cafile=settings.kafka_ssl_cafile,

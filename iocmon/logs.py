@@ -28,10 +28,13 @@ import json
 import logging
 import logging.config
 from datetime import datetime
+from types import TracebackType
 from typing import Any, TextIO
 
 from iocmon.config import LOG_FORMATS, Settings
 
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+"""An exception as `sys.exc_info()` gives it inside an `except`."""
 FIELDS = ("partition", "offset", "dossier_id")
 """The context a line may carry besides its message (as `extra=fields(...)`)."""
 
@@ -55,10 +58,13 @@ def context_of(record: logging.LogRecord) -> dict[str, Any]:
     return out
 
 
-def _has_exception(record: logging.LogRecord) -> bool:
-    """exc_info=True outside an `except` gives (None, None, None): no traceback to write (mode
-    logs a crash that way)."""
-    return bool(record.exc_info) and record.exc_info[0] is not None  # type: ignore[index]
+def _exception(record: logging.LogRecord) -> ExcInfo | None:
+    """The record's exception, if it has one. exc_info=True outside an `except` gives
+    (None, None, None): no traceback to write (mode logs a crash that way)."""
+    info = record.exc_info
+    if not info or info[0] is None:
+        return None
+    return info
 
 
 def _time(record: logging.LogRecord) -> str:
@@ -74,8 +80,9 @@ class TextFormatter(logging.Formatter):
         context = context_of(record)
         if context:
             line += " " + " ".join(f"{k}={v}" for k, v in context.items())
-        if _has_exception(record):
-            line += "\n" + self.formatException(record.exc_info)  # type: ignore[arg-type]
+        exception = _exception(record)
+        if exception is not None:
+            line += "\n" + self.formatException(exception)
         if record.stack_info:
             line += "\n" + self.formatStack(record.stack_info)
         return line
@@ -94,8 +101,9 @@ class JsonFormatter(logging.Formatter):
             "process": record.process,
             **context_of(record),
         }
-        if _has_exception(record):
-            doc["exception"] = self.formatException(record.exc_info)  # type: ignore[arg-type]
+        exception = _exception(record)
+        if exception is not None:
+            doc["exception"] = self.formatException(exception)
         if record.stack_info:
             doc["stack"] = self.formatStack(record.stack_info)
         return json.dumps(doc, ensure_ascii=False, default=str)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 
@@ -197,7 +197,8 @@ def _retention_ms(admin: Any, topic: str) -> int | None:
 
     try:
         reply = admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, topic, configs={"retention.ms": None})],
+            # describe_configs reads only the keys of `configs`.
+            [ConfigResource(ConfigResourceType.TOPIC, topic, configs={"retention.ms": ""})],
             config_filter="all",
         )
         return int(reply["topic"][topic]["retention.ms"]["value"])
@@ -250,7 +251,8 @@ def check_redis(
         out = [Check("redis", True, subject, "answers PING")]
         aof_subject = f"Redis persistence at {redact(url)}"
         try:
-            reply = client.config_get("appendonly")
+            # redis-py annotates replies as decoded (str); this client does not decode them.
+            reply = cast("dict[bytes | str, bytes | str]", client.config_get("appendonly"))
         except ResponseError as exc:
             out.append(
                 Check(
@@ -323,15 +325,16 @@ def check_prometheus(url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> list[Che
     try:
         status, body = _http_get(f"{base}/api/v1/targets?state=active", timeout_s)
         targets = json.loads(body)["data"]["activeTargets"] if status == 200 else None
+        answer = str(status)
     except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError) as exc:
-        targets, status = None, f"{type(exc).__name__}: {exc}"
+        targets, answer = None, f"{type(exc).__name__}: {exc}"
     if targets is None:
         out.append(
             Check(
                 "prometheus",
                 False,
                 target_subject,
-                f"/api/v1/targets did not answer ({status}) — is {base} really Prometheus?",
+                f"/api/v1/targets did not answer ({answer}) — is {base} really Prometheus?",
             )
         )
         return out

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.header_footer import HeaderFooterItem
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from iocmon.console.fmt import LOCAL_TZ
@@ -220,7 +222,7 @@ def _layout(sheet: Worksheet, report: Report, last_row: int) -> None:
     widths.update({FIGURE_COLUMN[f.key]: FIGURE_WIDTH for f in FIGURES})
     for column, chars in widths.items():
         sheet.column_dimensions[get_column_letter(column)].width = chars
-    sheet.freeze_panes = sheet.cell(row=FIRST_DATA_ROW, column=FIRST_FIGURE_COLUMN)
+    sheet.freeze_panes = sheet.cell(row=FIRST_DATA_ROW, column=FIRST_FIGURE_COLUMN).coordinate
     sheet.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW + 1}"
     sheet.print_area = f"A1:{get_column_letter(LAST_COLUMN)}{last_row}"
     setup = sheet.page_setup
@@ -228,7 +230,15 @@ def _layout(sheet: Worksheet, report: Report, last_row: int) -> None:
     setup.paperSize = sheet.PAPERSIZE_A4
     setup.fitToWidth = 1
     setup.fitToHeight = 0  # as many pages down as the rows need
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    # openpyxl gives every new sheet its page-setup properties and footer; its types allow
+    # None because both can be unset.
+    properties = sheet.sheet_properties
+    if properties.pageSetUpPr is None:
+        properties.pageSetUpPr = PageSetupProperties()
+    properties.pageSetUpPr.fitToPage = True
     sheet.print_options.horizontalCentered = True
     sheet.page_margins.left = sheet.page_margins.right = 0.4
-    sheet.oddFooter.center.text = "Trang &P / &N"
+    footer = sheet.oddFooter
+    if footer is None:
+        footer = sheet.oddFooter = HeaderFooterItem()
+    footer.center.text = "Trang &P / &N"

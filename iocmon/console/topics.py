@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import click
 
@@ -103,6 +103,17 @@ def _committed(
             time.sleep(0.3)
 
 
+class PartitionRow(TypedDict):
+    """One partition of a topic in the `--json` document."""
+
+    partition: int
+    begin: int
+    end: int
+    records: int
+    committed: int | None
+    lag: int | None
+
+
 def build_report(
     bootstrap: str,
     group: str,
@@ -115,7 +126,7 @@ def build_report(
     """The `--json` document, from offsets keyed by (topic, partition)."""
     out_topics = []
     for name in topics:
-        rows = []
+        rows: list[PartitionRow] = []
         for (topic, partition), end in sorted(ends.items()):
             if topic != name:
                 continue

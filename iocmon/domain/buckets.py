@@ -18,6 +18,7 @@ from typing import Literal, NamedTuple
 from iocmon.domain.calendar import LOCAL_TZ
 
 Resolution = Literal["h", "d", "m", "q", "y", "t"]
+RESOLUTIONS: tuple[Resolution, ...] = ("h", "d", "m", "q", "y", "t")
 HOURLY_RETENTION = timedelta(days=100)
 HOURLY_QUERY_WINDOW = timedelta(days=90)
 ROLLED_RESOLUTIONS = frozenset({"d", "m", "q", "y"})
@@ -51,9 +52,9 @@ ALL_TIME = Bucket("t", "all")
 def parse_bucket(name: str) -> Bucket:
     """The bucket of a `Bucket.name`."""
     resolution, _, id_ = name.partition(":")
-    if resolution not in ("h", "d", "m", "q", "y", "t") or not id_:
+    if resolution not in RESOLUTIONS or not id_:
         raise ValueError(f"not a bucket name: {name!r}")
-    return Bucket(resolution, id_)  # type: ignore[arg-type]
+    return Bucket(resolution, id_)
 
 
 def buckets_of(at: datetime) -> tuple[Bucket, ...]:

@@ -105,7 +105,7 @@ class DossierState:
         return self.pause_started_at is not None
 
 
-_STORED_SLOTS: tuple[str, ...] = DossierState.__slots__  # type: ignore[attr-defined]
+_STORED_SLOTS: tuple[str, ...] = DossierState.__slots__
 _stored_values = operator.attrgetter(*_STORED_SLOTS)
 
 
@@ -196,7 +196,7 @@ def apply_event(
     return Transition(after, transition.effect, transition.counted, transition.clears)
 
 
-_STATE_SLOTS: tuple[str, ...] = DossierState.__slots__  # type: ignore[attr-defined]
+_STATE_SLOTS: tuple[str, ...] = DossierState.__slots__
 _new = object.__new__
 _set = object.__setattr__
 

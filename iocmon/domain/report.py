@@ -113,7 +113,7 @@ def report_rows(
     """Rows keyed by `key_of(agency, field)`, of the (agency, field) pairs `keep` accepts
     (all by default)."""
     grouped: dict[str, tuple[Counter[str], Counter[str]]] = {}
-    sources = (
+    sources: tuple[tuple[Counts, int, Callable[[str], bool]], ...] = (
         (counts.before_from, 0, lambda column: column != BECAME_OVERDUE),
         (counts.before_to, 1, lambda column: column != BECAME_OVERDUE),
         (counts.overdue_before_to, 1, lambda column: column == BECAME_OVERDUE),
