@@ -18,12 +18,13 @@ from __future__ import annotations
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 import redis
 import redis.asyncio
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
+from redis.typing import ZSetRangeResponse
 
 from iocmon.config import Settings
 from iocmon.errors import ConfigError
@@ -121,3 +122,15 @@ def sync_redis(settings: Settings, **kwargs: Any) -> SyncRedis:
     if target.cluster:
         return redis.RedisCluster.from_url(target.url, **options)
     return redis.Redis.from_url(target.url, **options)
+
+
+def text(reply: bytes | str) -> str:
+    """A string reply as text. redis-py types replies as bytes or str (str with
+    decode_responses); iocmon's clients do not decode, so they are bytes."""
+    return reply.decode("utf-8") if isinstance(reply, bytes) else reply
+
+
+def members(reply: ZSetRangeResponse) -> list[str]:
+    """The members of a ZRANGE / ZRANGEBYSCORE reply read without WITHSCORES, as text.
+    redis-py has one return type for both forms, (member, score) pairs included."""
+    return [text(member) for member in cast("list[bytes | str]", reply)]

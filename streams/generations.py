@@ -20,7 +20,7 @@ deleted. The offset keys of an old generation are never deleted: they are the si
 
 from __future__ import annotations
 
-from iocmon.redis_connection import AsyncRedis
+from iocmon.redis_connection import AsyncRedis, text
 
 MOVED = "moved:"
 MAX_HOPS = 16
@@ -67,7 +67,7 @@ class Generations:
         target = moved_target(raw_offset)
         if target is None and raw_offset is None:
             pointer = await self._redis.get(pointer_key(self.base))
-            target = self.base if pointer is None else pointer.decode("utf-8")
+            target = self.base if pointer is None else text(pointer)
             self._default = target
         if target is None or target == self.prefix(partition):
             return False

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from iocmon.config import Settings
 from iocmon.domain.agencies import AgencyCatalogue
-from iocmon.redis_connection import AsyncRedis
+from iocmon.redis_connection import AsyncRedis, members
 from streams.keys import agency_labels_key
 
 FULL_FACTOR = 4
@@ -58,7 +58,7 @@ class AgencyLabels:
         codes = await self._redis.zrange(self._key, 0, self._limit - 1)
         if len(codes) < self._limit:
             self._full = False
-        return frozenset(c.decode("utf-8") if isinstance(c, bytes) else c for c in codes)
+        return frozenset(members(codes))
 
 
 def agency_labels(

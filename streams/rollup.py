@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from iocmon.domain.buckets import Bucket, parse_bucket
-from iocmon.redis_connection import AsyncRedis
+from iocmon.redis_connection import AsyncRedis, members
 from streams.keys import PartitionKeys, RolledKeys, rolled_member
 from streams.scripts import lua_source
 
@@ -58,8 +58,8 @@ class RollUp:
         names = await self._redis.zrangebyscore(
             keys.counter_buckets, "-inf", closed_before, start=0, num=ROLL_LIMIT
         )
-        for raw in names:
-            await self._roll(keys, parse_bucket(raw.decode() if isinstance(raw, bytes) else raw))
+        for name in members(names):
+            await self._roll(keys, parse_bucket(name))
         return len(names), len(names) == ROLL_LIMIT
 
     async def _roll(self, keys: PartitionKeys, bucket: Bucket) -> None:

@@ -23,7 +23,7 @@ from iocmon.domain.batch import BatchPlan
 from iocmon.domain.buckets import HOURLY_RETENTION
 from iocmon.domain.lifecycle import DossierState
 from iocmon.domain.state_codec import StateDecodeError, decode_state
-from iocmon.redis_connection import AsyncRedis
+from iocmon.redis_connection import AsyncRedis, members
 from streams.generations import MAX_HOPS, Generations, parse_offset
 from streams.keys import PartitionKeys, RolledKeys
 from streams.rollup import RollUp
@@ -130,10 +130,10 @@ class BatchStore:
 
     async def alert_candidates(self, partition: int, now: datetime, limit: int) -> list[str]:
         """Open dossiers whose next alert threshold has passed, earliest first."""
-        members = await self._redis.zrangebyscore(
+        reply = await self._redis.zrangebyscore(
             self.keys(partition).alert_next, "-inf", now.timestamp(), start=0, num=limit
         )
-        return [m.decode("utf-8") if isinstance(m, bytes) else m for m in members]
+        return members(reply)
 
     async def apply(
         self, partition: int, planned_against: int, plan: BatchPlan, version: int | None = None
