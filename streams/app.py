@@ -51,12 +51,13 @@ def create_app(settings: Settings) -> faust.App:
     sinks = KafkaSinks(app, settings, {a.code: a.name for a in catalogue})
     ownership = Ownership(app, settings.events_topic)
     applier = ApplierProcess(settings, sinks, ConsumerRewinder(app, settings.events_topic))
-    app.service(ChildService(app, applier))
+    # faust annotates App.service for a service class; it takes an instance too (as here).
+    app.service(ChildService(app, applier))  # type: ignore[arg-type]
     intake = Intake(applier, labels, on_error=app.crash)
     register_intake(app, events_topic(app, settings), settings, intake)
     register_timers(app, settings, redis, exporter, applier, ownership)
     api = ApiProcess(settings)
-    app.service(ChildService(app, api))
+    app.service(ChildService(app, api))  # type: ignore[arg-type]  # an instance: see above
     register_routes(app, settings, api, exporter, ownership.partitions, applier.metrics)
     register_health(app, Readiness(app, ownership, redis.ping, settings.redis_timeout_s))
     return app

@@ -13,7 +13,7 @@ from iocmon.domain.buckets import cover
 from iocmon.domain.figures import Figures
 from iocmon.domain.periods import CURRENT_PERIODS, current_period
 from streams import metrics
-from streams.labels import AgencyLabels
+from streams.labels import OTHER_AGENCY, AgencyLabels
 from streams.queries import FigureReader
 from streams.store import BatchStore
 
@@ -56,7 +56,7 @@ class FigureExporter:
         allowed = set(await self._labels.allowed())
         # Open dossiers only for the label values (the rest summed as `other`): the cost of
         # a refresh stays bounded by the label limit, not by the agency codes ever sent.
-        totals = await self._reader.totals(now, open_for=allowed, rest=metrics.OTHER_AGENCY)
+        totals = await self._reader.totals(now, open_for=allowed, rest=OTHER_AGENCY)
         covers = []
         for kind in CURRENT_PERIODS:
             period = current_period(kind, now)
@@ -65,7 +65,7 @@ class FigureExporter:
             covers,
             now,
             open_states=totals.open,
-            fold=lambda a: a if a in allowed else metrics.OTHER_AGENCY,
+            fold=lambda a: a if a in allowed else OTHER_AGENCY,
         )
         periods: dict[str, Mapping[str, Figures]] = dict(
             zip(CURRENT_PERIODS, by_period, strict=True)

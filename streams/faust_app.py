@@ -9,6 +9,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 from time import monotonic
+from typing import Any
 
 import faust
 import mode.loop
@@ -33,13 +34,18 @@ class LeanMonitor(Monitor):
         pass
 
     def on_stream_event_in(
-        self, tp: TP, offset: int, stream: StreamT, event: EventT
-    ) -> dict | None:
+        self, tp: TP, offset: int, stream: StreamT[Any], event: EventT[Any]
+    ) -> dict[Any, Any] | None:
         self.stream_inbound_time[tp] = monotonic()
         return None
 
     def on_stream_event_out(
-        self, tp: TP, offset: int, stream: StreamT, event: EventT, state: dict | None = None
+        self,
+        tp: TP,
+        offset: int,
+        stream: StreamT[Any],
+        event: EventT[Any],
+        state: dict[Any, Any] | None = None,
     ) -> None:
         pass
 

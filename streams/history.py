@@ -83,9 +83,13 @@ class PartitionReader:
                         "run `iocmon rebuild` again"
                     )
                 continue
-            out.setdefault(message.partition(), []).append(
-                Record(message.offset(), message.key(), message.value())
-            )
+            partition, offset = message.partition(), message.offset()
+            if partition is None or offset is None:  # confluent-kafka: only on error messages
+                raise IocmonError(
+                    f"reading {self._topic} gave a record without partition or offset; run "
+                    "`iocmon rebuild` again"
+                )
+            out.setdefault(partition, []).append(Record(offset, message.key(), message.value()))
         return out
 
     def position(self, partition: int) -> int | None:

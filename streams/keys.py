@@ -150,7 +150,7 @@ def agency_labels_key(prefix: str) -> str:
 
 def open_count_fields(entry: OpenEntry) -> tuple[str, ...]:
     """The `open_counts` fields one open dossier adds to."""
-    fields = ("open", f"open|{entry.agency}")
+    fields: tuple[str, ...] = ("open", f"open|{entry.agency}")
     if entry.clock is None:
         fields += ("paused", f"paused|{entry.agency}")
     return fields

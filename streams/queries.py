@@ -122,8 +122,8 @@ class FigureReader:
             for keys in parts:
                 member = rolled_member(keys.partition)
                 own_in = [next(own_replies) for _ in kinds]
-                for sum_, rolled, reply in zip(sums, rolled_in, own_in, strict=True):
-                    if member not in rolled:
+                for sum_, rolled_counts, reply in zip(sums, rolled_in, own_in, strict=True):
+                    if member not in rolled_counts:
                         sum_.update(_counter(reply))
             out.append(sums)
         return out
@@ -145,7 +145,7 @@ class FigureReader:
         return await self._open_by_agency(now, agencies)
 
     async def _open_by_agency(
-        self, now: datetime, agencies: list[str | None]
+        self, now: datetime, agencies: Sequence[str | None]
     ) -> Counter[tuple[str, str]]:
         parts = await self._keys()
         score = now.timestamp()

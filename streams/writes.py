@@ -216,9 +216,10 @@ def bulk_commands(w: Writes, fresh: bool) -> Iterator[tuple[Any, ...]]:
         for i in range(0, len(members), BULK_CHUNK):
             yield ("ZREM", key, *members[i : i + BULK_CHUNK])
     for key, scored in w.zadd.items():
-        pairs = list(scored.items())
-        for i in range(0, len(pairs), BULK_CHUNK):
-            yield ("ZADD", key, *(x for m, s in pairs[i : i + BULK_CHUNK] for x in (s, m)))
+        scored_pairs = list(scored.items())
+        for i in range(0, len(scored_pairs), BULK_CHUNK):
+            chunk = scored_pairs[i : i + BULK_CHUNK]
+            yield ("ZADD", key, *(x for m, s in chunk for x in (s, m)))
     for key, members in w.sadd.items():
         for i in range(0, len(members), BULK_CHUNK):
             yield ("SADD", key, *members[i : i + BULK_CHUNK])

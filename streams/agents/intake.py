@@ -12,7 +12,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from typing import Protocol
+from typing import Protocol, cast
 
 import faust
 from faust.types import EventT
@@ -55,7 +55,7 @@ class Intake:
         self._slots = asyncio.Semaphore(IN_FLIGHT_BATCHES)
         self._in_flight: set[asyncio.Future[None]] = set()
 
-    async def take(self, events: list[EventT]) -> None:
+    async def take(self, events: Sequence[EventT[bytes]]) -> None:
         """Hands a batch to the applier and returns once fewer than `IN_FLIGHT_BATCHES` are
         under way; its records become committable only once applied.
 
@@ -69,7 +69,7 @@ class Intake:
         await self._applier.wait_ready()
         await self._slots.acquire()
         by_partition: dict[int, list[Record]] = defaultdict(list)
-        held: dict[int, list[EventT]] = defaultdict(list)
+        held: dict[int, list[EventT[bytes]]] = defaultdict(list)
         for event in events:
             message = event.message
             message.incref()
@@ -92,8 +92,8 @@ class Intake:
 
     async def _finish(
         self,
-        events: list[EventT],
-        handed: list[tuple[Awaitable[Collection[str]], list[EventT]]],
+        events: Sequence[EventT[bytes]],
+        handed: list[tuple[Awaitable[Collection[str]], list[EventT[bytes]]]],
     ) -> None:
         received = await asyncio.gather(*(self._applied(f, held) for f, held in handed))
         applied_at = time.time()  # latency is wall time, whatever IOCMON_CLOCK_OFFSET_S says
@@ -103,7 +103,7 @@ class Intake:
         await self._note_agencies({code for codes in received for code in codes})
 
     async def _applied(
-        self, applied: Awaitable[Collection[str]], held: list[EventT]
+        self, applied: Awaitable[Collection[str]], held: list[EventT[bytes]]
     ) -> Collection[str]:
         received = await applied
         for event in held:
@@ -128,5 +128,7 @@ def register_intake(
 ) -> None:
     @app.agent(topic, name="intake")
     async def agent(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_window_s):
+        # Faust hands every agent a faust.Stream; its StreamT interface lacks take_events.
+        batches = cast("faust.Stream[bytes]", stream).take_events
+        async for events in batches(settings.batch_size, within=settings.batch_window_s):
             await intake.take(events)

@@ -29,7 +29,8 @@ def register_timers(
     applier: ApplierProcess,
     ownership: Ownership,
 ) -> None:
-    @app.task
+    # faust marks App.task @no_type_check, so the decorator is Any to a type checker.
+    @app.task  # type: ignore[untyped-decorator]
     async def check_redis_login() -> None:
         """A refused login is a setting to fix, not an outage to wait out: stop and say so."""
         try:
@@ -45,7 +46,8 @@ def register_timers(
         except RedisError:
             pass  # an outage: the intake and the timers back off and retry
 
-    @app.timer(settings.metrics_refresh_s)
+    # faust annotates the decorator App.timer returns as a bare Callable.
+    @app.timer(settings.metrics_refresh_s)  # type: ignore[untyped-decorator]
     async def refresh_figures() -> None:
         """Only the owner of partition 0 reports global figures (see streams.metrics)."""
         try:
@@ -59,7 +61,8 @@ def register_timers(
             metrics.REDIS_UP.set(0)
             log.warning("cannot read figures from Redis (%s); is it running?", type(exc).__name__)
 
-    @app.timer(settings.alert_check_interval_s)
+    # faust annotates the decorator App.timer returns as a bare Callable.
+    @app.timer(settings.alert_check_interval_s)  # type: ignore[untyped-decorator]
     async def check_alerts() -> None:
         """Time, not events, drives alerts: a dossier that hears nothing still goes overdue."""
         owned = sorted(ownership.partitions())
