@@ -13,12 +13,18 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from types import FrameType, TracebackType
+from typing import Any
 
 # What is in flight gets this long after a stop signal; closing the client takes up to
 # CLOSE_GRACE_S more, so a stopped producer exits within 10 s even with Kafka gone.
 STOP_GRACE_S = 5.0
 CLOSE_GRACE_S = 2.0
+
+
+Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
+"""What `signal.signal` installs and returns (None: a handler not installed from Python)."""
 
 
 class StopSignals:
@@ -27,7 +33,7 @@ class StopSignals:
     def __init__(self, grace_s: float = STOP_GRACE_S) -> None:
         self._grace_s = grace_s
         self._requested_at: float | None = None
-        self._previous: dict[int, object] = {}
+        self._previous: dict[signal.Signals, Handler] = {}
 
     @property
     def requested(self) -> bool:
@@ -61,4 +67,4 @@ class StopSignals:
         tb: TracebackType | None,
     ) -> None:
         for sig, old in self._previous.items():
-            signal.signal(sig, old)  # type: ignore[arg-type]
+            signal.signal(sig, old)

@@ -26,7 +26,14 @@ from iocmon.config import Settings
 from iocmon.errors import IocmonError
 from iocmon.kafka_connection import kafka_python_kwargs
 from producers.importer.errors import ExportError
-from producers.importer.readers import FORMATS, ByteCounter, Format, detect_format, read_export
+from producers.importer.readers import (
+    FORMATS,
+    ByteCounter,
+    Format,
+    FormatChoice,
+    detect_format,
+    read_export,
+)
 from producers.importer.run import Emit, ImportReport, Rejection, convert_records
 from producers.progress import Progress, RateMeter
 
@@ -120,7 +127,7 @@ class _EventFile:
 @click.option("--json", "as_json", is_flag=True, help="Print the closing report as JSON on stdout.")
 def import_command(
     export: Path,
-    fmt: str,
+    fmt: FormatChoice,
     send: bool,
     out: Path | None,
     rejects: Path | None,
@@ -144,7 +151,7 @@ def import_command(
         raise click.UsageError("--json and --out - both write to stdout; choose one")
     now = datetime.now(UTC)
     try:
-        source: Format = detect_format(export) if fmt == "auto" else fmt  # type: ignore[assignment]
+        source: Format = detect_format(export) if fmt == "auto" else fmt
         report, targets = _import(export, source, now, send, out, rejects, strict, topic)
     except IocmonError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -60,7 +60,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
-from typing import Any
+from typing import Any, TypeGuard
 
 from iocmon.domain.events import (
     EARLIEST_AT,
@@ -224,7 +224,7 @@ def _entry(entry: Mapping[str, Any], path: str) -> list[_Step]:
                 "a new appointment needs the date it was given (NgayXinLoi, NgayGiaHan, "
                 "NgayTiepNhanBoSung or NgayYeuCauBoSung)",
             )
-        extra = {"due_at": new_due[1]}
+        extra: dict[str, datetime | str] = {"due_at": new_due[1]}
         if previous_due is not None:
             extra |= {"previous_due": previous_due[1], "previous_source": path + previous_due[0]}
         steps.append(_Step(EventType.RESCHEDULED, given[1], path + given[0], extra))
@@ -322,5 +322,5 @@ def event_id(dossier_id: str, kind: EventType, n: int) -> str:
     return f"h{digest}:{kind.value}:{n}"
 
 
-def _is_int(text: str | None) -> bool:
+def _is_int(text: str | None) -> TypeGuard[str]:
     return text is not None and text.isascii() and text.isdigit()

@@ -16,12 +16,14 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, TextIO
+from typing import Any, Literal, TextIO
 
 from producers.importer.errors import ExportError
 
 Format = Literal["json", "jsonl", "csv"]
-FORMATS: tuple[str, ...] = ("auto", "json", "jsonl", "csv")
+FormatChoice = Literal["auto", "json", "jsonl", "csv"]
+"""What --format takes: a format, or auto (by the file's name and first bytes)."""
+FORMATS: tuple[FormatChoice, ...] = ("auto", "json", "jsonl", "csv")
 ENCODING = "utf-8-sig"  # tolerate the byte-order mark spreadsheet programs write
 _CHUNK = 1 << 20
 _MAX_RECORD_CHARS = 64 << 20
@@ -38,7 +40,7 @@ class SourceRecord:
 class ByteCounter(io.RawIOBase):
     """A binary file that counts the bytes read through it, for progress reports."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: io.BufferedIOBase) -> None:
         self._raw = raw
         self.bytes_read = 0
 
@@ -46,7 +48,7 @@ class ByteCounter(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        n = self._raw.readinto(buffer)  # type: ignore[attr-defined]
+        n = self._raw.readinto(buffer)
         self.bytes_read += n or 0
         return n or 0
 

@@ -95,9 +95,9 @@ def parse_local(field: str, text: str) -> datetime:
     match = _DATE.match(text)
     if match is None:
         raise RowRejected(field, f"is not a date in the format {DATE_FORMATS}")
-    parts = [int(p) for p in match.groups(default="0")]
+    year, month, day, hour, minute, second = (int(p) for p in match.groups(default="0"))
     try:
-        return datetime(*parts, tzinfo=LOCAL_TZ)  # type: ignore[misc]
+        return datetime(year, month, day, hour, minute, second, tzinfo=LOCAL_TZ)
     except ValueError:
         raise RowRejected(field, "is not a valid calendar date and time") from None
 
