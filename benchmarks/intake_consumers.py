@@ -25,7 +25,7 @@ import json
 import os
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import orjson
 
@@ -101,7 +101,8 @@ def noop(settings: Settings, group: str, progress: Progress, args: argparse.Name
         use_worker_loop()
     app = build_faust_app(settings, app_id=group)
     if args.faust_monitor:
-        app.conf.Monitor = Monitor
+        # faust types its settings' descriptors as a special form, not as their values.
+        app.conf.Monitor = Monitor  # type: ignore[assignment]
     for name, value in json.loads(args.conf).items():
         setattr(app.conf, name, value)
     take = args.take or settings.batch_size
@@ -111,7 +112,8 @@ def noop(settings: Settings, group: str, progress: Progress, args: argparse.Name
     async def intake(stream: faust.StreamT[bytes]) -> None:
         if args.no_monitor:
             app.sensors.remove(app.monitor)
-        async for events in stream.take_events(take, within=within):
+        # Faust hands every agent a faust.Stream; its StreamT interface lacks take_events.
+        async for events in cast("faust.Stream[bytes]", stream).take_events(take, within=within):
             for event in events:
                 decode(event.message.value)
             if progress.add(len(events)):

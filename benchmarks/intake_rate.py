@@ -239,7 +239,8 @@ def run_worker(source: Pipeline, name: str, **env: str) -> tuple[Run, float]:
 
 
 def committed(admin: KafkaAdminClient, group: str, topic: str) -> int:
-    offsets = admin.list_group_offsets({group: None}).get(group, {})
+    # types-kafka-python leaves list_group_offsets unannotated.
+    offsets = admin.list_group_offsets({group: None}).get(group, {})  # type: ignore[no-untyped-call]
     return sum(max(o.offset, 0) for tp, o in offsets.items() if tp.topic == topic)
 
 
@@ -262,7 +263,7 @@ def crossings(
 ) -> list[tuple[float, float, float | None]]:
     """When the committed count first showed something, and crossed each fifth
     (interpolated linearly between the samples either side)."""
-    moving = [(c, t, None) for c, t in samples if c > 0]
+    moving: list[tuple[float, float, float | None]] = [(c, t, None) for c, t in samples if c > 0]
     marks: list[tuple[float, float, float | None]] = moving[:1]
     for goal in (total * i / 5 for i in range(1, 6)):
         for (c0, t0), (c1, t1) in itertools.pairwise(samples):

@@ -123,7 +123,7 @@ def redis_memory(pipeline: Pipeline) -> tuple[int, int, int]:
     """(used_memory, used_memory_dataset, keys) of the whole Redis, after MEMORY PURGE."""
     client = sync_redis(pipeline.settings())
     try:
-        client.execute_command("MEMORY PURGE")
+        client.memory_purge()
         info = client.info("memory")
         return int(info["used_memory"]), int(info["used_memory_dataset"]), int(client.dbsize())
     finally:

@@ -160,9 +160,11 @@ def main() -> None:
         midnight_real = time.monotonic()
         sent: dict[str, datetime] = {}
 
+        wanted: int = args.dossiers
+
         def all_sent() -> bool:
             sent.update(overdue_alerts(pipeline, midnight))
-            return len(sent) >= args.dossiers
+            return len(sent) >= wanted
 
         wait_for(all_sent, args.limit_s, f"{args.dossiers:,} overdue alerts")
         after, _ = histogram(worker)

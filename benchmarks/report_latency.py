@@ -29,11 +29,13 @@ import sys
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import Any
+from typing import Any, cast
+
+from redis.typing import EncodableT, FieldT
 
 from benchmarks.common import code_version
 from iocmon.domain.agencies import load_catalogue
@@ -97,6 +99,12 @@ def buckets_of_span(now: datetime, years: int) -> list[Bucket]:
     return [*out, ALL_TIME]
 
 
+def _fields(counts: Mapping[str, int]) -> Mapping[FieldT, EncodableT]:
+    """`counts` as HSET's mapping: redis-py types its keys invariantly, so that no
+    dict[str, int] fits although every one is accepted."""
+    return cast("Mapping[FieldT, EncodableT]", counts)
+
+
 async def fill(redis: Redis, prefix: str, now: datetime, years: int, partitions: int) -> int:
     """Writes the counters; returns the fields written."""
     months, days = month_shape(partitions)
@@ -119,13 +127,13 @@ async def fill(redis: Redis, prefix: str, now: datetime, years: int, partitions:
             }
             written += len(counts)
             if within:
-                pipe.hset(PartitionKeys(prefix, TOPIC, p).report(bucket), mapping=counts)
+                pipe.hset(PartitionKeys(prefix, TOPIC, p).report(bucket), mapping=_fields(counts))
             else:
                 for name, n in counts.items():
                     rolled[name] += n
         if not within:
             members = {rolled_member(p): 1 for p in range(partitions)}
-            pipe.hset(rolled_keys.report(bucket), mapping={**rolled, **members})
+            pipe.hset(rolled_keys.report(bucket), mapping=_fields({**rolled, **members}))
         await pipe.execute()
     return written
 

@@ -36,7 +36,7 @@ PARTITIONS = 12
 def legacy_json(state: DossierState) -> bytes:
     """The state as versions before the compact format wrote it."""
     out: dict[str, Any] = {}
-    for name in DossierState.__slots__:  # type: ignore[attr-defined]
+    for name in DossierState.__slots__:
         value = getattr(state, name)
         if name == "older_ids" or (not value and value != ""):
             continue

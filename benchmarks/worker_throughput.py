@@ -13,10 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.integration.harness import Pipeline, start_stack
+from tests.integration.harness import Pipeline, Stack, start_stack
 
 
-def measure(stack, events: Path, batch_size: int) -> float:
+def measure(stack: Stack, events: Path, batch_size: int) -> float:
     pipeline = Pipeline(stack)
     pipeline.create_topics()
     pipeline.iocmon("replay", str(events))
