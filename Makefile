@@ -5,11 +5,11 @@
 #   make down     stop it, keeping its data;  make reset  stop it and delete its data
 #   make status   one line per service
 #   make run      stack + worker + simulator + live view; Ctrl-C stops it all (deploy/local/run.sh)
-#   make test     install what the tests need (stack.sh install), ruff check, pytest (the tests
+#   make test     install what the tests need (stack.sh install), ruff check, mypy, pytest (the tests
 #                 start a stack of their own); ARGS="-k x" for pytest
 #                 (the long fault tests, marked faults_full, are left to `make test-faults`)
 #   make test-faults  every fault test in tests/faults, the long ones included
-#   make lint     ruff check + ruff format --check
+#   make lint     ruff check + ruff format --check + mypy (strict; what it checks: pyproject.toml)
 #   make dashboards  regenerate dashboards/*.json from code, then lint them
 #   make rules    regenerate deploy/prometheus/slo.rules.yml from IOCMON_ON_TIME_OBJECTIVE
 #
@@ -52,6 +52,7 @@ test-faults: venv
 lint: venv
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/mypy
 
 dashboards: venv
 	$(VENV)/bin/python -m dashboards.generate

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The project's checks, as CI runs them (`make test` → .ci/run): lint, then the test suite.
+# The project's checks, as CI runs them (`make test` → .ci/run): lint and types, then the test
+# suite.
 # Extra arguments go to pytest: deploy/local/test.sh -k summary -x
 # IOCMON_TEST_PATHS narrows what is collected (default: tests); IOCMON_TEST_PORT_OFFSET gives
 # the session a test stack of its own (ports shifted, folder .local/test-<offset>).
@@ -25,6 +26,9 @@ bash deploy/local/stack.sh install || {
 status=0
 echo "== ruff check"
 .venv/bin/ruff check || status=1
+
+echo "== mypy (strict; the packages in pyproject.toml's [tool.mypy])"
+.venv/bin/mypy || status=1
 
 echo "== pytest"
 .venv/bin/python -m pytest ${IOCMON_TEST_PATHS:-tests} -q "$@"
