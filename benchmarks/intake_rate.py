@@ -130,10 +130,12 @@ class Run:
 
     def cpu_per_record(self) -> float | None:
         """CPU microseconds per record from the first record read to the end."""
-        if len(self.marks) < 2 or self.marks[0][2] is None or self.marks[-1][2] is None:
+        if len(self.marks) < 2:
             return None
         (n0, _, c0), (n1, _, c1) = self.marks[0], self.marks[-1]
-        return (c1 - c0) / (n1 - n0) * 1e6  # type: ignore[operator]
+        if c0 is None or c1 is None:
+            return None
+        return (c1 - c0) / (n1 - n0) * 1e6
 
     def fifths(self) -> tuple[float | None, float | None]:
         return self.between(0, self.total / 5), self.between(self.total * 4 / 5, self.total)
