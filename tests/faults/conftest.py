@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 
 from tests.faults.figures import render
-from tests.integration.conftest import pipeline, stack
+from tests.integration.conftest import own_alertmanager, pipeline, stack, webhook
 
-__all__ = ["pipeline", "stack"]
+__all__ = ["own_alertmanager", "pipeline", "stack", "webhook"]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -6,6 +6,9 @@ from collections.abc import Iterator
 import pytest
 
 from tests.integration.harness import Pipeline, Stack, stack_running, start_stack, stop_stack
+from tests.integration.notifying import own_alertmanager, webhook
+
+__all__ = ["own_alertmanager", "webhook"]  # fixtures: the test's own receivers of alerts
 
 
 @pytest.fixture(scope="session")

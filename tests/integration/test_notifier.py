@@ -10,11 +10,6 @@ outages are real: the test's own Alertmanager and webhook start late, stop and s
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
-import subprocess
-import sys
 import threading
 import urllib.parse
 import urllib.request
@@ -23,20 +18,25 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from tests.integration.harness import REPO, Stack, free_port, http_get, wait_for
+from tests.integration.harness import Stack, http_get, wait_for
+from tests.integration.notifying import (
+    Alertmanager,
+    Notifier,
+    Webhook,
+    active_alerts,
+    ends_at,
+    firing,
+    resent_since,
+)
 
 pytestmark = pytest.mark.integration
 
-ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
-EXAMPLE_CONFIG = REPO / "deploy/alertmanager/alertmanager.yml"
 ICT = timezone(timedelta(hours=7))
 DUE = (datetime.now(ICT) - timedelta(days=6)).replace(hour=17, minute=0, second=0, microsecond=0)
 """A recent appointment: the notifier drops alerts older than the retention horizon."""
@@ -129,6 +129,9 @@ class Alerts:
             if tp.topic == self.topic and meta.offset >= 0
         }
 
+    def notifier(self, alertmanager_url: str, webhook_url: str | None) -> Notifier:
+        return Notifier(self.stack, self.topic, self.name, alertmanager_url, webhook_url)
+
     def all_committed(self) -> bool:
         ends = self.end_offsets()
         return self.committed() == {p: end for p, end in ends.items() if end > 0}
@@ -144,202 +147,7 @@ def alerts(stack: Stack) -> Alerts:
 # -- receivers ------------------------------------------------------------------------------
 
 
-class Webhook:
-    """A JSON webhook receiver on a fixed port that can start late and stop."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/iocmon"
-        self.keys: list[str] = []
-        self.bodies: list[dict[str, Any]] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with hook._lock:
-                    hook.keys.append(self.headers["Idempotency-Key"])
-                    hook.bodies.append(body)
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def received(self) -> Counter[str]:
-        with self._lock:
-            return Counter(self.keys)
-
-
-class Alertmanager:
-    """An Alertmanager of the test's own (the example configuration), to stop and start."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.workdir = workdir
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        storage = self.workdir / "data"
-        storage.mkdir(parents=True, exist_ok=True)
-        with (self.workdir / "alertmanager.log").open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    ALERTMANAGER,
-                    f"--config.file={EXAMPLE_CONFIG}",
-                    f"--storage.path={storage}",
-                    f"--web.listen-address=127.0.0.1:{self.port}",
-                    "--cluster.listen-address=",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        wait_for(self._ready, 30, f"Alertmanager on port {self.port} (log: {self.workdir})")
-
-    def _ready(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise AssertionError(f"Alertmanager exited; see {self.workdir}/alertmanager.log")
-        try:
-            return http_get(f"{self.url}/-/ready", timeout=2)[0] == 200
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-        self.process = None
-
-
-@pytest.fixture
-def own_alertmanager(tmp_path: Path) -> Iterator[Alertmanager]:
-    if not Path(ALERTMANAGER).exists():
-        pytest.skip("prometheus-alertmanager is not installed (Debian: prometheus-alertmanager)")
-    am = Alertmanager(tmp_path / "alertmanager")
-    yield am
-    am.stop()
-
-
-@pytest.fixture
-def webhook() -> Iterator[Webhook]:
-    hook = Webhook()
-    yield hook
-    hook.stop()
-
-
-def active_alerts(alertmanager_url: str, prefix: str) -> list[dict[str, Any]]:
-    """Alerts Alertmanager holds as active (not resolved) for this test's dossiers."""
-    query = urllib.parse.urlencode({"filter": f'dossier_id=~"{prefix}.*"'})
-    status, body = http_get(f"{alertmanager_url}/api/v2/alerts?{query}")
-    assert status == 200, body
-    return list(json.loads(body))
-
-
-def firing(alertmanager_url: str, prefix: str) -> set[tuple[str, str]]:
-    return {
-        (a["labels"]["alertname"], a["labels"]["dossier_id"])
-        for a in active_alerts(alertmanager_url, prefix)
-    }
-
-
-def resent_since(
-    alertmanager_url: str, prefix: str, before: dict[tuple[str, str], datetime]
-) -> bool:
-    """Whether every alert in `before` (key -> its endsAt then) was sent again since: each
-    send moves its endsAt on. Checks the resends themselves, where a fixed wait past the
-    expiry would only hope that they kept up."""
-    now = ends_at(alertmanager_url, prefix)
-    return all(key in now and now[key] > ends for key, ends in before.items())
-
-
-def ends_at(alertmanager_url: str, prefix: str) -> dict[tuple[str, str], datetime]:
-    return {
-        (a["labels"]["alertname"], a["labels"]["dossier_id"]): datetime.fromisoformat(a["endsAt"])
-        for a in active_alerts(alertmanager_url, prefix)
-    }
-
-
 # -- the notifier ---------------------------------------------------------------------------
-
-
-class Notifier:
-    def __init__(self, alerts: Alerts, alertmanager_url: str, webhook_url: str | None) -> None:
-        self.log_path = alerts.stack.local_dir / "logs" / f"notify-{alerts.name}.log"
-        self.env = {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": alerts.stack.kafka,
-            "IOCMON_ALERTS_TOPIC": alerts.topic,
-            "IOCMON_NOTIFY_GROUP": alerts.name,
-            "ALERTMANAGER_URL": alertmanager_url,
-            "IOCMON_WEBHOOK_URL": webhook_url or "",
-            "IOCMON_NOTIFY_RESEND_S": "1",
-            "IOCMON_NOTIFY_BACKOFF_MAX_S": "1",
-            "IOCMON_NOTIFY_HTTP_TIMEOUT_S": "2",
-            "IOCMON_NOTIFY_PORT": str(free_port()),
-        }
-        self.metrics_url = f"http://127.0.0.1:{self.env['IOCMON_NOTIFY_PORT']}/metrics"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Notifier:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "notifier"],
-                env=self.env,
-                cwd=REPO,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        wait_for(self._answers, 60, f"the notifier's /metrics (log: {self.log_path})")
-        return self
-
-    def _answers(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise AssertionError(f"notifier exited with {self.process.returncode}: {self.log_path}")
-        try:
-            return http_get(self.metrics_url, timeout=2)[0] == 200
-        except OSError:
-            return False
-
-    def metric(self, name: str) -> float:
-        _, body = http_get(self.metrics_url)
-        return sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in body.decode().splitlines()
-            if line.startswith(name + " ") or line.startswith(name + "{")
-        )
-
-    def stop(self) -> int:
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGTERM)
-        return self.process.wait(timeout=30)
-
-    def kill9(self) -> None:
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-
-    def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.kill9()
 
 
 @pytest.fixture
@@ -357,7 +165,7 @@ def test_the_notifier_is_ready_once_it_reads_its_topic_and_serves_its_metrics(
     alerts: Alerts, stack: Stack, webhook: Webhook, notifiers: list[Notifier]
 ) -> None:
     webhook.start()
-    notifier = Notifier(alerts, stack.alertmanager_url, webhook.url).start()
+    notifier = alerts.notifier(stack.alertmanager_url, webhook.url).start()
     notifiers.append(notifier)
     base = notifier.metrics_url.removesuffix("/metrics")
     assert json.loads(http_get(f"{base}/healthz")[1]) == {"status": "serving"}
@@ -378,7 +186,7 @@ def test_alerts_fire_stay_active_and_resolve_on_cleared(
     over2, over3 = record(alerts.dossier(2), "overdue"), record(alerts.dossier(3), "overdue")
     # between them, a record that is no alert and a compaction tombstone: skipped, not stuck
     alerts.produce(soon1, soon2, (b"x", b"{not json"), (b"y", None), over2, over3)
-    notifier = Notifier(alerts, stack.alertmanager_url, webhook.url).start()
+    notifier = alerts.notifier(stack.alertmanager_url, webhook.url).start()
     notifiers.append(notifier)
 
     expected = {
@@ -438,7 +246,7 @@ def test_receivers_down_for_a_while_then_up_get_every_alert_once(
     over = [record(alerts.dossier(n), "overdue") for n in range(10)]
     ends = [cleared(r) for r in over[:5]]
     alerts.produce(*soon, *over, *ends)
-    notifier = Notifier(alerts, own_alertmanager.url, webhook.url).start()
+    notifier = alerts.notifier(own_alertmanager.url, webhook.url).start()
     notifiers.append(notifier)
 
     wait_for(lambda: notifier.metric("iocmon_notify_delivery_failures_total") >= 6, 30, "failures")
@@ -473,13 +281,13 @@ def test_a_crash_during_an_outage_and_restarts_lose_nothing(
     alerts.produce(a, b, c, cleared(c))
     expected = {("DossierOverdue", alerts.dossier(1)), ("DossierOverdue", alerts.dossier(2))}
 
-    first = Notifier(alerts, own_alertmanager.url, None).start()
+    first = alerts.notifier(own_alertmanager.url, None).start()
     notifiers.append(first)
     wait_for(lambda: first.metric("iocmon_notify_delivery_failures_total") >= 2, 30, "failures")
     first.kill9()
     assert alerts.committed() == {}
 
-    second = Notifier(alerts, own_alertmanager.url, None).start()
+    second = alerts.notifier(own_alertmanager.url, None).start()
     notifiers.append(second)
     own_alertmanager.start()
     wait_for(lambda: firing(own_alertmanager.url, alerts.name) == expected, 60, "2 alerts")
@@ -493,7 +301,7 @@ def test_a_crash_during_an_outage_and_restarts_lose_nothing(
     own_alertmanager.stop()
     own_alertmanager.start()
     assert firing(own_alertmanager.url, alerts.name) == set()
-    third = Notifier(alerts, own_alertmanager.url, None).start()
+    third = alerts.notifier(own_alertmanager.url, None).start()
     notifiers.append(third)
     wait_for(lambda: firing(own_alertmanager.url, alerts.name) == expected, 30, "rebuilt alerts")
 
@@ -509,8 +317,8 @@ def test_two_notifiers_share_the_partitions_and_one_takes_over_from_the_other(
     """With two notifiers in the group each owns some partitions; when one stops, the other
     rebuilds the alerts of the partitions it takes over and keeps them active."""
     webhook.start()
-    first = Notifier(alerts, stack.alertmanager_url, webhook.url).start()
-    second = Notifier(alerts, stack.alertmanager_url, webhook.url).start()
+    first = alerts.notifier(stack.alertmanager_url, webhook.url).start()
+    second = alerts.notifier(stack.alertmanager_url, webhook.url).start()
     notifiers.extend([first, second])
     fired = [record(alerts.dossier(n), "overdue") for n in range(12)]
     alerts.produce(*fired)

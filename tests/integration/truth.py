@@ -82,6 +82,9 @@ class Expected:
     dossiers: tuple[Dossier, ...] = ()
     invalid: Counter[InvalidKey] = field(default_factory=Counter)
     calendar: ReferenceCalendar = field(default_factory=ReferenceCalendar)
+    rescheduled: frozenset[str] = frozenset()
+    """Dossiers sent a `rescheduled` event (their alerts follow the new appointment); known
+    only with the events file."""
 
     @property
     def open(self) -> int:
@@ -145,7 +148,7 @@ def expected_from_truth(path: Path, events: Path | None = None) -> Expected:
     """The figures the truth file at `path` implies; with the stream's `events` file, the
     due dates of dossiers received with `processing_days` come from the reference calendar."""
     calendar = ReferenceCalendar()
-    days = _processing_days(events) if events is not None else {}
+    days, rescheduled = _from_events(events) if events is not None else ({}, set())
     ended: Counter[tuple[str, str]] = Counter()
     opened: Counter[str] = Counter()
     dossiers: list[Dossier] = []
@@ -181,25 +184,28 @@ def expected_from_truth(path: Path, events: Path | None = None) -> Expected:
                 processing_days=n,
             )
         )
-    return Expected(ended, opened, tuple(dossiers), invalid, calendar)
+    return Expected(ended, opened, tuple(dossiers), invalid, calendar, frozenset(rescheduled))
 
 
-def _processing_days(events: Path) -> dict[str, int]:
+def _from_events(events: Path) -> tuple[dict[str, int], set[str]]:
     """Dossier → the `processing_days` of its `received` event, when it carried that
-    instead of a `due_at`."""
-    out: dict[str, int] = {}
+    instead of a `due_at`; and the dossiers sent a `rescheduled` event."""
+    days: dict[str, int] = {}
+    rescheduled: set[str] = set()
     with events.open(encoding="utf-8") as fh:
         for line in fh:
             try:
                 doc = json.loads(line)
             except ValueError:
                 continue
-            if not isinstance(doc, dict) or doc.get("type") != "received" or "due_at" in doc:
+            if not isinstance(doc, dict) or not isinstance(doc.get("dossier_id"), str):
                 continue
-            n, dossier = doc.get("processing_days"), doc.get("dossier_id")
-            if type(n) is int and isinstance(dossier, str):
-                out.setdefault(dossier, n)
-    return out
+            dossier, n = doc["dossier_id"], doc.get("processing_days")
+            if doc.get("type") == "rescheduled":
+                rescheduled.add(dossier)
+            elif doc.get("type") == "received" and "due_at" not in doc and type(n) is int:
+                days.setdefault(dossier, n)
+    return days, rescheduled
 
 
 # -- what the worker says ------------------------------------------------------------------
