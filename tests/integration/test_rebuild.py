@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
 import time
@@ -31,6 +32,8 @@ from iocmon.domain.calendar import load_calendar
 from iocmon.kafka_connection import kafka_python_kwargs
 from streams.generations import pointer_key
 from streams.queries import FigureReader
+from streams.rebuild import open_rebuild
+from streams.rebuild_summary import DEFAULT_LIMITS, Summary
 from streams.store import BatchStore
 from tests.integration.harness import REPO, Pipeline, Stack, wait_for
 from tests.integration.truth import (
@@ -267,14 +270,19 @@ def test_rebuild_with_nothing_lost_changes_no_figure_and_the_worker_carries_on(
     assert sum(a["kind"] == "overdue" for a in sent) > 20
     before = api_figures(worker)
 
-    rebuilt = pipeline.iocmon("rebuild", "--delete-old")
+    failed = _rebuild_with_one_process_failing(pipeline)
+    after = api_figures(worker)
+    assert after[:2] == before[:2]
+    assert _without_clock(after[2]) == _without_clock(before[2])
+
+    rebuilt = pipeline.iocmon("rebuild", "--delete-old", "--jobs", "3")  # completes it
     assert "rebuild [" in rebuilt.stderr  # the progress bar
     client = redis.Redis.from_url(pipeline.stack.redis_url)
     try:
         prefix = client.get(pointer_key(pipeline.name))
         assert prefix is not None and prefix.decode().startswith(f"{pipeline.name}:g")
-        old = client.get(f"{pipeline.name}:{{{pipeline.events_topic}/0}}:offset")
-        assert old == b"moved:" + prefix
+        assert prefix.decode() != failed
+        assert _live_prefixes(client, pipeline) == [prefix.decode()] * pipeline.partitions
         left = list(client.scan_iter(match=f"{pipeline.name}:{{*", count=1000))
         assert all(k.endswith(b":offset") for k in left)  # only the signposts stay
     finally:
@@ -299,6 +307,94 @@ def test_rebuild_with_nothing_lost_changes_no_figure_and_the_worker_carries_on(
     ended = [d for d in active if worker.get_json(f"/api/v1/dossiers/{d}")[1]["status"] == "ended"]
     assert ended == []
     assert len(cleared) > 10
+
+
+def _rebuild_with_one_process_failing(pipeline: Pipeline) -> str:
+    """`iocmon rebuild --jobs 3` whose process 1 (partitions 1, 4, 7, 10) fails: another
+    writer holds partition 4 of the generation it makes (as a second rebuild would). The
+    others are stopped, the partitions already switched stay on the new generation and the
+    rest on the live one, and the pointer is not moved (README). Returns that generation."""
+    client = redis.Redis.from_url(pipeline.stack.redis_url)
+    now = int(time.time())
+    held = [
+        f"{pipeline.name}:g{t}:{{{pipeline.events_topic}/4}}:offset" for t in range(now, now + 120)
+    ]
+    try:
+        client.mset(dict.fromkeys(held, "5"))
+        run = pipeline.iocmon("rebuild", "--jobs", "3", check=False)
+        client.delete(*held)
+        assert run.returncode == 2, run.stdout + run.stderr
+        said = re.search(
+            r"rebuild worker process 1 \(partitions 1, 4, 7, 10\) failed: IocmonError: partition "
+            r"4 of generation (\S+) was written by someone else",
+            run.stderr,
+        )
+        assert said is not None, run.stderr
+        assert "run `iocmon rebuild` again" in run.stderr
+        generation = said[1]
+        assert client.get(pointer_key(pipeline.name)) is None
+        prefixes = _live_prefixes(client, pipeline)
+        assert prefixes[4] == pipeline.name
+        assert set(prefixes) <= {pipeline.name, generation}, prefixes
+        return generation
+    finally:
+        client.close()
+
+
+def _live_prefixes(client: redis.Redis, pipeline: Pipeline) -> list[str]:
+    """Each partition's live generation, found by following the `moved:` signposts."""
+    out = []
+    for p in range(pipeline.partitions):
+        prefix = pipeline.name
+        while (raw := client.get(_offset_key(prefix, pipeline.events_topic, p))) and raw.startswith(
+            b"moved:"
+        ):
+            prefix = raw.removeprefix(b"moved:").decode()
+        out.append(prefix)
+    return out
+
+
+def test_the_worker_moved_on_so_the_rebuild_read_on_and_switched_then(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """README: "If the worker moves on meanwhile, the rebuild reads on to where it is and
+    switches then". The rebuild's first switch waits until the worker applied the second
+    half of the stream: every partition's switch is refused, the rebuild reads the records
+    the worker applied meanwhile, and switches at the worker's offset."""
+    first, second, expected = _simulate_halves(pipeline, tmp_path, seed=8)
+    worker = pipeline.start_worker()
+    pipeline.iocmon("replay", str(first))
+    pipeline.wait_caught_up()
+    half = pipeline.applied_offsets()
+    moved_on: list[dict[int, int]] = []
+
+    async def rebuild() -> Summary:
+        async with open_rebuild(pipeline.settings(), DEFAULT_LIMITS, None) as job:
+            switch = job._try_switch
+
+            async def once_the_worker_moved_on(p: Any, summary: Summary) -> None:
+                if not moved_on:
+                    pipeline.iocmon("replay", str(second))
+                    pipeline.wait_caught_up()
+                    moved_on.append(pipeline.applied_offsets())
+                await switch(p, summary)
+
+            job._try_switch = once_the_worker_moved_on  # type: ignore[method-assign]
+            return await job.run()
+
+    summary = asyncio.run(rebuild())
+    ahead = [p for p in range(pipeline.partitions) if moved_on[0][p] > half[p]]
+    assert len(ahead) >= pipeline.partitions - 1
+    assert summary.switch_retries >= len(ahead)  # each refused once: the worker was ahead
+    client = redis.Redis.from_url(pipeline.stack.redis_url)
+    try:
+        assert _live_prefixes(client, pipeline) == [summary.prefix] * pipeline.partitions
+    finally:
+        client.close()
+    ends = pipeline.end_offsets()
+    assert pipeline.applied_offsets() == {p: end - 1 for p, end in ends.items()}
+    assert_figures_exact([worker], expected)
+    assert_dead_letters_as_designed(pipeline, expected, replayed=True)
 
 
 def test_records_no_worker_processed_yet_are_left_to_it_with_their_dead_letters(
