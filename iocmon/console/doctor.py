@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -467,7 +468,26 @@ def worker_check(
 def run_checks(checks: Sequence[Callable[[], list[Check]]]) -> list[Check]:
     """Run each group of checks in its own thread; results in the given order."""
     with ThreadPoolExecutor(max_workers=len(checks) or 1) as pool:
-        return [c for group in pool.map(lambda f: f(), checks) for c in group]
+        return [c for group in pool.map(_guarded, checks) for c in group]
+
+
+def _guarded(group: Callable[[], list[Check]]) -> list[Check]:
+    """A group that raises what it does not expect (a client library's error it does not
+    name) is one failed check, not a traceback that hides every other answer."""
+    try:
+        return group()
+    except Exception as exc:
+        named = group.func if isinstance(group, partial) else group
+        name = str(getattr(named, "__name__", "") or "a check")
+        return [
+            Check(
+                "doctor",
+                False,
+                name.removeprefix("check_").replace("_", " "),
+                f"the check itself failed ({type(exc).__name__}: {exc}); run it again, and "
+                "report it if it fails the same way",
+            )
+        ]
 
 
 @click.command("doctor")
@@ -516,18 +536,19 @@ def doctor_command(
     }
     checks = run_checks(
         [
-            lambda: check_kafka(
+            partial(
+                check_kafka,
                 settings.kafka_bootstrap_servers,
                 topics,
                 settings.event_partitions,
                 timeout,
                 kafka_options,
             ),
-            lambda: check_redis(settings.redis_url, timeout, settings.redis_ssl_ca_file),
-            lambda: check_partition_count(settings, timeout),
-            lambda: check_prometheus(prometheus_url, timeout),
-            lambda: check_worker(
-                url, settings.events_topic, settings.event_partitions, token, timeout
+            partial(check_redis, settings.redis_url, timeout, settings.redis_ssl_ca_file),
+            partial(check_partition_count, settings, timeout),
+            partial(check_prometheus, prometheus_url, timeout),
+            partial(
+                check_worker, url, settings.events_topic, settings.event_partitions, token, timeout
             ),
         ]
     )

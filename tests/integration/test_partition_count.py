@@ -53,6 +53,7 @@ def test_a_worker_refuses_to_start_after_partitions_were_added(pipeline: Pipelin
     assert "Changing the partition count" in refused.stderr
 
     doctor = pipeline.iocmon("doctor", "--json", check=False, timeout_s=90)
+    assert doctor.stdout, f"doctor printed nothing (exit {doctor.returncode}): {doctor.stderr}"
     checks = {c["subject"]: c for c in json.loads(doctor.stdout)["checks"]}
     check = checks[f"partition count of {pipeline.events_topic}"]
     assert not check["ok"] and "were built with 2" in check["detail"]

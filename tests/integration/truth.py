@@ -19,6 +19,7 @@ processing time meets a holiday, an override or a make-up Saturday.
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from tests.integration.harness import Pipeline, Worker, read_jsonl, sum_samples
+from tests.integration.harness import Pipeline, Worker, read_jsonl, sum_samples, wait_for
 from tests.integration.truth_calendar import CLOSING, LOCAL, ReferenceCalendar
 
 OUTCOMES = ("early", "on_time", "late", "withdrawn")
@@ -225,12 +226,34 @@ def api_figures(worker: Worker) -> tuple[Counter[tuple[str, str]], Counter[str],
     return ended, opened, body
 
 
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+REPORTS = ("iocmon_reports_dossier_figures", frozenset())
+TAKEN = ("iocmon_figures_snapshot_timestamp_seconds", frozenset())
+
+
+def fresh_scrapes(workers: list[Worker]) -> list[tuple[Worker, Samples]]:
+    """Every worker's /metrics once exactly one of them reports dossier figures read after
+    this call. A worker that just started may be in a rebalance that took partition 0 from
+    it for a moment: until it has it back no worker reports, and a scrape then holds no
+    dossier figures at all."""
+    asked = time.time()
+    scrapes: list[tuple[Worker, Samples]] = []
+
+    def one_fresh_report() -> bool:
+        nonlocal scrapes
+        scrapes = [(w, w.metrics(fresh=False)) for w in workers]
+        reporting = [samples for _, samples in scrapes if samples.get(REPORTS, 0)]
+        return len(reporting) == 1 and reporting[0].get(TAKEN, 0) >= asked
+
+    wait_for(one_fresh_report, 60, "one worker to report fresh dossier figures on /metrics")
+    return scrapes
+
+
 def metric_figures(workers: list[Worker]) -> tuple[Counter[tuple[str, str]], Counter[str]]:
     """Ended and open dossiers summed over every worker's /metrics, as PromQL `sum` would."""
     ended: Counter[tuple[str, str]] = Counter()
     opened: Counter[str] = Counter()
-    for worker in workers:
-        samples = worker.metrics()
+    for _, samples in fresh_scrapes(workers):
         for labels, n in sum_samples(samples, "dossiers_ended_total").items():
             d = dict(labels)
             if n:
@@ -259,14 +282,9 @@ class _Scrape:
 
 
 def _scrape(workers: list[Worker]) -> _Scrape:
-    reporting = []
-    for worker in workers:
-        samples = worker.metrics()
-        if samples.get(("iocmon_reports_dossier_figures", frozenset()), 0):
-            reporting.append((worker, samples))
-    assert len(reporting) == 1, f"{len(reporting)} workers report the dossier figures"
+    reporting = [(w, samples) for w, samples in fresh_scrapes(workers) if samples.get(REPORTS, 0)]
     worker, samples = reporting[0]
-    taken = samples[("iocmon_figures_snapshot_timestamp_seconds", frozenset())]
+    taken = samples[TAKEN]
     offset = float(worker.extra_env.get("IOCMON_CLOCK_OFFSET_S") or 0)
     return _Scrape(samples, datetime.fromtimestamp(taken + offset, LOCAL))
 

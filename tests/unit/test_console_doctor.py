@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
+from functools import partial
 
 import kafka
 import pytest
@@ -265,3 +266,18 @@ def test_topics_on_a_closed_port_says_what_to_do() -> None:
         "error": f"Kafka at {bootstrap}: connection refused — start it with `make up`, "
         "or set KAFKA_BOOTSTRAP_SERVERS"
     }
+
+
+def test_a_check_that_raises_is_one_failed_check_and_the_others_still_answer() -> None:
+    def check_kafka() -> list[Check]:
+        raise KeyError("leader")
+
+    def check_redis() -> list[Check]:
+        return [Check("redis", True, "Redis at x", "answers PING")]
+
+    checks = doctor.run_checks([partial(check_kafka), check_redis])  # as doctor passes them
+    assert [(c.service, c.ok, c.subject) for c in checks] == [
+        ("doctor", False, "kafka"),
+        ("redis", True, "Redis at x"),
+    ]
+    assert "KeyError" in checks[0].detail and "run it again" in checks[0].detail
