@@ -108,6 +108,11 @@ class ReportApi:
             raise BadParameter("'scope' is 'unit' (the agency alone) or 'tree' (with its units)")
         if scope == "tree" and (agency is None or agency not in self._agencies):
             raise BadParameter("'scope=tree' needs an 'agency' from the agency catalogue")
+        if start >= now:
+            raise BadParameter(
+                f"the period begins at {start.isoformat()}, after now: nothing is received in "
+                "it yet; ask for a period that has begun"
+            )
         days_from = now - self._horizon + _HORIZON_MARGIN
         running = end > now
         if running:

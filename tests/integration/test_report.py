@@ -185,6 +185,7 @@ def test_boundaries_that_no_counter_has_are_refused_with_what_is_accepted(
         (f"from={quote((_midnight(datetime.now(LOCAL_TZ)) - timedelta(hours=14)).isoformat())}",
          "local midnight"),
         ("period=2024-Q5", "YYYY-Q1..Q4"),
+        (f"period={datetime.now(LOCAL_TZ).year + 1}", "after now"),
         ("by=procedure", "'agency' or 'field'"),
         ("scope=tree", "needs an 'agency'"),
         ("month=2024-01", "unknown parameter"),
