@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 
 WAIT_FOR_SERVICES_S = 60.0
 RETRY_EVERY_S = 2.0
+NEW_TOPIC_GRACE_S = 10.0
+"""How long a missing events topic is asked for again before the worker gives up: the
+broker it asks may not have learnt yet of a topic created a moment before (a cluster of
+several brokers, automation that creates topics and starts workers together)."""
 T = TypeVar("T")
 
 
@@ -41,6 +45,10 @@ def check_before_start(settings: Settings) -> None:
     worker must not start."""
     topic = settings.events_topic
     have = _waiting("Kafka", lambda: events_partition_count(settings))
+    appears_by = time.monotonic() + NEW_TOPIC_GRACE_S
+    while have is None and time.monotonic() < appears_by:
+        time.sleep(RETRY_EVERY_S / 2)  # a topic just created may not be in every broker's metadata
+        have = _waiting("Kafka", lambda: events_partition_count(settings))
     if have is None:
         raise ConfigError(
             f"topic {topic} does not exist: `make up` (deploy/local/stack.sh) creates it, or "
