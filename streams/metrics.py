@@ -263,8 +263,13 @@ _APPLIER_NAMES = frozenset(f.name for m in APPLIER_METRICS for f in m.describe()
 
 def render(*parts: bytes, applier: bytes = b"") -> bytes:
     """Exposition text of this process's metrics, the applier process's (`applier`, from
-    `render_applier` there), then pre-rendered parts."""
-    own = _Only(REGISTRY, _APPLIER_NAMES, keep=not applier)
+    `render_applier` there; empty when it did not answer in time), then pre-rendered parts.
+
+    This process's own copies of the applier's metrics are never shown: they are zeros.
+    (They once stood in for the applier's when it did not answer, and this process's own
+    metrics — whether it reports the figures, the snapshot's time — went missing with it,
+    so a scraper could take a stale snapshot for a fresh one.)"""
+    own = _Only(REGISTRY, _APPLIER_NAMES, keep=False)
     return b"".join((_latest(own), applier, *parts))
 
 

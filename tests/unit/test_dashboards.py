@@ -407,3 +407,21 @@ def test_interpolate_follows_grafana_syntax() -> None:
     )
     with pytest.raises(model.UnknownVariable):
         model.interpolate("$nope", values)
+
+
+def test_metrics_keep_the_workers_own_gauges_when_the_applier_does_not_answer() -> None:
+    """Without the applier's text, /metrics once showed only zero copies of the applier's
+    metrics and dropped the worker's own: a scraper then saw no snapshot time and took the
+    last (stale) dossier figures for fresh ones."""
+    from streams import metrics
+
+    metrics.REPORTS_FIGURES.set(1)
+    metrics.SNAPSHOT_TIMESTAMP.set(1234.5)
+    without = exposed_series(metrics.render(b"", applier=b""))
+    assert {
+        "iocmon_reports_dossier_figures",
+        "iocmon_figures_snapshot_timestamp_seconds",
+    } <= without
+    assert "iocmon_records_applied_total" not in without  # not a zero stand-in for the applier's
+    with_applier = exposed_series(metrics.render(b"", applier=metrics.render_applier()))
+    assert "iocmon_records_applied_total" in with_applier
