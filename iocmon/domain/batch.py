@@ -35,6 +35,7 @@ from iocmon.domain.lifecycle import (
     Received,
     apply_event,
 )
+from iocmon.domain.procedures import UNKNOWN_FIELD
 from iocmon.domain.report import received_column
 from iocmon.domain.tally import Tally
 
@@ -44,7 +45,7 @@ FieldOf = Callable[[str], str]
 
 def unknown_field(procedure: str) -> str:
     """Without a catalogue every procedure is in the field `unknown` (CONTRACT §6)."""
-    return "unknown"
+    return UNKNOWN_FIELD.key
 
 
 @dataclass(frozen=True, slots=True)
