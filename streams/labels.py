@@ -32,25 +32,37 @@ class AgencyLabels:
         self._limit = limit
         self._catalogue = catalogue
         self._full = False
+        self._pending: set[str] = set()
 
     async def note(self, agencies: Iterable[str]) -> None:
         """Record first sightings. Sent for every batch that received dossiers, not cached:
         a code this process saw before must be noted again after Redis lost the set (a
         rebuild notes the codes of what the workers had processed, the workers the rest).
-        Once the set holds `FULL_FACTOR`× the label limit, later codes could never become
-        label values, so they are no longer sent (until `allowed` sees the set short again).
+        Codes that Redis did not take (it did not answer) are kept and sent with the next
+        call, `note(())` included: an agency whose dossiers all came while Redis was paused
+        would otherwise be `other` for good. Once the set holds `FULL_FACTOR`× the label
+        limit, later codes could never become label values, so they are no longer sent
+        (until `allowed` sees the set short again).
         """
         if self._catalogue is not None or self._full:
+            self._pending.clear()
             return
-        new = set(agencies)
-        if not new:
+        self._pending.update(agencies)
+        if not self._pending:
             return
+        sending = set(self._pending)
         now = time.time()
         pipe = self._redis.pipeline(transaction=False)
-        pipe.zadd(self._key, dict.fromkeys(new, now), nx=True)
+        pipe.zadd(self._key, dict.fromkeys(sending, now), nx=True)
         pipe.zcard(self._key)
         _, count = await pipe.execute()
+        self._pending -= sending
         self._full = count >= self._limit * FULL_FACTOR
+
+    @property
+    def pending(self) -> bool:
+        """Whether codes wait for Redis to take them."""
+        return bool(self._pending)
 
     async def allowed(self) -> frozenset[str]:
         if self._catalogue is not None:

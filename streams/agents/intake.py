@@ -41,6 +41,9 @@ IN_FLIGHT_BATCHES = 4
 """Batches handed to the applier and not yet applied: the agent takes the next batch while
 the applier process works on the last ones, so both processes' CPUs work at once."""
 
+NOTE_RETRY_S = 1.0
+"""How often agency codes that Redis did not take are sent again."""
+
 
 class Intake:
     def __init__(
@@ -54,6 +57,7 @@ class Intake:
         self._on_error = on_error
         self._slots = asyncio.Semaphore(IN_FLIGHT_BATCHES)
         self._in_flight: set[asyncio.Future[None]] = set()
+        self._retrying: asyncio.Future[None] | None = None
 
     async def take(self, events: Sequence[EventT[bytes]]) -> None:
         """Hands a batch to the applier and returns once fewer than `IN_FLIGHT_BATCHES` are
@@ -117,10 +121,22 @@ class Intake:
             await self._labels.note(agencies)
         except RedisError as exc:
             log.warning(
-                "cannot note new agency codes in Redis (%s); they get their own `agency` "
-                "label once seen again while Redis answers at REDIS_URL",
+                "cannot note new agency codes in Redis (%s); trying again every %g s until "
+                "Redis answers at REDIS_URL",
                 type(exc).__name__,
+                NOTE_RETRY_S,
             )
+            if self._retrying is None or self._retrying.done():
+                self._retrying = asyncio.ensure_future(self._note_until_taken())
+
+    async def _note_until_taken(self) -> None:
+        """Sends the codes Redis did not take, also when no batch comes to carry them."""
+        while self._labels.pending:
+            await asyncio.sleep(NOTE_RETRY_S)
+            try:
+                await self._labels.note(())
+            except RedisError:
+                continue
 
 
 def register_intake(

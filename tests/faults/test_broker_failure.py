@@ -176,8 +176,13 @@ def kill_busiest_leader(
     producer_s = worker_s = None
     deadline = killed_at + 300
     while producer_s is None or worker_s is None:
-        assert time.monotonic() < deadline, "no progress within 300 s of the broker kill"
         ends, applied = progress.ends(), progress.applied()
+        assert time.monotonic() < deadline, (
+            f"no progress within 300 s of the broker kill: writes resumed after {producer_s} s, "
+            f"consumption after {worker_s} s (None: not yet); producer running: "
+            f"{producer.poll() is None}; end offsets {ends_at_kill} at the kill, {ends} now; "
+            f"applied {applied_at_kill} at the kill, {applied} now"
+        )
         now = time.monotonic() - killed_at
         if producer_s is None and (
             all(ends[p] > ends_at_kill[p] for p in ends) or producer.poll() is not None

@@ -200,7 +200,7 @@ def kill_between_sending_and_recording_alerts(pipeline: Pipeline, live: list[Wor
     live[:] = [pipeline.start_worker(**ALERT_CHECKS)]
     wait_for(
         lambda: alerts("cleared").total() == 2 * len(dossiers),
-        90,
+        300,  # as long as a recovery may take: start, the dead members' session, the backlog
         "the replacement to send them again",
     )
     return set(alerts("cleared"))

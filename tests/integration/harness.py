@@ -205,10 +205,7 @@ class Pipeline:
         """
         consumer = KafkaConsumer(**kafka_python_kwargs(self.settings()), enable_auto_commit=False)
         try:
-            numbers = consumer.partitions_for_topic(topic)
-            if not numbers:
-                raise AssertionError(f"topic {topic} does not exist")
-            parts = [TopicPartition(topic, p) for p in sorted(numbers)]
+            parts = partitions_of(consumer, topic)
             consumer.assign(parts)
             consumer.seek_to_beginning(*parts)
             ends = consumer.end_offsets(parts)
@@ -227,10 +224,11 @@ class Pipeline:
             consumer.close()
 
     def end_offsets(self, topic: str | None = None) -> dict[int, int]:
+        """End offsets of every partition of `topic` (the events topic by default)."""
         topic = topic or self.events_topic
         consumer = KafkaConsumer(**kafka_python_kwargs(self.settings()))
         try:
-            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            parts = partitions_of(consumer, topic)
             return {tp.partition: off for tp, off in consumer.end_offsets(parts).items()}
         finally:
             consumer.close()
@@ -362,6 +360,21 @@ class Worker:
             for sample in family.samples:
                 out[(sample.name, frozenset(sample.labels.items()))] = sample.value
         return out
+
+
+def partitions_of(
+    consumer: KafkaConsumer, topic: str, timeout_s: float = 60
+) -> list[TopicPartition]:
+    """Every partition of `topic`, asking the broker again while its metadata is unknown.
+
+    kafka-python answers an empty set when a metadata request fails (a busy broker), which
+    once made `wait_caught_up` wait for no partition at all and return at once."""
+    deadline = time.monotonic() + timeout_s
+    while not (numbers := consumer.partitions_for_topic(topic)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no partitions of topic {topic} known after {timeout_s:.0f} s")
+        time.sleep(0.5)
+    return [TopicPartition(topic, p) for p in sorted(numbers)]
 
 
 def http_get(url: str, timeout: float = 60) -> tuple[int, bytes]:
