@@ -1,6 +1,9 @@
 # iocmon developer entry points. `make test` is also what CI runs (.ci/run).
 #
-#   make venv     .venv with iocmon[dev] installed (again only when pyproject.toml changes)
+#   make venv     .venv with the locked packages (requirements/lock.txt) and iocmon, editable
+#                 (again only when pyproject.toml, the lock or venv.sh changes)
+#   make lock     rewrite requirements/lock*.txt from pyproject.toml's ranges (deploy/local/lock.sh);
+#                 ARGS=--upgrade takes the newest versions within the ranges
 #   make up       start the local stack: Kafka, Redis, Prometheus, Alertmanager (deploy/local/stack.sh)
 #   make down     stop it, keeping its data;  make reset  stop it and delete its data
 #   make status   one line per service
@@ -21,12 +24,15 @@ STACK := bash deploy/local/stack.sh
 LINT_PATHS := iocmon streams producers notifier tests dashboards benchmarks
 ARGS ?=
 
-.PHONY: venv up down reset status run test test-faults lint dashboards rules
+.PHONY: venv lock up down reset status run test test-faults lint dashboards rules
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml deploy/local/venv.sh
+$(VENV)/.installed: pyproject.toml requirements/lock.txt deploy/local/venv.sh
 	@bash deploy/local/venv.sh
+
+lock:
+	@bash deploy/local/lock.sh $(ARGS)
 
 up:
 	@$(STACK) up

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Creates .venv with a python3 >= 3.11 and installs iocmon into it, editable, with the dev extras.
-# Called by `make venv` only when pyproject.toml changed since the last success (stamp: .venv/.installed).
+# Creates .venv with a python3 >= 3.11 and installs into it the locked packages, runtime and dev
+# (requirements/lock.txt, every file's hash checked), then iocmon itself, editable, without
+# dependencies. Called by `make venv` only when pyproject.toml, the lock or this script changed
+# since the last success (stamp: .venv/.installed). `make lock` rewrites the lock.
 # PYTHON=/path/to/python3.x picks the interpreter; else the first of python3, python3.13,
 # python3.12, python3.11 on PATH that is new enough.
 set -euo pipefail
@@ -35,7 +37,15 @@ else
   fi
 fi
 
-echo "venv: installing iocmon[dev] (editable) into $VENV…"
-"$VENV/bin/python" -m pip install --disable-pip-version-check -q -e '.[dev]'
+LOCK=requirements/lock.txt
+echo "venv: installing the locked packages ($LOCK) and iocmon (editable) into $VENV…"
+"$VENV/bin/python" -m pip install --disable-pip-version-check -q --require-hashes -r "$LOCK"
+"$VENV/bin/python" -m pip install --disable-pip-version-check -q --no-deps -e .
+# A dependency added to pyproject.toml but not to the lock shows here, not at the first import.
+if ! broken="$("$VENV/bin/python" -m pip check --disable-pip-version-check 2>&1)"; then
+  echo "$broken" >&2
+  echo "venv: the packages installed do not meet iocmon's requirements: run 'make lock', then 'make venv'" >&2
+  exit 1
+fi
 touch "$VENV/.installed"
 echo "venv: ready ($("$VENV/bin/python" -V))"
