@@ -95,7 +95,7 @@ def noop(settings: Settings, group: str, progress: Progress, args: argparse.Name
     from faust.sensors import Monitor
     from faust.worker import Worker
 
-    from streams.faust_app import build_faust_app, events_topic, use_worker_loop
+    from iocmon.streams.faust_app import build_faust_app, events_topic, use_worker_loop
 
     if not args.asyncio:
         use_worker_loop()

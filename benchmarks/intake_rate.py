@@ -57,8 +57,8 @@ from kafka.admin import KafkaAdminClient
 from benchmarks.common import code_version
 from iocmon.config import Settings
 from iocmon.kafka_connection import kafka_python_kwargs
+from iocmon.producers.simulate import DEFAULT_DOSSIERS_PER_DAY
 from iocmon.redis_connection import SyncRedis, sync_redis
-from producers.simulate import DEFAULT_DOSSIERS_PER_DAY
 from tests.integration.harness import REPO, Pipeline, Stack, free_port, start_stack
 
 STEP_TIMEOUT_S = 3 * 3600

@@ -46,7 +46,7 @@ from iocmon.config import Settings
 from iocmon.domain.agencies import load_catalogue
 from iocmon.domain.calendar import LOCAL_TZ
 from iocmon.kafka_connection import kafka_python_kwargs
-from producers.profile import default_profile
+from iocmon.producers.profile import default_profile
 from tests.integration.harness import REPO, Pipeline, Worker, http_get, start_stack, wait_for
 
 HISTOGRAM = "iocmon_event_age_seconds"

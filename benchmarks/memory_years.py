@@ -36,8 +36,8 @@ from tempfile import TemporaryDirectory
 
 from benchmarks.common import code_version
 from iocmon.domain.calendar import LOCAL_TZ
+from iocmon.producers.simulate import DEFAULT_DOSSIERS_PER_DAY
 from iocmon.redis_connection import sync_redis
-from producers.simulate import DEFAULT_DOSSIERS_PER_DAY
 from tests.integration.harness import REPO, Pipeline, Worker, read_jsonl, start_stack
 from tests.integration.truth import OUTCOMES, expected_from_truth
 

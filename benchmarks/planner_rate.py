@@ -30,9 +30,9 @@ from iocmon.domain.calendar import load_calendar
 from iocmon.domain.lifecycle import DossierState
 from iocmon.domain.procedures import field_keys, load_procedures
 from iocmon.domain.state_codec import decode_state
-from producers.replay import key_for_value
-from streams.keys import PartitionKeys
-from streams.writes import bulk_commands, plan_writes, script_args
+from iocmon.producers.replay import key_for_value
+from iocmon.streams.keys import PartitionKeys
+from iocmon.streams.writes import bulk_commands, plan_writes, script_args
 
 HORIZON = timedelta(days=400)
 FIELDS = field_keys(load_procedures())  # as the worker stamps them

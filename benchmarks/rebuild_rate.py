@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from iocmon.config import Settings
-from producers.simulate import DEFAULT_DOSSIERS_PER_DAY
+from iocmon.producers.simulate import DEFAULT_DOSSIERS_PER_DAY
 from tests.integration.harness import Pipeline, start_stack
 
 STEP_TIMEOUT_S = 3 * 3600  # simulating and replaying a million records takes minutes here

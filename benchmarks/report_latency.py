@@ -45,9 +45,9 @@ from iocmon.domain.procedures import field_keys, load_procedures
 from iocmon.domain.report import STORED_COLUMNS
 from iocmon.redis_connection import AsyncRedis as Redis
 from iocmon.redis_connection import async_redis
-from streams.keys import PartitionKeys, RolledKeys, procedure_field, rolled_member
-from streams.queries import FigureReader
-from streams.report_api import ReportApi
+from iocmon.streams.keys import PartitionKeys, RolledKeys, procedure_field, rolled_member
+from iocmon.streams.queries import FigureReader
+from iocmon.streams.report_api import ReportApi
 from tests.integration.harness import REPO, Pipeline, start_stack
 
 TOPIC = "dossier-events"

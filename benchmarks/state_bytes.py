@@ -25,9 +25,9 @@ from iocmon.domain.calendar import LOCAL_TZ, load_calendar
 from iocmon.domain.lifecycle import DossierState
 from iocmon.domain.procedures import field_keys, load_procedures
 from iocmon.domain.state_codec import encode_state
+from iocmon.producers.replay import key_for_value
 from iocmon.redis_connection import sync_redis
-from producers.replay import key_for_value
-from streams.keys import PartitionKeys
+from iocmon.streams.keys import PartitionKeys
 from tests.integration.harness import Pipeline, start_stack
 
 PARTITIONS = 12

@@ -41,8 +41,8 @@ from prometheus_client.core import Metric
 
 from dashboards import api_frame, grafana_time, model
 from dashboards.model import Json, Target
-from notifier import metrics as notifier_metrics
-from streams import metrics as worker_metrics
+from iocmon.notifier import metrics as notifier_metrics
+from iocmon.streams import metrics as worker_metrics
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent

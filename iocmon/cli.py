@@ -19,8 +19,8 @@ class _Lazy(click.Group):
     """Resolves `name -> (module, attribute)` on first use."""
 
     commands_by_name: ClassVar[dict[str, tuple[str, str]]] = {
-        "replay": ("producers.replay", "replay_command"),
-        "simulate": ("producers.simulate", "simulate_command"),
+        "replay": ("iocmon.producers.replay", "replay_command"),
+        "simulate": ("iocmon.producers.simulate", "simulate_command"),
         "live": ("iocmon.console.live", "live_command"),
         "status": ("iocmon.console.status", "status_command"),
         "overdue": ("iocmon.console.overdue", "overdue_command"),
@@ -28,9 +28,9 @@ class _Lazy(click.Group):
         "dossier": ("iocmon.console.dossier", "dossier_command"),
         "doctor": ("iocmon.console.doctor", "doctor_command"),
         "topics": ("iocmon.console.topics", "topics_command"),
-        "import": ("producers.importer.cli", "import_command"),
-        "notify": ("notifier.cli", "notify_command"),
-        "rebuild": ("streams.rebuild_command", "rebuild_command"),
+        "import": ("iocmon.producers.importer.cli", "import_command"),
+        "notify": ("iocmon.notifier.cli", "notify_command"),
+        "rebuild": ("iocmon.streams.rebuild_command", "rebuild_command"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -73,7 +73,7 @@ def worker() -> None:
 
     Configured by the environment: KAFKA_BOOTSTRAP_SERVERS, REDIS_URL, IOCMON_WEB_PORT, ...
     """
-    from streams.app import run_worker
+    from iocmon.streams.app import run_worker
 
     run_worker(Settings.from_env())
 

@@ -2,13 +2,14 @@
 
 `IOCMON_LOG_FORMAT=text` (the default) writes, for people,
 
-    2026-12-07T22:03:38.430+07:00 ERROR streams.quarantine [17381] partition 3: dossier H01.1
+    2026-12-07T22:03:38.430+07:00 ERROR iocmon.streams.quarantine [17381] partition 3: dossier H01.1
     set aside: … partition=3 dossier_id=H01.1
 
 (on one line), and `IOCMON_LOG_FORMAT=json` one JSON object a line, for Loki or Elasticsearch:
 
-    {"time": "2026-12-07T22:03:38.430+07:00", "level": "ERROR", "logger": "streams.quarantine",
-     "message": "…", "process": 17381, "partition": 3, "dossier_id": "H01.1"}
+    {"time": "2026-12-07T22:03:38.430+07:00", "level": "ERROR",
+     "logger": "iocmon.streams.quarantine", "message": "…", "process": 17381,
+     "partition": 3, "dossier_id": "H01.1"}
 
 `time` is ISO 8601 with the machine's offset, `process` tells the worker's three processes
 apart (Faust's, the applier's, the API's), and a traceback goes in `exception`. The partition,
@@ -19,7 +20,8 @@ output on stdout (a report, `--json`) stays clean.
 
 The `iocmon` command configures it before any subcommand runs (`configure`); the worker hands
 the same configuration to Faust, which sets up logging itself (`dict_config`), and to its
-helper processes (`streams.child_process`); `python -m notifier` calls `configure` too.
+helper processes (`iocmon.streams.child_process`); `python -m iocmon.notifier` calls
+`configure` too.
 """
 
 from __future__ import annotations

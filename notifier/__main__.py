@@ -1,3 +1,3 @@
-from notifier.cli import main
+from iocmon.notifier.cli import main
 
 main()

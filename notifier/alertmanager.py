@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from notifier.book import Change, Resolve
-from notifier.lanes import Delivery, Job, Refresh
-from notifier.model import AlertRecord
-from notifier.transport import post_json, target_of
+from iocmon.notifier.book import Change, Resolve
+from iocmon.notifier.lanes import Delivery, Job, Refresh
+from iocmon.notifier.model import AlertRecord
+from iocmon.notifier.transport import post_json, target_of
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 ALERTNAMES = {"due_soon": "DossierDueSoon", "overdue": "DossierOverdue"}

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from notifier.model import AlertRecord
+from iocmon.notifier.model import AlertRecord
 
 # Retired alert ids remembered to refuse them; the oldest are forgotten first.
 RETIRED_MEMORY = 200_000

@@ -1,4 +1,4 @@
-"""`iocmon notify` (also `python -m notifier`): run the notifier in the foreground."""
+"""`iocmon notify` (also `python -m iocmon.notifier`): run the notifier in the foreground."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import click
 
 from iocmon.errors import ConfigError, IocmonError
 from iocmon.logs import configure_from_env
-from notifier.config import NotifierSettings
+from iocmon.notifier.config import NotifierSettings
 
 
 @click.command("notify")
@@ -23,8 +23,8 @@ def notify_command() -> None:
     IOCMON_ALERTS_TOPIC, ALERTMANAGER_URL, IOCMON_WEBHOOK_URL, IOCMON_NOTIFY_RESEND_S, ...
     (see notifier/config.py). Stops cleanly on SIGTERM or Ctrl-C.
     """
-    from notifier.health import HealthApp, serve
-    from notifier.service import Notifier
+    from iocmon.notifier.health import HealthApp, serve
+    from iocmon.notifier.service import Notifier
 
     settings = NotifierSettings.from_env()
     logging.getLogger("kafka").setLevel(max(logging.WARNING, logging.root.level))

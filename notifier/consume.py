@@ -16,7 +16,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.structs import OffsetAndMetadata
 
 from iocmon.kafka_connection import KafkaSecurity, security_kwargs
-from notifier.errors import NotifierError
+from iocmon.notifier.errors import NotifierError
 
 log = logging.getLogger(__name__)
 CLIENT_ID = "iocmon-notify"

@@ -15,10 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from notifier.errors import DeliveryFailed
-from notifier.model import AlertRecord
-from notifier.progress import Progress
-from notifier.retry import Backoff, deliver_until_done
+from iocmon.notifier.errors import DeliveryFailed
+from iocmon.notifier.model import AlertRecord
+from iocmon.notifier.progress import Progress
+from iocmon.notifier.retry import Backoff, deliver_until_done
 
 log = logging.getLogger(__name__)
 

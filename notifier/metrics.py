@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import Metric
 
-from notifier.errors import DeliveryFailed
-from notifier.lanes import Lane
+from iocmon.notifier.errors import DeliveryFailed
+from iocmon.notifier.lanes import Lane
 
 
 class NotifierMetrics:

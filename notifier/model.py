@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, cast
 
-from notifier.errors import InvalidAlert
+from iocmon.notifier.errors import InvalidAlert
 
 Kind = Literal["due_soon", "overdue", "cleared"]
 KINDS: frozenset[str] = frozenset({"due_soon", "overdue", "cleared"})

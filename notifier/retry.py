@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from notifier.errors import DeliveryFailed
+from iocmon.notifier.errors import DeliveryFailed
 
 log = logging.getLogger(__name__)
 

@@ -26,17 +26,17 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 
 from iocmon.logs import fields
-from notifier.alertmanager import AlertmanagerReceiver
-from notifier.book import ActiveBook
-from notifier.config import NotifierSettings
-from notifier.consume import AlertSource, read_from_start
-from notifier.errors import DeliveryFailed, InvalidAlert, NotifierError
-from notifier.lanes import Delivery, Lane, Refresh
-from notifier.metrics import NotifierMetrics
-from notifier.model import AlertRecord, decode
-from notifier.progress import Progress
-from notifier.retry import Backoff
-from notifier.webhook import WebhookReceiver
+from iocmon.notifier.alertmanager import AlertmanagerReceiver
+from iocmon.notifier.book import ActiveBook
+from iocmon.notifier.config import NotifierSettings
+from iocmon.notifier.consume import AlertSource, read_from_start
+from iocmon.notifier.errors import DeliveryFailed, InvalidAlert, NotifierError
+from iocmon.notifier.lanes import Delivery, Lane, Refresh
+from iocmon.notifier.metrics import NotifierMetrics
+from iocmon.notifier.model import AlertRecord, decode
+from iocmon.notifier.progress import Progress
+from iocmon.notifier.retry import Backoff
+from iocmon.notifier.webhook import WebhookReceiver
 
 log = logging.getLogger(__name__)
 POLL_S = 0.5

@@ -7,7 +7,7 @@ import urllib.request
 from collections.abc import Collection, Mapping
 from urllib.parse import urlsplit
 
-from notifier.errors import DeliveryFailed
+from iocmon.notifier.errors import DeliveryFailed
 
 
 def post_json(

@@ -12,9 +12,9 @@ import json
 from collections.abc import Sequence
 from urllib.parse import quote
 
-from notifier.lanes import Delivery, Job
-from notifier.model import AlertRecord
-from notifier.transport import post_json, target_of
+from iocmon.notifier.lanes import Delivery, Job
+from iocmon.notifier.model import AlertRecord
+from iocmon.notifier.transport import post_json, target_of
 
 
 def idempotency_key(alert: AlertRecord) -> str:

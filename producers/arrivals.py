@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from iocmon.domain.calendar import WorkingCalendar, local_date
-from producers.applicants import fake_applicant
-from producers.lifecycle_plan import Intake, PlannedDossier, plan_received, plan_rejected
-from producers.officehours import office_instant
-from producers.profile import AgencyProfile, Channel, Level, Profile
+from iocmon.producers.applicants import fake_applicant
+from iocmon.producers.lifecycle_plan import Intake, PlannedDossier, plan_received, plan_rejected
+from iocmon.producers.officehours import office_instant
+from iocmon.producers.profile import AgencyProfile, Channel, Level, Profile
 
 # Mondays are busiest, Fridays quietest; make-up Saturdays are light. Mean over Mon–Fri is 1.
 _WEEKDAY_FACTOR = (1.12, 1.04, 1.0, 0.96, 0.88, 0.8, 0.8)

@@ -30,13 +30,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
 from iocmon.domain.calendar import WorkingCalendar, due_at_from_processing_days
-from producers.officehours import (
+from iocmon.producers.officehours import (
     at_local,
     office_instant,
     uniform_between,
     working_days_from,
 )
-from producers.profile import AgencyProfile, Channel, Level, Procedure, Profile
+from iocmon.producers.profile import AgencyProfile, Channel, Level, Procedure, Profile
 
 Outcome = Literal["early", "on_time", "late", "withdrawn"]
 TERMINAL_TYPES = frozenset({"resolved", "stopped", "withdrawn", "result_returned"})

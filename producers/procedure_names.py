@@ -16,7 +16,7 @@ import io
 import random
 from dataclasses import dataclass
 
-from producers.profile import PROFILE_SEED, Procedure, procedure_tables
+from iocmon.producers.profile import PROFILE_SEED, Procedure, procedure_tables
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +199,7 @@ _PREAMBLE = """\
 def catalogue_csv() -> str:
     """The text of `iocmon/data/procedures-an-giang.csv`:
 
-    .venv/bin/python -m producers.procedure_names > iocmon/data/procedures-an-giang.csv
+    .venv/bin/python -m iocmon.producers.procedure_names > iocmon/data/procedures-an-giang.csv
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

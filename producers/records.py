@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from producers.lifecycle_plan import TERMINAL_TYPES, PlannedEvent
+from iocmon.producers.lifecycle_plan import TERMINAL_TYPES, PlannedEvent
 
 RecordKind = Literal["event", "duplicate", "invalid"]
 

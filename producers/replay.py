@@ -24,8 +24,8 @@ import click
 from iocmon.config import Settings
 from iocmon.errors import IocmonError
 from iocmon.kafka_connection import kafka_python_kwargs
-from producers.progress import Progress, RateMeter
-from producers.sender import KafkaSender, Sender
+from iocmon.producers.progress import Progress, RateMeter
+from iocmon.producers.sender import KafkaSender, Sender
 
 Record = tuple[bytes | None, bytes]
 

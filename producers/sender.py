@@ -25,8 +25,8 @@ from kafka.errors import (
 )
 
 from iocmon.kafka_connection import explain_failure
-from producers.errors import DeliveryError
-from producers.stopping import CLOSE_GRACE_S
+from iocmon.producers.errors import DeliveryError
+from iocmon.producers.stopping import CLOSE_GRACE_S
 
 _START_HINT = "is it running? `make up`"
 

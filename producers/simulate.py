@@ -32,16 +32,16 @@ from iocmon.domain.agencies import load_catalogue
 from iocmon.domain.calendar import LOCAL_TZ, load_calendar
 from iocmon.errors import IocmonError
 from iocmon.kafka_connection import kafka_python_kwargs
-from producers.arrivals import plan_dossiers
-from producers.pacing import SystemClock
-from producers.profile import default_profile
-from producers.progress import Progress, RateMeter
-from producers.records import Faults, OutRecord
-from producers.sender import DiscardSender, KafkaSender, Sender
-from producers.simulation import Limits, RunStats, Simulation
-from producers.stopping import StopSignals
-from producers.timeline import merge_by_time
-from producers.truth import TruthLedger
+from iocmon.producers.arrivals import plan_dossiers
+from iocmon.producers.pacing import SystemClock
+from iocmon.producers.profile import default_profile
+from iocmon.producers.progress import Progress, RateMeter
+from iocmon.producers.records import Faults, OutRecord
+from iocmon.producers.sender import DiscardSender, KafkaSender, Sender
+from iocmon.producers.simulation import Limits, RunStats, Simulation
+from iocmon.producers.stopping import StopSignals
+from iocmon.producers.timeline import merge_by_time
+from iocmon.producers.truth import TruthLedger
 
 DEFAULT_DOSSIERS_PER_DAY = 2900
 """Makes a 7-day backfill about 50,000 events: a week with five working days yields ~17

@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from producers.lifecycle_plan import PlannedDossier, PlannedEvent
-from producers.pacing import Clock, Pacer
-from producers.records import Faults, OutRecord, event_record
-from producers.sender import Sender
-from producers.truth import TruthLedger
+from iocmon.producers.lifecycle_plan import PlannedDossier, PlannedEvent
+from iocmon.producers.pacing import Clock, Pacer
+from iocmon.producers.records import Faults, OutRecord, event_record
+from iocmon.producers.sender import Sender
+from iocmon.producers.truth import TruthLedger
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import itertools
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
-from producers.lifecycle_plan import MAX_SUBMIT_LEAD, PlannedDossier, PlannedEvent
+from iocmon.producers.lifecycle_plan import MAX_SUBMIT_LEAD, PlannedDossier, PlannedEvent
 
 
 def merge_by_time(

@@ -53,8 +53,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from producers.lifecycle_plan import PAUSE_TYPES, PlannedDossier
-from producers.records import OutRecord
+from iocmon.producers.lifecycle_plan import PAUSE_TYPES, PlannedDossier
+from iocmon.producers.records import OutRecord
 
 
 @dataclass(slots=True)

@@ -19,7 +19,7 @@ from iocmon.domain.figures import Figures
 from iocmon.domain.judge import open_clock, open_state, overdue_days
 from iocmon.domain.procedures import ProcedureCatalogue
 from iocmon.slo.objective import DEFAULT_ON_TIME_OBJECTIVE, meets, worst_first
-from streams.api_params import (
+from iocmon.streams.api_params import (
     RANGE_PARAMS,
     BadParameter,
     agency_param,
@@ -27,8 +27,8 @@ from streams.api_params import (
     only,
     parse_range,
 )
-from streams.labels import OTHER_AGENCY, AgencyLabels
-from streams.queries import FigureReader
+from iocmon.streams.labels import OTHER_AGENCY, AgencyLabels
+from iocmon.streams.queries import FigureReader
 
 DEFAULT_OVERDUE_LIMIT = 100
 MAX_SERIES_DAYS = 5 * 366 + 1

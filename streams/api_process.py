@@ -26,12 +26,12 @@ from iocmon.domain.agencies import load_catalogue
 from iocmon.domain.calendar import load_calendar
 from iocmon.domain.procedures import load_procedures
 from iocmon.redis_connection import async_redis
-from streams.api import Api
-from streams.child_process import ChildProcess
-from streams.labels import agency_labels
-from streams.queries import FigureReader
-from streams.report_api import ReportApi
-from streams.rpc import PipeRpc
+from iocmon.streams.api import Api
+from iocmon.streams.child_process import ChildProcess
+from iocmon.streams.labels import agency_labels
+from iocmon.streams.queries import FigureReader
+from iocmon.streams.report_api import ReportApi
+from iocmon.streams.rpc import PipeRpc
 
 log = logging.getLogger(__name__)
 

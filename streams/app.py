@@ -14,21 +14,21 @@ from iocmon.domain.agencies import load_catalogue
 from iocmon.domain.calendar import load_calendar
 from iocmon.domain.procedures import load_procedures
 from iocmon.redis_connection import async_redis
-from streams.agents.intake import Intake, register_intake
-from streams.agents.timers import register_timers
-from streams.api_process import ApiProcess
-from streams.applier_process import ApplierProcess
-from streams.child_process import ChildService
-from streams.exporter import FigureExporter
-from streams.faust_app import build_faust_app, events_topic, use_worker_loop
-from streams.health import Readiness, register_health
-from streams.labels import agency_labels
-from streams.ownership import ConsumerRewinder, Ownership
-from streams.preflight import check_before_start
-from streams.queries import FigureReader
-from streams.sinks import KafkaSinks
-from streams.store import BatchStore
-from streams.web import register_routes
+from iocmon.streams.agents.intake import Intake, register_intake
+from iocmon.streams.agents.timers import register_timers
+from iocmon.streams.api_process import ApiProcess
+from iocmon.streams.applier_process import ApplierProcess
+from iocmon.streams.child_process import ChildService
+from iocmon.streams.exporter import FigureExporter
+from iocmon.streams.faust_app import build_faust_app, events_topic, use_worker_loop
+from iocmon.streams.health import Readiness, register_health
+from iocmon.streams.labels import agency_labels
+from iocmon.streams.ownership import ConsumerRewinder, Ownership
+from iocmon.streams.preflight import check_before_start
+from iocmon.streams.queries import FigureReader
+from iocmon.streams.sinks import KafkaSinks
+from iocmon.streams.store import BatchStore
+from iocmon.streams.web import register_routes
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -66,7 +66,7 @@ def create_app(settings: Settings) -> faust.App:
 def run_worker(settings: Settings) -> None:
     """Run the worker in the foreground until interrupted; SIGTERM or SIGINT end it within
     `streams.stop_deadline.STOP_GRACE_S`, with Kafka gone too."""
-    from streams.stop_deadline import BoundedStopWorker
+    from iocmon.streams.stop_deadline import BoundedStopWorker
 
     check_before_start(settings)
     use_worker_loop()

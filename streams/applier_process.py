@@ -30,13 +30,13 @@ from iocmon.domain.batch import Record
 from iocmon.domain.calendar import load_calendar
 from iocmon.domain.procedures import field_keys, load_procedures
 from iocmon.redis_connection import AsyncRedis, async_redis
-from streams import metrics
-from streams.child_process import LOG_FORMAT, ChildProcess
-from streams.collector import rare_collections
-from streams.intake import BatchApplier, Rewinder
-from streams.rpc import PipeRpc
-from streams.sinks import KafkaSinks
-from streams.store import BatchStore
+from iocmon.streams import metrics
+from iocmon.streams.child_process import LOG_FORMAT, ChildProcess
+from iocmon.streams.collector import rare_collections
+from iocmon.streams.intake import BatchApplier, Rewinder
+from iocmon.streams.rpc import PipeRpc
+from iocmon.streams.sinks import KafkaSinks
+from iocmon.streams.store import BatchStore
 
 log = logging.getLogger(__name__)
 

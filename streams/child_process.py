@@ -20,7 +20,7 @@ import mode
 
 from iocmon import logs
 from iocmon.config import Settings
-from streams.rpc import Handler, PeerGone, PipeRpc
+from iocmon.streams.rpc import Handler, PeerGone, PipeRpc
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from iocmon.domain.agencies import AgencyCatalogue
 from iocmon.domain.buckets import cover
 from iocmon.domain.figures import Figures
 from iocmon.domain.periods import CURRENT_PERIODS, current_period
-from streams import metrics
-from streams.labels import OTHER_AGENCY, AgencyLabels
-from streams.queries import FigureReader
-from streams.store import BatchStore
+from iocmon.streams import metrics
+from iocmon.streams.labels import OTHER_AGENCY, AgencyLabels
+from iocmon.streams.queries import FigureReader
+from iocmon.streams.store import BatchStore
 
 EndOffsets = Callable[[], Awaitable[Mapping[int, int]]]
 

@@ -19,7 +19,7 @@ from faust.types import TP, EventT, Message, StreamT
 from iocmon.config import Settings
 from iocmon.errors import ConfigError
 from iocmon.kafka_connection import bootstrap_list, faust_credentials
-from streams.faust_transport import Transport
+from iocmon.streams.faust_transport import Transport
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 

@@ -19,7 +19,7 @@ import faust
 from faust.web import Request, Response, View
 from redis.exceptions import RedisError
 
-from streams.ownership import Ownership
+from iocmon.streams.ownership import Ownership
 
 HEALTHZ_PATH = "/healthz"
 READYZ_PATH = "/readyz"

@@ -35,10 +35,10 @@ from iocmon.domain.batch import (
 )
 from iocmon.domain.calendar import WorkingCalendar
 from iocmon.domain.lifecycle import DossierState
-from streams import metrics
-from streams.quarantine import QuarantineLog
-from streams.sent_ahead import SentAhead
-from streams.store import BatchStore
+from iocmon.streams import metrics
+from iocmon.streams.quarantine import QuarantineLog
+from iocmon.streams.sent_ahead import SentAhead
+from iocmon.streams.store import BatchStore
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from iocmon.config import Settings
 from iocmon.domain.agencies import AgencyCatalogue
 from iocmon.redis_connection import AsyncRedis, members
-from streams.keys import agency_labels_key
+from iocmon.streams.keys import agency_labels_key
 
 FULL_FACTOR = 4
 OTHER_AGENCY = "other"

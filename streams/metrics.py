@@ -18,8 +18,8 @@ from prometheus_client.samples import Sample
 
 from iocmon.domain.agencies import Agency
 from iocmon.domain.figures import Figures
-from streams.labels import OTHER_AGENCY
-from streams.queries import Totals
+from iocmon.streams.labels import OTHER_AGENCY
+from iocmon.streams.queries import Totals
 
 OUTCOMES = ("early", "on_time", "late", "withdrawn")
 

@@ -9,7 +9,7 @@ from aiokafka.errors import IllegalStateError
 from faust.types import TP
 
 from iocmon.logs import fields
-from streams import metrics
+from iocmon.streams import metrics
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from iocmon.errors import IocmonError
 from iocmon.redis_connection import AsyncRedis, SyncRedis
-from streams.generations import pointer_key
+from iocmon.streams.generations import pointer_key
 
 PROCEDURE = "README.md, 'Changing the partition count'"
 

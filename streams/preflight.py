@@ -23,7 +23,7 @@ from iocmon.config import Settings
 from iocmon.errors import ConfigError, IocmonError
 from iocmon.kafka_connection import kafka_python_kwargs
 from iocmon.redis_connection import sync_redis
-from streams.partition_count import check_and_record_sync
+from iocmon.streams.partition_count import check_and_record_sync
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from iocmon.domain.judge import OpenState, overdue_days
 from iocmon.domain.lifecycle import DossierState
 from iocmon.domain.state_codec import StateDecodeError, decode_state
 from iocmon.redis_connection import AsyncRedis
-from streams.generations import MAX_HOPS, Generations
-from streams.keys import PartitionKeys, RolledKeys, parse_procedure_field, rolled_member
-from streams.rollup import DAY_KINDS, PROCEDURE_KIND, REPORT_KIND, Kind
+from iocmon.streams.generations import MAX_HOPS, Generations
+from iocmon.streams.keys import PartitionKeys, RolledKeys, parse_procedure_field, rolled_member
+from iocmon.streams.rollup import DAY_KINDS, PROCEDURE_KIND, REPORT_KIND, Kind
 
 
 @dataclass(frozen=True, slots=True)

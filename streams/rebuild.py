@@ -55,16 +55,16 @@ from iocmon.domain.calendar import WorkingCalendar, load_calendar
 from iocmon.domain.procedures import field_keys, load_procedures
 from iocmon.errors import IocmonError
 from iocmon.redis_connection import AsyncRedis, async_redis
-from streams.collector import rare_collections
-from streams.generations import pointer_key
-from streams.history import PartitionReader
-from streams.labels import AgencyLabels
-from streams.partition_count import check_and_record
-from streams.partition_count import record as record_count
-from streams.rebuild_progress import ProgressSink
-from streams.rebuild_summary import Limits, Summary
-from streams.scripts import lua_source
-from streams.store import NOTHING_APPLIED, BatchStore
+from iocmon.streams.collector import rare_collections
+from iocmon.streams.generations import pointer_key
+from iocmon.streams.history import PartitionReader
+from iocmon.streams.labels import AgencyLabels
+from iocmon.streams.partition_count import check_and_record
+from iocmon.streams.partition_count import record as record_count
+from iocmon.streams.rebuild_progress import ProgressSink
+from iocmon.streams.rebuild_summary import Limits, Summary
+from iocmon.streams.scripts import lua_source
+from iocmon.streams.store import NOTHING_APPLIED, BatchStore
 
 SETTLE_BEFORE_DELETE_S = 2.0
 CARRY_READ_CHUNK = 5000

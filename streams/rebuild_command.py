@@ -10,10 +10,10 @@ import time
 import click
 
 from iocmon.config import Settings
-from streams.rebuild import open_rebuild
-from streams.rebuild_jobs import build_in_processes
-from streams.rebuild_progress import Progress
-from streams.rebuild_summary import DEFAULT_LIMITS, Limits, Summary
+from iocmon.streams.rebuild import open_rebuild
+from iocmon.streams.rebuild_jobs import build_in_processes
+from iocmon.streams.rebuild_progress import Progress
+from iocmon.streams.rebuild_summary import DEFAULT_LIMITS, Limits, Summary
 
 
 async def rebuild(

@@ -20,9 +20,9 @@ from typing import Any
 
 from iocmon.config import Settings
 from iocmon.errors import IocmonError
-from streams.rebuild import open_rebuild
-from streams.rebuild_progress import Progress
-from streams.rebuild_summary import Limits, Summary
+from iocmon.streams.rebuild import open_rebuild
+from iocmon.streams.rebuild_progress import Progress
+from iocmon.streams.rebuild_summary import Limits, Summary
 
 POLL_S = 0.2
 UNKNOWN = -1

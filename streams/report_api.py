@@ -26,14 +26,14 @@ from iocmon.domain.calendar import LOCAL_TZ
 from iocmon.domain.periods import current_period
 from iocmon.domain.procedures import UNKNOWN_FIELD, ProcedureCatalogue
 from iocmon.domain.report import ReportCounts, ReportRow, report_rows, total
-from streams.api_params import (
+from iocmon.streams.api_params import (
     RANGE_PARAMS,
     BadParameter,
     agency_param,
     only,
     parse_range,
 )
-from streams.queries import FigureReader
+from iocmon.streams.queries import FigureReader
 
 BY = ("agency", "field")
 SCOPES = ("unit", "tree")

@@ -22,8 +22,8 @@ from collections.abc import Callable
 
 from iocmon.domain.buckets import Bucket, parse_bucket
 from iocmon.redis_connection import AsyncRedis, members
-from streams.keys import PartitionKeys, RolledKeys, rolled_member
-from streams.scripts import lua_source
+from iocmon.streams.keys import PartitionKeys, RolledKeys, rolled_member
+from iocmon.streams.scripts import lua_source
 
 ROLL_LIMIT = 64
 """Buckets rolled up per call; a retire finds the rest on its next run."""

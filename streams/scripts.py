@@ -7,7 +7,7 @@ from importlib import resources
 
 def lua_source(name: str, with_commands: bool = False) -> str:
     """A script's text; the shared command runner goes after its first (shebang) line."""
-    text = resources.files("streams").joinpath(f"lua/{name}").read_text("utf-8")
+    text = resources.files("iocmon.streams").joinpath(f"lua/{name}").read_text("utf-8")
     if not with_commands:
         return text
     shebang, _, body = text.partition("\n")

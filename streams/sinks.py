@@ -15,7 +15,7 @@ import faust
 from iocmon.config import Settings
 from iocmon.domain.alerts import Alert
 from iocmon.domain.batch import DeadLetter
-from streams import metrics
+from iocmon.streams import metrics
 
 
 class KafkaSinks:

@@ -24,11 +24,11 @@ from iocmon.domain.buckets import HOURLY_RETENTION
 from iocmon.domain.lifecycle import DossierState
 from iocmon.domain.state_codec import StateDecodeError, decode_state
 from iocmon.redis_connection import AsyncRedis, members
-from streams.generations import MAX_HOPS, Generations, parse_offset
-from streams.keys import PartitionKeys, RolledKeys
-from streams.rollup import RollUp
-from streams.scripts import lua_source
-from streams.writes import bulk_script_args, plan_writes, script_args
+from iocmon.streams.generations import MAX_HOPS, Generations, parse_offset
+from iocmon.streams.keys import PartitionKeys, RolledKeys
+from iocmon.streams.rollup import RollUp
+from iocmon.streams.scripts import lua_source
+from iocmon.streams.writes import bulk_script_args, plan_writes, script_args
 
 NOTHING_APPLIED = -1
 APPLIED, MOVED = 1, 2

@@ -22,9 +22,9 @@ from redis.exceptions import RedisError
 
 from iocmon.config import Settings
 from iocmon.errors import IocmonError
-from streams import metrics
-from streams.api_process import ApiProcess
-from streams.exporter import FigureExporter
+from iocmon.streams import metrics
+from iocmon.streams.api_process import ApiProcess
+from iocmon.streams.exporter import FigureExporter
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ REDIS_DOWN = (
     "Redis is not answering; figures are unavailable until it is back. Check REDIS_URL and "
     "that Redis runs (`make up`)."
 )
-OPENAPI = json.loads(resources.files("streams").joinpath("openapi.json").read_text("utf-8"))
+OPENAPI = json.loads(resources.files("iocmon.streams").joinpath("openapi.json").read_text("utf-8"))
 METRICS_PATH = "/metrics"
 API_ROUTES = {
     "/api/v1/summary": "summary",

@@ -17,7 +17,7 @@ from typing import Any
 from iocmon.domain.batch import BatchPlan, OpenEntry
 from iocmon.domain.buckets import ROLLED_RESOLUTIONS, Bucket, bucket_end, bucket_start
 from iocmon.domain.state_codec import encode_state
-from streams.keys import PartitionKeys, open_count_fields, procedure_field
+from iocmon.streams.keys import PartitionKeys, open_count_fields, procedure_field
 
 BULK_CHUNK = 1000
 KeyOf = Callable[[PartitionKeys, Bucket], str]

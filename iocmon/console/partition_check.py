@@ -12,7 +12,7 @@ def partition_count_check(
     topic: str, have: int, generation: str, recorded: bytes | str | None
 ) -> Check:
     """The check's line, from the topic's count and the one stored for `generation`."""
-    from streams.partition_count import mismatch
+    from iocmon.streams.partition_count import mismatch
 
     subject = f"partition count of {topic}"
     if recorded is None:
@@ -30,9 +30,9 @@ def check_partition_count(settings: Settings, timeout_s: float) -> list[Check]:
     from redis.exceptions import RedisError
 
     from iocmon.redis_connection import sync_redis
-    from streams.generations import pointer_key
-    from streams.partition_count import count_key, live_generation
-    from streams.preflight import events_partition_count
+    from iocmon.streams.generations import pointer_key
+    from iocmon.streams.partition_count import count_key, live_generation
+    from iocmon.streams.preflight import events_partition_count
 
     try:
         have = events_partition_count(settings, timeout_s)

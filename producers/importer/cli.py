@@ -25,8 +25,8 @@ import click
 from iocmon.config import Settings
 from iocmon.errors import IocmonError
 from iocmon.kafka_connection import kafka_python_kwargs
-from producers.importer.errors import ExportError
-from producers.importer.readers import (
+from iocmon.producers.importer.errors import ExportError
+from iocmon.producers.importer.readers import (
     FORMATS,
     ByteCounter,
     Format,
@@ -34,8 +34,8 @@ from producers.importer.readers import (
     detect_format,
     read_export,
 )
-from producers.importer.run import Emit, ImportReport, Rejection, convert_records
-from producers.progress import Progress, RateMeter
+from iocmon.producers.importer.run import Emit, ImportReport, Rejection, convert_records
+from iocmon.producers.progress import Progress, RateMeter
 
 SHOWN_REJECTIONS = 20
 """Rejections printed one by one on stderr; the rest are counted (all go to --rejects)."""
@@ -200,7 +200,7 @@ def _convert_to_targets(
             emitters: list[Emit] = [event_file.write] if event_file is not None else []
             sender: Any = None
             if send:
-                from producers.sender import KafkaSender  # needs Kafka only when sending
+                from iocmon.producers.sender import KafkaSender  # needs Kafka only when sending
 
                 settings = Settings.from_env()
                 topic = topic or settings.events_topic

@@ -71,8 +71,8 @@ from iocmon.domain.events import (
     EventType,
     Level,
 )
-from producers.importer.errors import RowRejected
-from producers.importer.source import code, entry_list, local_time, raw_text, small_int
+from iocmon.producers.importer.errors import RowRejected
+from iocmon.producers.importer.source import code, entry_list, local_time, raw_text, small_int
 
 STATUS_NAMES: dict[int, str] = {
     1: "submitted",

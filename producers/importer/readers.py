@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from producers.importer.errors import ExportError
+from iocmon.producers.importer.errors import ExportError
 
 Format = Literal["json", "jsonl", "csv"]
 FormatChoice = Literal["auto", "json", "jsonl", "csv"]

@@ -16,9 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from iocmon.domain.events import Event, RecordRejected, parse_record
-from producers.importer.errors import RowRejected
-from producers.importer.mapping import dossier_events
-from producers.importer.readers import SourceRecord
+from iocmon.producers.importer.errors import RowRejected
+from iocmon.producers.importer.mapping import dossier_events
+from iocmon.producers.importer.readers import SourceRecord
 
 Emit = Callable[[bytes, bytes], None]
 

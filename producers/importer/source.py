@@ -16,7 +16,7 @@ from typing import Any
 
 from iocmon.domain.calendar import LOCAL_TZ
 from iocmon.domain.events import MAX_ID_CHARS
-from producers.importer.errors import RowRejected
+from iocmon.producers.importer.errors import RowRejected
 
 Record = Mapping[str, Any]
 

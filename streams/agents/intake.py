@@ -20,8 +20,8 @@ from redis.exceptions import RedisError
 
 from iocmon.config import Settings
 from iocmon.domain.batch import Record
-from streams import metrics
-from streams.labels import AgencyLabels
+from iocmon.streams import metrics
+from iocmon.streams.labels import AgencyLabels
 
 log = logging.getLogger(__name__)
 

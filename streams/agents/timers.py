@@ -13,10 +13,10 @@ from iocmon.config import Settings
 from iocmon.errors import ConfigError
 from iocmon.logs import fields
 from iocmon.redis_connection import AsyncRedis, redis_target
-from streams import metrics
-from streams.applier_process import ApplierProcess
-from streams.exporter import FigureExporter
-from streams.ownership import Ownership
+from iocmon.streams import metrics
+from iocmon.streams.applier_process import ApplierProcess
+from iocmon.streams.exporter import FigureExporter
+from iocmon.streams.ownership import Ownership
 
 log = logging.getLogger(__name__)
 

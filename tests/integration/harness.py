@@ -164,7 +164,15 @@ class Pipeline:
             admin.close()
 
     def start_worker(self, **extra: str) -> Worker:
-        worker = Worker(self, free_port(), extra)
+        """`python -m iocmon worker`, from the checkout."""
+        return self._started(Worker(self, free_port(), extra))
+
+    def start_installed_worker(self, venv: Path) -> Worker:
+        """`python -m iocmon worker` from `venv`, run in that folder so that nothing of the
+        checkout is importable."""
+        return self._started(Worker(self, free_port(), {}, venv=venv))
+
+    def _started(self, worker: Worker) -> Worker:
         worker.start()
         self.workers.append(worker)
         return worker
@@ -272,6 +280,7 @@ class Worker:
     pipeline: Pipeline
     port: int
     extra_env: Mapping[str, str]
+    venv: Path | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -294,11 +303,16 @@ class Worker:
                 **self.extra_env,
             }
         )
+        python, cwd = (
+            (sys.executable, REPO)
+            if self.venv is None
+            else (str(self.venv / "bin/python"), self.venv)
+        )
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "iocmon", "worker"],
+                [python, "-m", "iocmon", "worker"],
                 env=env,
-                cwd=REPO,
+                cwd=cwd,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -162,7 +162,7 @@ def ends_at(alertmanager_url: str, prefix: str) -> dict[tuple[str, str], datetim
 
 
 class Notifier:
-    """`iocmon notify` (`python -m notifier`) as a subprocess, resending active alerts every
+    """`iocmon notify` (`python -m iocmon.notifier`) as a subprocess, resending active alerts every
     second so that Alertmanager's 4-second expiry is exercised."""
 
     def __init__(
@@ -193,7 +193,7 @@ class Notifier:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "notifier"],
+                [sys.executable, "-m", "iocmon.notifier"],
                 env=self.env,
                 cwd=REPO,
                 stdout=log,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from iocmon.domain.calendar import LOCAL_TZ
-from streams.api_process import API_NICENESS
+from iocmon.streams.api_process import API_NICENESS
 from tests.integration.harness import Pipeline, Worker, http_get
 
 pytestmark = pytest.mark.integration

@@ -54,7 +54,9 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-DESCRIPTION = json.loads(resources.files("streams").joinpath("openapi.json").read_text("utf-8"))
+DESCRIPTION = json.loads(
+    resources.files("iocmon.streams").joinpath("openapi.json").read_text("utf-8")
+)
 
 
 def closed(node: Any, at_root: bool = True) -> Any:

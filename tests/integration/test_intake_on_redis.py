@@ -26,8 +26,8 @@ from iocmon.domain.alerts import Alert, AlertKind
 from iocmon.domain.batch import DeadLetter, Record
 from iocmon.domain.calendar import LOCAL_TZ, load_calendar
 from iocmon.domain.events import RejectReason
-from streams.intake import BatchApplier
-from streams.store import BatchStore
+from iocmon.streams.intake import BatchApplier
+from iocmon.streams.store import BatchStore
 from tests.integration.harness import Stack
 
 pytestmark = pytest.mark.integration

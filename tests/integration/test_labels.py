@@ -11,7 +11,7 @@ import pytest
 import redis
 from redis.asyncio import Redis
 
-from streams.labels import AgencyLabels
+from iocmon.streams.labels import AgencyLabels
 from tests.integration.harness import Stack
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from iocmon.redis_connection import sync_redis
-from streams.keys import PartitionKeys
+from iocmon.streams.keys import PartitionKeys
 from tests.integration.harness import Pipeline, Stack
 
 pytestmark = pytest.mark.integration
@@ -77,11 +77,11 @@ def test_a_worker_logging_json_writes_one_object_a_line(stack: Stack) -> None:
         assert datetime.fromisoformat(doc["time"]).tzinfo is not None, doc
         assert doc["level"] in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}, doc
     loggers = {d["logger"] for d in lines}
-    assert {"streams.preflight", "streams.child_process"} <= loggers
+    assert {"iocmon.streams.preflight", "iocmon.streams.child_process"} <= loggers
     assert any(name.startswith(("faust", "mode")) for name in loggers), loggers
 
     # written by the applier process, not Faust's
-    (aside,) = [d for d in lines if d["logger"] == "streams.quarantine"]
+    (aside,) = [d for d in lines if d["logger"] == "iocmon.streams.quarantine"]
     faust = {d["process"] for d in lines if d["logger"].startswith("faust.")}
     assert aside["process"] not in faust
     assert aside["level"] == "ERROR"

@@ -2,8 +2,8 @@
 webhook receiver of the test's own.
 
 Each test gets a fresh alerts topic and consumer group, and dossier ids no other test uses.
-The notifier runs as a subprocess (`python -m notifier`, what `iocmon notify` runs), resending
-active alerts every second so that Alertmanager's 4-second expiry is exercised. Receiver
+The notifier runs as a subprocess (`python -m iocmon.notifier`, what `iocmon notify` runs),
+resending active alerts every second so that Alertmanager's 4-second expiry is exercised. Receiver
 outages are real: the test's own Alertmanager and webhook start late, stop and start again.
 """
 

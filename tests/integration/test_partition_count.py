@@ -9,8 +9,8 @@ from kafka.admin import KafkaAdminClient, NewPartitions
 
 from iocmon.kafka_connection import kafka_python_kwargs
 from iocmon.redis_connection import sync_redis
-from streams.generations import pointer_key
-from streams.partition_count import count_key
+from iocmon.streams.generations import pointer_key
+from iocmon.streams.partition_count import count_key
 from tests.integration.harness import Pipeline, free_port
 
 pytestmark = pytest.mark.integration

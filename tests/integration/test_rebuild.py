@@ -30,11 +30,11 @@ from redis.asyncio import Redis
 from iocmon.domain.batch import Record, decode_batch, dossier_ids, plan_batch
 from iocmon.domain.calendar import load_calendar
 from iocmon.kafka_connection import kafka_python_kwargs
-from streams.generations import pointer_key
-from streams.queries import FigureReader
-from streams.rebuild import open_rebuild
-from streams.rebuild_summary import DEFAULT_LIMITS, Summary
-from streams.store import BatchStore
+from iocmon.streams.generations import pointer_key
+from iocmon.streams.queries import FigureReader
+from iocmon.streams.rebuild import open_rebuild
+from iocmon.streams.rebuild_summary import DEFAULT_LIMITS, Summary
+from iocmon.streams.store import BatchStore
 from tests.integration.harness import REPO, Pipeline, Stack, wait_for
 from tests.integration.truth import (
     Expected,
@@ -46,7 +46,7 @@ from tests.integration.truth import (
 
 pytestmark = pytest.mark.integration
 
-SWITCH_LUA = resources.files("streams").joinpath("lua/switch.lua").read_text("utf-8")
+SWITCH_LUA = resources.files("iocmon.streams").joinpath("lua/switch.lua").read_text("utf-8")
 
 
 def _received(offset: int, dossier_id: str) -> Record:

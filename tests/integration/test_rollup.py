@@ -20,11 +20,11 @@ from redis.asyncio import Redis
 from iocmon.domain.batch import Record, decode_batch, dossier_ids, plan_batch
 from iocmon.domain.buckets import ALL_TIME, Bucket, cover, day_buckets, prefix_cover
 from iocmon.domain.calendar import LOCAL_TZ, load_calendar
-from streams.keys import RolledKeys, rolled_member
-from streams.queries import FigureReader
-from streams.rollup import RollUp
-from streams.scripts import lua_source
-from streams.store import BatchStore
+from iocmon.streams.keys import RolledKeys, rolled_member
+from iocmon.streams.queries import FigureReader
+from iocmon.streams.rollup import RollUp
+from iocmon.streams.scripts import lua_source
+from iocmon.streams.store import BatchStore
 from tests.integration.harness import Stack
 
 pytestmark = pytest.mark.integration

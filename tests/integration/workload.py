@@ -12,7 +12,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from producers.simulate import DEFAULT_DOSSIERS_PER_DAY
+from iocmon.producers.simulate import DEFAULT_DOSSIERS_PER_DAY
 from tests.integration.harness import REPO, Pipeline, Worker, sum_samples
 from tests.integration.truth import Expected, expected_from_truth
 

@@ -281,9 +281,9 @@ def test_known_metrics_are_the_series_the_exposition_shows() -> None:
 
     from iocmon.domain.agencies import Agency
     from iocmon.domain.figures import Figures
-    from notifier.metrics import NotifierMetrics
-    from streams import metrics
-    from streams.queries import Totals
+    from iocmon.notifier.metrics import NotifierMetrics
+    from iocmon.streams import metrics
+    from iocmon.streams.queries import Totals
 
     totals = Totals(
         ended=Counter({("A", "late"): 1}),
@@ -413,7 +413,7 @@ def test_metrics_keep_the_workers_own_gauges_when_the_applier_does_not_answer() 
     """Without the applier's text, /metrics once showed only zero copies of the applier's
     metrics and dropped the worker's own: a scraper then saw no snapshot time and took the
     last (stale) dossier figures for fresh ones."""
-    from streams import metrics
+    from iocmon.streams import metrics
 
     metrics.REPORTS_FIGURES.set(1)
     metrics.SNAPSHOT_TIMESTAMP.set(1234.5)

@@ -44,10 +44,10 @@ from iocmon.domain.events import (
     parse_record,
     parse_timestamp,
 )
-from producers.arrivals import plan_dossiers
-from producers.profile import default_profile
-from producers.records import INVALID_REASONS, Faults, event_record
-from producers.timeline import merge_by_time
+from iocmon.producers.arrivals import plan_dossiers
+from iocmon.producers.profile import default_profile
+from iocmon.producers.records import INVALID_REASONS, Faults, event_record
+from iocmon.producers.timeline import merge_by_time
 from tests.faults.hostile import KINDS, TIMESTAMPS, WEIRD_VALUES, hostile_records
 
 REPO = Path(__file__).resolve().parents[2]

@@ -343,7 +343,7 @@ def test_the_stop_grace_outlasts_the_workers_own_stop_deadline(
     try:
         from iocmon.streams.stop_deadline import STOP_GRACE_S
     except ImportError:  # before the packages moved under iocmon (issue #15 item 1)
-        from streams.stop_deadline import STOP_GRACE_S
+        from iocmon.streams.stop_deadline import STOP_GRACE_S
 
     for deployment in of_kind(rendered, "Deployment"):
         # the worker cuts its stop short at 8 s and is gone within 10 s (README)

@@ -19,8 +19,8 @@ import pytest
 from click.testing import CliRunner
 
 from iocmon.domain.events import parse_record
-from producers.importer.cli import import_command
-from producers.replay import read_records
+from iocmon.producers.importer.cli import import_command
+from iocmon.producers.replay import read_records
 
 NOW = datetime(2024, 4, 1, 3, 0, tzinfo=UTC)
 """The tests' clock for the mapping; the command itself uses the real one (2024 is past)."""
@@ -477,9 +477,9 @@ class FakeSender:
 def test_send_hands_every_event_to_kafka_keyed_by_dossier(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import producers.sender
+    import iocmon.producers.sender
 
-    monkeypatch.setattr(producers.sender, "KafkaSender", FakeSender)
+    monkeypatch.setattr(iocmon.producers.sender, "KafkaSender", FakeSender)
     monkeypatch.setenv("IOCMON_EVENTS_TOPIC", "t-events")
     out = tmp_path / "events.jsonl"
     result = run(write_json(tmp_path / "hoso.json", sample_export()), "--send", "--out", out)
@@ -494,9 +494,9 @@ def test_send_hands_every_event_to_kafka_keyed_by_dossier(
 def test_strict_send_sends_nothing_when_a_row_is_bad(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import producers.sender
+    import iocmon.producers.sender
 
-    monkeypatch.setattr(producers.sender, "KafkaSender", FakeSender)
+    monkeypatch.setattr(iocmon.producers.sender, "KafkaSender", FakeSender)
     FakeSender.sent_records = []
     export, rejects = write_json(tmp_path / "hoso.json", sample_export()), tmp_path / "r.jsonl"
     result = run(export, "--send", "--strict", "--rejects", rejects)

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from iocmon.domain.calendar import LOCAL_TZ, WorkingCalendar
 from iocmon.domain.events import EventType
 from iocmon.domain.lifecycle import DossierState, apply_event
-from producers.importer.errors import RowRejected
-from producers.importer.mapping import dossier_events, event_id
+from iocmon.producers.importer.errors import RowRejected
+from iocmon.producers.importer.mapping import dossier_events, event_id
 
 NOW = datetime(2024, 4, 1, 3, 0, tzinfo=UTC)
 CALENDAR = WorkingCalendar()

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from producers.importer import readers
-from producers.importer.errors import ExportError
-from producers.importer.readers import SourceRecord, detect_format, read_export
+from iocmon.producers.importer import readers
+from iocmon.producers.importer.errors import ExportError
+from iocmon.producers.importer.readers import SourceRecord, detect_format, read_export
 
 DOSSIERS = [
     {"MaHoSo": f"H01-{i}", "ChuHoSo": "Nguyễn Văn Thử", "TrangThaiHoSo": i} for i in range(1, 6)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.keys import parse_procedure_field, procedure_field
+from iocmon.streams.keys import parse_procedure_field, procedure_field
 
 codes = st.text(min_size=1, max_size=64)
 

@@ -150,9 +150,9 @@ def run_entry(module: str, fmt: str) -> str:
     return result.stderr
 
 
-@pytest.mark.parametrize("module", ["iocmon.cli", "notifier.cli"])
+@pytest.mark.parametrize("module", ["iocmon.cli", "iocmon.notifier.cli"])
 def test_the_entry_points_log_in_the_configured_format(module: str) -> None:
-    """`iocmon …` (worker, console, rebuild, import, notify, …) and `python -m notifier`."""
+    """`iocmon …` (worker, console, rebuild, import, notify, …) and `python -m iocmon.notifier`."""
     (line,) = run_entry(module, "json").splitlines()
     doc = json.loads(line)
     assert (doc["logger"], doc["message"], doc["partition"]) == ("after.main", "hello", 5)
@@ -171,5 +171,5 @@ def test_no_command_sets_up_logging_on_its_own() -> None:
         for path in (REPO / package).rglob("*.py"):
             text = path.read_text(encoding="utf-8")
             if "basicConfig(" in text or "logging.Formatter(" in text:
-                found.append(str(path.relative_to(REPO)))
+                found.append(str(path.resolve().relative_to(REPO)))
     assert set(found) <= allowed, found

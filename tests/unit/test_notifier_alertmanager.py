@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
-from notifier.alertmanager import (
+from iocmon.notifier.alertmanager import (
     AlertmanagerReceiver,
     annotations,
     changes_payload,
     labels,
     payload,
 )
-from notifier.book import Fire, Resolve
-from notifier.lanes import Delivery, Refresh
-from notifier.model import AlertRecord
+from iocmon.notifier.book import Fire, Resolve
+from iocmon.notifier.lanes import Delivery, Refresh
+from iocmon.notifier.model import AlertRecord
 
 ICT = timezone(timedelta(hours=7))
 NOW = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)  # 10:00 local

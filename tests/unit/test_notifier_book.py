@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from notifier.book import ActiveBook, Change, Fire, Resolve
-from notifier.model import AlertRecord
+from iocmon.notifier.book import ActiveBook, Change, Fire, Resolve
+from iocmon.notifier.model import AlertRecord
 
 ICT = timezone(timedelta(hours=7))
 DUE = datetime(2026, 12, 1, 17, tzinfo=ICT)

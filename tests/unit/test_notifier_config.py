@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from iocmon.errors import ConfigError
-from notifier.config import NotifierSettings
+from iocmon.notifier.config import NotifierSettings
 
 
 def test_defaults() -> None:

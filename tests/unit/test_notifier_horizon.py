@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from iocmon.errors import ConfigError
-from notifier.book import ActiveBook, Fire
-from notifier.config import NotifierSettings
-from notifier.lanes import Refresh
-from notifier.metrics import NotifierMetrics
-from notifier.service import Notifier
+from iocmon.notifier.book import ActiveBook, Fire
+from iocmon.notifier.config import NotifierSettings
+from iocmon.notifier.lanes import Refresh
+from iocmon.notifier.metrics import NotifierMetrics
+from iocmon.notifier.service import Notifier
 from tests.unit.test_notifier_book import DUE, alert
 
 HORIZON = timedelta(days=400)

@@ -6,10 +6,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from notifier.errors import DeliveryFailed
-from notifier.lanes import Delivery, Job, Lane, Refresh
-from notifier.progress import Progress
-from notifier.retry import Backoff
+from iocmon.notifier.errors import DeliveryFailed
+from iocmon.notifier.lanes import Delivery, Job, Lane, Refresh
+from iocmon.notifier.progress import Progress
+from iocmon.notifier.retry import Backoff
 
 
 class FakeSink:

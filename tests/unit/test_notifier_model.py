@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from iocmon.domain.alerts import Alert, AlertKind
-from notifier.errors import InvalidAlert
-from notifier.model import decode
+from iocmon.notifier.errors import InvalidAlert
+from iocmon.notifier.model import decode
 
 ICT = timezone(timedelta(hours=7))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from notifier.progress import Progress
+from iocmon.notifier.progress import Progress
 
 
 def test_commits_what_every_lane_acknowledged() -> None:

@@ -8,8 +8,8 @@ import threading
 from hypothesis import given
 from hypothesis import strategies as st
 
-from notifier.errors import DeliveryFailed
-from notifier.retry import Backoff, deliver_until_done
+from iocmon.notifier.errors import DeliveryFailed
+from iocmon.notifier.retry import Backoff, deliver_until_done
 
 
 @given(st.integers(0, 10_000), st.integers(0, 2**32))

@@ -10,11 +10,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from notifier.errors import DeliveryFailed
-from notifier.lanes import Delivery
-from notifier.model import AlertRecord
-from notifier.transport import post_json, target_of
-from notifier.webhook import WebhookReceiver, idempotency_key
+from iocmon.notifier.errors import DeliveryFailed
+from iocmon.notifier.lanes import Delivery
+from iocmon.notifier.model import AlertRecord
+from iocmon.notifier.transport import post_json, target_of
+from iocmon.notifier.webhook import WebhookReceiver, idempotency_key
 
 ICT = timezone(timedelta(hours=7))
 

@@ -28,16 +28,16 @@ from referencing.jsonschema import DRAFT202012
 from iocmon.domain.agencies import load_catalogue
 from iocmon.domain.calendar import LOCAL_TZ, load_calendar
 from iocmon.domain.procedures import load_procedures
-from streams.api import Api
-from streams.api_process import Route, routes
-from streams.health import HEALTHZ_PATH, READYZ_PATH, register_health
-from streams.labels import AgencyLabels
-from streams.queries import FigureReader
-from streams.report_api import ReportApi
-from streams.web import API_ROUTES, METRICS_PATH, register_routes
+from iocmon.streams.api import Api
+from iocmon.streams.api_process import Route, routes
+from iocmon.streams.health import HEALTHZ_PATH, READYZ_PATH, register_health
+from iocmon.streams.labels import AgencyLabels
+from iocmon.streams.queries import FigureReader
+from iocmon.streams.report_api import ReportApi
+from iocmon.streams.web import API_ROUTES, METRICS_PATH, register_routes
 
 REPO = Path(__file__).resolve().parents[2]
-SPEC = json.loads(resources.files("streams").joinpath("openapi.json").read_text("utf-8"))
+SPEC = json.loads(resources.files("iocmon.streams").joinpath("openapi.json").read_text("utf-8"))
 NOW = datetime(2024, 3, 20, 12, 0, tzinfo=LOCAL_TZ)
 STATIC = {"openapi"}
 """Routes web.py answers itself, with no parameters to check."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from iocmon.console.partition_check import partition_count_check
-from streams.partition_count import (
+from iocmon.streams.partition_count import (
     PartitionCountChanged,
     check_recorded,
     count_key,

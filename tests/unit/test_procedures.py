@@ -11,8 +11,8 @@ import pytest
 from iocmon.config import Settings
 from iocmon.domain.catalogue_file import CatalogueError
 from iocmon.domain.procedures import UNKNOWN_FIELD, load_procedures
-from producers.procedure_names import catalogue_csv
-from producers.profile import procedure_tables
+from iocmon.producers.procedure_names import catalogue_csv
+from iocmon.producers.profile import procedure_tables
 
 HEADER = "code,name,field,field_name,online_level,processing_days\n"
 GOOD = "1.001,Đăng ký khai sinh,civil_status,Hộ tịch,full,3\n"

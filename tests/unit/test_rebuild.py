@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import io
 
-from streams.generations import moved_target, parse_offset, pointer_key
-from streams.rebuild import _glob
-from streams.rebuild_progress import Progress
-from streams.rebuild_summary import Summary
+from iocmon.streams.generations import moved_target, parse_offset, pointer_key
+from iocmon.streams.rebuild import _glob
+from iocmon.streams.rebuild_progress import Progress
+from iocmon.streams.rebuild_summary import Summary
 
 
 def test_a_moved_offset_key_names_the_new_prefix() -> None:

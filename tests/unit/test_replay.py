@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from producers.errors import DeliveryError
-from producers.progress import Progress
-from producers.replay import count_records, read_records, record_for_line, replay
-from producers.sender import DiscardSender
-from producers.simulate import simulate_command
+from iocmon.producers.errors import DeliveryError
+from iocmon.producers.progress import Progress
+from iocmon.producers.replay import count_records, read_records, record_for_line, replay
+from iocmon.producers.sender import DiscardSender
+from iocmon.producers.simulate import simulate_command
 
 EVENT = {
     "v": 1,

@@ -20,13 +20,13 @@ import pytest
 
 from iocmon.domain.agencies import load_catalogue
 from iocmon.domain.calendar import LOCAL_TZ, load_calendar
-from producers.arrivals import plan_dossiers
-from producers.profile import default_profile
-from producers.records import Faults, OutRecord
-from producers.sender import DiscardSender
-from producers.simulation import Limits, Simulation
-from producers.timeline import merge_by_time
-from producers.truth import TruthLedger
+from iocmon.producers.arrivals import plan_dossiers
+from iocmon.producers.profile import default_profile
+from iocmon.producers.records import Faults, OutRecord
+from iocmon.producers.sender import DiscardSender
+from iocmon.producers.simulation import Limits, Simulation
+from iocmon.producers.timeline import merge_by_time
+from iocmon.producers.truth import TruthLedger
 from tests.integration.report_truth import (
     COLUMNS,
     UNKNOWN_FIELD,

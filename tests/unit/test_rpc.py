@@ -10,7 +10,7 @@ import aiokafka.errors
 import pytest
 import redis.exceptions
 
-from streams.rpc import PipeRpc, RemoteError
+from iocmon.streams.rpc import PipeRpc, RemoteError
 
 
 async def _call_raising(error: Exception) -> Any:

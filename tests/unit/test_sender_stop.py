@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from producers.errors import DeliveryError
-from producers.sender import KafkaSender
-from producers.stopping import StopSignals
+from iocmon.producers.errors import DeliveryError
+from iocmon.producers.sender import KafkaSender
+from iocmon.producers.stopping import StopSignals
 
 
 class SilentFuture:

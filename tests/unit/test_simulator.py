@@ -23,22 +23,22 @@ from hypothesis import strategies as st
 
 from iocmon.domain.agencies import load_catalogue
 from iocmon.domain.calendar import LOCAL_TZ, WorkingCalendar, load_calendar
-from producers.arrivals import plan_dossiers
-from producers.lifecycle_plan import (
+from iocmon.producers.arrivals import plan_dossiers
+from iocmon.producers.lifecycle_plan import (
     MAX_SUBMIT_LEAD,
     TERMINAL_TYPES,
     Intake,
     PlannedDossier,
     plan_received,
 )
-from producers.officehours import is_office_time, office_instant
-from producers.profile import PROCEDURE_DAYS, Procedure, Profile, default_profile
-from producers.records import INVALID_REASONS, Faults, OutRecord
-from producers.sender import DiscardSender
-from producers.simulate import simulate_command
-from producers.simulation import Limits, Simulation
-from producers.timeline import merge_by_time
-from producers.truth import TruthLedger
+from iocmon.producers.officehours import is_office_time, office_instant
+from iocmon.producers.profile import PROCEDURE_DAYS, Procedure, Profile, default_profile
+from iocmon.producers.records import INVALID_REASONS, Faults, OutRecord
+from iocmon.producers.sender import DiscardSender
+from iocmon.producers.simulate import simulate_command
+from iocmon.producers.simulation import Limits, Simulation
+from iocmon.producers.timeline import merge_by_time
+from iocmon.producers.truth import TruthLedger
 
 NOW = datetime(2024, 2, 20, 10, 0, tzinfo=LOCAL_TZ)  # a Tuesday, a week after Tết 2024
 TYPES = {

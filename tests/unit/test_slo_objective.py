@@ -28,7 +28,7 @@ from iocmon.domain.figures import Figures
 from iocmon.domain.procedures import load_procedures
 from iocmon.slo import objective as slo
 from iocmon.slo import rules
-from streams.api import Api
+from iocmon.streams.api import Api
 from tests.unit.test_console import BY_AGENCY, LAST_24H, TODAY, FakeWorker, run, summary
 
 REPO = Path(__file__).resolve().parents[2]

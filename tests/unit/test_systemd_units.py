@@ -114,7 +114,7 @@ def test_the_stop_timeout_outlasts_the_workers_stop_deadline() -> None:
     try:
         from iocmon.streams.stop_deadline import STOP_GRACE_S
     except ImportError:  # before the packages moved under iocmon (issue #15 item 1)
-        from streams.stop_deadline import STOP_GRACE_S
+        from iocmon.streams.stop_deadline import STOP_GRACE_S
 
     for unit in (WORKER, NOTIFIER):
         settings = unit_settings(unit)

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from iocmon.domain.calendar import LOCAL_TZ
-from producers.lifecycle_plan import PlannedDossier, PlannedEvent
-from producers.records import OutRecord, event_record
-from producers.truth import TruthLedger
+from iocmon.producers.lifecycle_plan import PlannedDossier, PlannedEvent
+from iocmon.producers.records import OutRecord, event_record
+from iocmon.producers.truth import TruthLedger
 
 DAY = datetime(2024, 3, 25, 8, 0, tzinfo=LOCAL_TZ)  # a Monday
 
