@@ -382,9 +382,13 @@ def partitions_of(
     """Every partition of `topic`, asking the broker again while its metadata is unknown.
 
     kafka-python answers an empty set when a metadata request fails (a busy broker), which
-    once made `wait_caught_up` wait for no partition at all and return at once."""
+    once made `wait_caught_up` wait for no partition at all and return at once. A topic
+    missing from a list of topics the broker did give fails at once."""
     deadline = time.monotonic() + timeout_s
     while not (numbers := consumer.partitions_for_topic(topic)):
+        known = consumer.topics()
+        if known and topic not in known:
+            raise AssertionError(f"topic {topic} does not exist")
         if time.monotonic() > deadline:
             raise AssertionError(f"no partitions of topic {topic} known after {timeout_s:.0f} s")
         time.sleep(0.5)
