@@ -1,12 +1,15 @@
 """Which alert is active for each dossier: the state the notifier keeps Alertmanager in.
 
-A dossier has at most one active alert: the latest `due_soon` or `overdue` record about it.
-A newer one replaces it (an `overdue` replaces the `due_soon` of the same appointment; after
-a reschedule, alerts about the new appointment replace those about the old); when the two
-are different alerts in Alertmanager's eyes, the old one is resolved. A `cleared` record
-resolves the alert it names, if that is still the active one. An alert that was cleared or
-replaced is *retired*: its id never fires again, so neither a worker re-emitting an old alert
-after a crash nor a record read twice can revive it.
+A dossier has at most one active alert: the latest `at_risk`, `due_soon` or `overdue` record
+about it. A newer one replaces it (a `due_soon` or `overdue` replaces the `at_risk` forecast of
+the same appointment, an `overdue` its `due_soon`; after a reschedule, alerts about the new
+appointment replace those about the old); when the two are different alerts in
+Alertmanager's eyes, the old one is resolved. A record never replaces an alert further along
+about the same appointment (`RANK`: an `at_risk` arriving while the dossier's `due_soon` or
+`overdue` is active is retired at once), so on-call staff never see a dossier step back from
+overdue to a forecast. A `cleared` record resolves the alert it names, if that is still the
+active one. An alert that was cleared or replaced is *retired*: its id never fires again, so
+neither a worker re-emitting an old alert after a crash nor a record read twice can revive it.
 
 The book is rebuilt after a restart by applying the topic's records from its beginning up to
 the committed offset (see `service`); applying is idempotent, so replaying records that were
@@ -24,6 +27,10 @@ from iocmon.notifier.model import AlertRecord
 
 # Retired alert ids remembered to refuse them; the oldest are forgotten first.
 RETIRED_MEMORY = 200_000
+
+RANK = {"at_risk": 0, "due_soon": 1, "overdue": 2}
+"""How far along a dossier's firing alert is: the forecast, then the last working day, then
+past the due date. The worker emits them in this order for one appointment."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +67,9 @@ class ActiveBook:
                 return [Resolve(current[1])]
             return []
         if alert.alert_id in self._retired:
+            return []
+        if current is not None and _behind(alert, current[1]):
+            self._retire(alert.alert_id)
             return []
         self._active[alert.dossier_id] = (partition, alert)
         if current is None or current[1].alert_id == alert.alert_id:
@@ -101,3 +111,8 @@ class ActiveBook:
         self._retired.move_to_end(alert_id)
         while len(self._retired) > self._retired_memory:
             self._retired.popitem(last=False)
+
+
+def _behind(alert: AlertRecord, active: AlertRecord) -> bool:
+    """`alert` is about the same appointment as the active alert, and less far along."""
+    return alert.due_at == active.due_at and RANK[alert.kind] < RANK[active.kind]

@@ -1,10 +1,11 @@
 """The alert record of the alerts topic (contract version 1), decoded and checked.
 
-Key: the dossier id. Value: a JSON object with `v`, `alert_id`, `kind` (`due_soon`,
-`overdue`, `cleared`), `dossier_id`, `agency`, `agency_name` (may be null), `procedure`,
-`due_at` (the appointment the alert is about), `overdue_days`, `state_at`, `emitted_at`, and
-`clears` (the alert_id a `cleared` record resolves). Only these fields are kept; anything else
-a record carries is dropped here and never reaches a receiver.
+Key: the dossier id. Value: a JSON object with `v`, `alert_id`, `kind` (`at_risk` — the
+forecast of issue #18 —, `due_soon`, `overdue`, `cleared`), `dossier_id`, `agency`,
+`agency_name` (may be null), `procedure`, `due_at` (the appointment the alert is about),
+`overdue_days`, `state_at`, `emitted_at`, and `clears` (the alert_id a `cleared` record
+resolves). Only these fields are kept; anything else a record carries is dropped here and
+never reaches a receiver.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import Any, Literal, cast
 
 from iocmon.notifier.errors import InvalidAlert
 
-Kind = Literal["due_soon", "overdue", "cleared"]
-KINDS: frozenset[str] = frozenset({"due_soon", "overdue", "cleared"})
+Kind = Literal["at_risk", "due_soon", "overdue", "cleared"]
+KINDS: frozenset[str] = frozenset({"at_risk", "due_soon", "overdue", "cleared"})
 MAX_TEXT = 256
 
 
@@ -37,7 +38,7 @@ class AlertRecord:
 
     @property
     def fires(self) -> bool:
-        """A due_soon or overdue alert (as opposed to the `cleared` that ends one)."""
+        """An at_risk, due_soon or overdue alert (as opposed to the `cleared` that ends one)."""
         return self.kind != "cleared"
 
     @property

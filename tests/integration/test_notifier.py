@@ -233,6 +233,47 @@ def test_alerts_fire_stay_active_and_resolve_on_cleared(
     assert notifier.stop() == 0
 
 
+def test_an_at_risk_forecast_fires_until_due_soon_replaces_it_or_the_dossier_ends(
+    alerts: Alerts, stack: Stack, webhook: Webhook, notifiers: list[Notifier]
+) -> None:
+    """Issue #18: the forecast is an alert of its own (DossierAtRisk, info); the dossier's
+    due_soon replaces it, its end clears it, and a forecast emitted again (a worker's crash)
+    does not come back."""
+    webhook.start()
+    risk1, risk2 = record(alerts.dossier(1), "at_risk"), record(alerts.dossier(2), "at_risk")
+    alerts.produce(risk1, risk2)
+    notifier = alerts.notifier(stack.alertmanager_url, webhook.url).start()
+    notifiers.append(notifier)
+    expected = {("DossierAtRisk", alerts.dossier(1)), ("DossierAtRisk", alerts.dossier(2))}
+    wait_for(lambda: firing(stack.alertmanager_url, alerts.name) == expected, 60, "2 forecasts")
+    [first, *_] = sorted(
+        active_alerts(stack.alertmanager_url, alerts.name), key=lambda a: a["labels"]["dossier_id"]
+    )
+    assert first["labels"] == {
+        "alertname": "DossierAtRisk",
+        "severity": "info",
+        "agency": "000.00.31.H01",
+        "dossier_id": alerts.dossier(1),
+        "procedure": "1.004227",
+    }
+    assert "có nguy cơ trễ hạn" in first["annotations"]["summary"]
+    assert "is likely to end late" in first["annotations"]["summary"]
+
+    soon1 = record(alerts.dossier(1), "due_soon")
+    alerts.produce(soon1, cleared(risk2))
+    expected = {("DossierDueSoon", alerts.dossier(1))}
+    wait_for(lambda: firing(stack.alertmanager_url, alerts.name) == expected, 30, "the changes")
+
+    alerts.produce(risk1)  # emitted again after a worker's crash: retired, it stays resolved
+    wait_for(alerts.all_committed, 30, "every record committed")
+    assert firing(stack.alertmanager_url, alerts.name) == expected
+    # the webhook hears every record, the forecasts too; receivers deduplicate by alert_id
+    sent = [risk1, risk2, soon1, cleared(risk2), risk1]
+    assert webhook.received() == Counter(r["alert_id"] for r in sent)
+    assert notifier.metric("iocmon_notify_active_alerts") == 1
+    assert notifier.stop() == 0
+
+
 def test_receivers_down_for_a_while_then_up_get_every_alert_once(
     alerts: Alerts,
     own_alertmanager: Alertmanager,
@@ -349,7 +390,7 @@ def test_two_notifiers_share_the_partitions_and_one_takes_over_from_the_other(
     assert set(webhook.received()) == {r["alert_id"] for r in [*fired, cleared(fired[0])]}
 
 
-def test_the_example_configuration_inhibits_tickets_under_pages(
+def test_the_example_configuration_inhibits_tickets_under_pages_and_forecasts_under_alerts(
     own_alertmanager: Alertmanager,
 ) -> None:
     own_alertmanager.start()
@@ -366,6 +407,9 @@ def test_the_example_configuration_inhibits_tickets_under_pages(
         alert(alertname="DossierOverdue", severity="critical", agency="A", dossier_id="D1"),
         alert(alertname="DossierDueSoon", severity="warning", agency="A", dossier_id="D1"),
         alert(alertname="DossierDueSoon", severity="warning", agency="A", dossier_id="D2"),
+        alert(alertname="DossierAtRisk", severity="info", agency="A", dossier_id="D1"),
+        alert(alertname="DossierAtRisk", severity="info", agency="A", dossier_id="D2"),
+        alert(alertname="DossierAtRisk", severity="info", agency="A", dossier_id="D3"),
     ]
     request = urllib.request.Request(
         f"{own_alertmanager.url}/api/v2/alerts",
@@ -396,4 +440,7 @@ def test_the_example_configuration_inhibits_tickets_under_pages(
         ("DossierOverdue", "critical", "A", "D1"): False,
         ("DossierDueSoon", "warning", "A", "D1"): True,
         ("DossierDueSoon", "warning", "A", "D2"): False,
+        ("DossierAtRisk", "info", "A", "D1"): True,  # under the overdue alert
+        ("DossierAtRisk", "info", "A", "D2"): True,  # under the due-soon alert
+        ("DossierAtRisk", "info", "A", "D3"): False,
     }

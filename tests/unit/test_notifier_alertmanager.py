@@ -6,6 +6,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 from iocmon.notifier.alertmanager import (
+    ALERTNAMES,
+    SEVERITIES,
     AlertmanagerReceiver,
     annotations,
     changes_payload,
@@ -14,7 +16,7 @@ from iocmon.notifier.alertmanager import (
 )
 from iocmon.notifier.book import Fire, Resolve
 from iocmon.notifier.lanes import Delivery, Refresh
-from iocmon.notifier.model import AlertRecord
+from iocmon.notifier.model import KINDS, AlertRecord
 
 ICT = timezone(timedelta(hours=7))
 NOW = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)  # 10:00 local
@@ -47,6 +49,21 @@ def test_labels_name_the_alert_its_severity_agency_dossier_and_procedure() -> No
     }
     soon = labels(alert("due_soon"))
     assert (soon["alertname"], soon["severity"]) == ("DossierDueSoon", "warning")
+    risk = labels(alert("at_risk"))
+    assert (risk["alertname"], risk["severity"]) == ("DossierAtRisk", "info")
+    assert {k: v for k, v in risk.items() if k not in ("alertname", "severity")} == {
+        "agency": "000.00.31.H01",
+        "dossier_id": "HS-001",
+        "procedure": "1.001",
+    }
+
+
+def test_every_kind_that_fires_has_an_alertname_and_a_severity() -> None:
+    """A kind the model accepts but Alertmanager has no name for would stop the lane (a
+    KeyError on every retry)."""
+    firing = KINDS - {"cleared"}
+    assert set(ALERTNAMES) == set(SEVERITIES) == firing
+    assert len(set(ALERTNAMES.values())) == len(firing)
 
 
 def test_summaries_in_vietnamese_and_english_with_local_due_time() -> None:
@@ -83,6 +100,25 @@ def test_summary_wording_for_due_soon_one_day_and_no_agency_name() -> None:
     )
 
 
+def test_the_at_risk_summary_says_likely_late_and_the_description_is_not_an_apology() -> None:
+    notes = annotations(alert("at_risk", state_at=datetime(2026, 11, 25, 8, tzinfo=ICT)))
+    assert notes["summary_vi"] == (
+        "Hồ sơ HS-001 (1.001) tại Sở Tư pháp (000.00.31.H01) có nguy cơ trễ hạn"
+        " (hạn trả 17:00 ngày 30/11/2026)"
+    )
+    assert notes["summary_en"] == (
+        "Dossier HS-001 (1.001) at Sở Tư pháp (000.00.31.H01) is likely to end late"
+        " (due 2026-11-30 17:00 UTC+7)"
+    )
+    assert "still on track" in notes["description"]
+    assert "phiếu xin lỗi" not in notes["description"]  # nothing to apologise for yet
+    assert notes["overdue_days"] == "0"
+    assert notes["alert_id"] == "HS-001:at_risk:2026-11-30T17:00:00+07:00"
+    body = payload(alert("at_risk", state_at=datetime(2026, 11, 25, 8, tzinfo=ICT)), now=NOW,
+                   resolved=False, ttl_s=240)  # fmt: skip
+    assert body["startsAt"] == "2026-11-25T01:00:00.000Z"  # when the forecast crossed
+
+
 def test_a_firing_alert_ends_one_ttl_ahead_and_starts_when_the_state_was_reached() -> None:
     body = payload(alert(), now=NOW, resolved=False, ttl_s=240)
     assert body["startsAt"] == "2026-11-30T17:00:00.000Z"  # 00:00 local, 1 Dec
@@ -103,6 +139,15 @@ def test_a_state_reached_in_the_future_starts_now() -> None:
         body = payload(future, now=NOW, resolved=resolved, ttl_s=240)
         assert body["startsAt"] == "2026-12-02T03:00:00.000Z"
         assert body["startsAt"] <= body["endsAt"]
+
+
+def test_due_soon_replacing_at_risk_resolves_the_forecast_and_fires_the_warning() -> None:
+    risk, soon = alert("at_risk"), alert("due_soon")
+    body = changes_payload([Fire(risk), Resolve(risk), Fire(soon)], now=NOW, ttl_s=60)
+    assert [(b["labels"]["alertname"], b["endsAt"]) for b in body] == [
+        ("DossierAtRisk", "2026-12-02T03:00:00.000Z"),
+        ("DossierDueSoon", "2026-12-02T03:01:00.000Z"),
+    ]
 
 
 def test_several_changes_to_one_alertmanager_alert_send_the_last_only() -> None:

@@ -60,6 +60,57 @@ def test_overdue_replaces_due_soon_and_resolves_it_in_alertmanager() -> None:
     assert len(book) == 0
 
 
+def test_due_soon_replaces_the_at_risk_forecast_and_resolves_it_in_alertmanager() -> None:
+    book = ActiveBook()
+    risk, soon = alert("D1", "at_risk"), alert("D1", "due_soon")
+    assert book.apply(risk, 0) == [Fire(risk)]
+    assert book.apply(soon, 0) == [Resolve(risk), Fire(soon)]
+    assert book.active() == [soon]
+    assert book.apply(risk, 0) == []  # read again (a restart, a worker re-emitting it): retired
+    assert book.apply(cleared(soon), 0) == [Resolve(soon)]
+    assert len(book) == 0
+
+
+def test_overdue_replaces_the_at_risk_forecast_when_no_due_soon_came_between() -> None:
+    """A dossier can skip due soon (a check interval longer than its last day, a pause)."""
+    book = ActiveBook()
+    risk, late = alert("D1", "at_risk"), alert("D1", "overdue")
+    book.apply(risk, 0)
+    assert book.apply(late, 0) == [Resolve(risk), Fire(late)]
+    assert book.active() == [late]
+    assert book.apply(cleared(risk), 0) == []  # no longer the active one
+
+
+def test_the_end_of_the_dossier_clears_the_at_risk_alert() -> None:
+    book = ActiveBook()
+    risk = alert("D1", "at_risk")
+    book.apply(risk, 0)
+    assert book.apply(cleared(risk), 0) == [Resolve(risk)]
+    assert book.active() == []
+    assert book.apply(risk, 0) == []
+
+
+def test_a_forecast_never_replaces_the_due_soon_or_overdue_alert_of_its_appointment() -> None:
+    """Were the worker to forecast a dossier already due soon or overdue, on-call staff would
+    see it step back to a mere forecast: the late at_risk is retired, the alert stays."""
+    for kind in ("due_soon", "overdue"):
+        book = ActiveBook()
+        further, risk = alert("D1", kind), alert("D1", "at_risk")
+        book.apply(further, 0)
+        assert book.apply(risk, 0) == []
+        assert book.active() == [further]
+        assert book.apply(cleared(further), 0) == [Resolve(further)]
+        assert book.apply(risk, 0) == []  # and it does not come back once the dossier ends
+
+
+def test_after_a_reschedule_a_forecast_about_the_new_appointment_replaces_the_old_alert() -> None:
+    book = ActiveBook()
+    late, risk = alert("D1", "overdue"), alert("D1", "at_risk", DUE + timedelta(days=5))
+    book.apply(late, 0)
+    assert book.apply(risk, 0) == [Resolve(late), Fire(risk)]
+    assert book.active() == [risk]
+
+
 def test_a_reschedule_moves_the_alert_to_the_new_appointment() -> None:
     """Same kind, new appointment: the same alert in Alertmanager, updated, not resolved."""
     book = ActiveBook()
@@ -123,7 +174,7 @@ DUES = [DUE, DUE + timedelta(days=3)]
 
 @st.composite
 def streams(draw: st.DrawFn) -> list[AlertRecord]:
-    """Per dossier: due_soon/overdue alerts for one of two appointments, and cleared records
+    """Per dossier: at_risk/due_soon/overdue alerts for one of two appointments, and cleared records
     for alerts emitted before (as the worker does), in any interleaving."""
     out: list[AlertRecord] = []
     emitted: list[AlertRecord] = []
@@ -133,7 +184,7 @@ def streams(draw: st.DrawFn) -> list[AlertRecord]:
         else:
             fired = alert(
                 draw(st.sampled_from(DOSSIERS)),
-                draw(st.sampled_from(["due_soon", "overdue"])),
+                draw(st.sampled_from(["at_risk", "due_soon", "overdue"])),
                 draw(st.sampled_from(DUES)),
             )
             emitted.append(fired)

@@ -10,7 +10,7 @@ import pytest
 
 from iocmon.domain.alerts import Alert, AlertKind
 from iocmon.notifier.errors import InvalidAlert
-from iocmon.notifier.model import decode
+from iocmon.notifier.model import KINDS, decode
 
 ICT = timezone(timedelta(hours=7))
 
@@ -61,6 +61,20 @@ def test_cleared_records_name_the_alert_they_resolve() -> None:
     alert = decode(encode(doc(kind="cleared", alert_id="X:cleared", clears="X", overdue_days=0)))
     assert not alert.fires and alert.clears == "X"
     assert alert.to_json()["clears"] == "X"
+
+
+def test_decodes_an_at_risk_forecast() -> None:
+    alert = decode(
+        encode(doc(kind="at_risk", alert_id="D1:at_risk:2026-12-01T17:00:00+07:00", overdue_days=0))
+    )
+    assert (alert.kind, alert.overdue_days, alert.clears, alert.fires) == ("at_risk", 0, None, True)
+    assert alert.to_json() == doc(
+        kind="at_risk", alert_id="D1:at_risk:2026-12-01T17:00:00+07:00", overdue_days=0
+    )
+
+
+def test_every_kind_the_worker_emits_is_known() -> None:
+    assert {k.value for k in AlertKind} <= KINDS
 
 
 def test_accepts_what_the_worker_emits() -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from iocmon.notifier.errors import DeliveryFailed
 from iocmon.notifier.lanes import Delivery
-from iocmon.notifier.model import AlertRecord
+from iocmon.notifier.model import AlertRecord, decode
 from iocmon.notifier.transport import post_json, target_of
 from iocmon.notifier.webhook import WebhookReceiver, idempotency_key
 
@@ -62,6 +62,27 @@ def test_posts_the_record_with_its_alert_id_as_idempotency_key(server: Server) -
     assert headers["Idempotency-Key"] == record.alert_id
     assert headers["Content-Type"] == "application/json"
     assert json.loads(body) == record.to_json()
+
+
+def test_an_at_risk_record_reaches_the_webhook_as_the_worker_wrote_it(server: Server) -> None:
+    value = {
+        "v": 1,
+        "alert_id": "HS-1:at_risk:2026-12-01T17:00:00+07:00",
+        "kind": "at_risk",
+        "dossier_id": "HS-1",
+        "agency": "STP",
+        "agency_name": "Sở Tư pháp",
+        "procedure": "1.001",
+        "due_at": "2026-12-01T17:00:00+07:00",
+        "overdue_days": 0,
+        "state_at": "2026-11-26T08:00:00+07:00",
+        "emitted_at": "2026-11-26T08:00:01+07:00",
+    }
+    record = decode(json.dumps(value, ensure_ascii=False).encode())
+    assert WebhookReceiver(server.url, timeout_s=5).send([Delivery(0, 3, 1, record, 0.0)]) == 1
+    [(_, headers, body)] = server.requests
+    assert headers["Idempotency-Key"] == "HS-1:at_risk:2026-12-01T17:00:00+07:00"
+    assert json.loads(body) == value
 
 
 def test_409_means_already_there(server: Server) -> None:

@@ -19,6 +19,7 @@ import yaml
 from iocmon.domain.events import CHANNELS, LEVELS, EventType, RejectReason
 from iocmon.domain.judge import OpenState, Outcome
 from iocmon.domain.lifecycle import IgnoreReason
+from iocmon.notifier.alertmanager import ALERTNAMES, SEVERITIES
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = sorted((REPO / "deploy/prometheus").glob("*.rules.yml"))
@@ -166,6 +167,11 @@ def test_alertmanager_example_passes_amtool_check() -> None:
             {"alertname": "DossierDueSoon", "severity": "warning", "agency": "000.00.31.H01"},
             "so-tu-phap-desk",
         ),
+        ({"alertname": "DossierAtRisk", "severity": "info", "agency": "X"}, "ioc-dossiers"),
+        (
+            {"alertname": "DossierAtRisk", "severity": "info", "agency": "000.00.31.H01"},
+            "so-tu-phap-desk",
+        ),
         # budget burns: the operations center (and an agency's own on-call where it has one)
         ({"alertname": "DossierLateBudgetBurn", "severity": "page", "agency": "X"}, "ioc-oncall"),
         (
@@ -192,10 +198,37 @@ def test_alertmanager_example_routes(labels: dict[str, str], receivers: str) -> 
     assert result.stdout.strip() == receivers
 
 
+@needs_amtool
+@pytest.mark.parametrize("kind", sorted(ALERTNAMES))
+def test_every_alert_the_notifier_sends_reaches_the_dossier_desk(kind: str) -> None:
+    """Names and severities as `iocmon notify` writes them: none falls through to the
+    operations center's catch-all, or to a route of another severity."""
+    labels = {"alertname": ALERTNAMES[kind], "severity": SEVERITIES[kind], "agency": "X"}
+    result = run(
+        str(AMTOOL),
+        "config",
+        "routes",
+        "test",
+        f"--config.file={ALERTMANAGER_CONFIG}",
+        "--verify.receivers=ioc-dossiers",
+        *(f"{k}={v}" for k, v in labels.items()),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_forecast_is_inhibited_by_the_dossier_s_due_soon_or_overdue_alert() -> None:
+    config = yaml.safe_load(ALERTMANAGER_CONFIG.read_text())
+    [rule] = [
+        r for r in config["inhibit_rules"] if r["target_matchers"] == ['alertname="DossierAtRisk"']
+    ]
+    assert rule["source_matchers"] == ['alertname=~"DossierOverdue|DossierDueSoon"']
+    assert rule["equal"] == ["dossier_id"]
+
+
 def test_ticket_routes_are_office_hours_only() -> None:
-    """Every route for tickets and warnings is active in office hours only, every route for
-    pages and critical alerts at any hour. (Alertmanager does not pass active_time_intervals
-    down to child routes, so each route must name it.)"""
+    """Every route for tickets, warnings and the at-risk forecast (info) is active in office
+    hours only, every route for pages and critical alerts at any hour. (Alertmanager does not
+    pass active_time_intervals down to child routes, so each route must name it.)"""
     config = yaml.safe_load(ALERTMANAGER_CONFIG.read_text())
     [office] = [i for i in config["time_intervals"] if i["name"] == "office-hours"]
     assert office["time_intervals"] == [
@@ -217,7 +250,8 @@ def test_ticket_routes_are_office_hours_only() -> None:
     for route in routes(config["route"]):
         by_severity.setdefault(severity(route), []).append(route)
     assert len(by_severity["ticket"]) == 2 and len(by_severity["warning"]) == 2
-    for route in by_severity["ticket"] + by_severity["warning"]:
+    assert len(by_severity["info"]) == 2
+    for route in by_severity["ticket"] + by_severity["warning"] + by_severity["info"]:
         assert route.get("active_time_intervals") == ["office-hours"], route
     for route in by_severity["page"] + by_severity["critical"]:
         assert "active_time_intervals" not in route, route
