@@ -33,12 +33,25 @@ from iocmon.slo.objective import percent
 
 def fetch(client: ApiClient) -> wall.WallData:
     """Three summaries: the last 24 h (which also gives the worker's clock), today and this
-    month by agency, in the worker's local calendar."""
+    month by agency, in the worker's local calendar; then the dossiers at risk."""
     last_24h = client.get("/api/v1/summary")
     today_period, month_period = wall.periods_for(last_24h.get("as_of"))
     today = client.get("/api/v1/summary", period=today_period)
     month = client.get("/api/v1/summary", period=month_period, by="agency")
-    return wall.WallData(url=client.url, today=today, month=month, last_24h=last_24h)
+    return wall.WallData(
+        url=client.url, today=today, month=month, last_24h=last_24h, at_risk=fetch_at_risk(client)
+    )
+
+
+def fetch_at_risk(client: ApiClient) -> dict[str, Any] | None:
+    """The /api/v1/at-risk answer (issue #18), or None when the worker answers 404: one older
+    than the forecast, during a rolling upgrade, still shows the rest of the wall."""
+    try:
+        return client.get("/api/v1/at-risk", limit=wall.AT_RISK_LIMIT)
+    except ApiError as exc:
+        if exc.status == 404:
+            return None
+        raise
 
 
 # ANSI: alternate screen, cursor home, clear to end of line / of screen, hide / show cursor
@@ -121,7 +134,8 @@ def status_command(
     color_mode: ColorMode,
 ) -> None:
     """Live wall: on-time % today / this month / last 24 h, late %, 766 score, received and
-    ended today, open / overdue / due soon / paused, agencies below target, overdue by agency.
+    ended today, open / overdue / due soon / paused, dossiers at risk of ending late (the top
+    agencies), agencies below target, overdue by agency.
 
     Refreshes every --interval seconds until Ctrl-C. With --json, prints the figures once as
     one JSON document (all agencies, not only --top). Exit code 1 when the worker does not

@@ -1,12 +1,14 @@
 """The status wall, as pure functions: the worker's summaries in, lines of text out.
 
 `status.py` fetches three summaries (today, this month with `by=agency`, the last 24 h) and
-hands them here as a `WallData`; the frame, the below-target ranking and the JSON document are
-computed from that alone, so they are tested without a worker.
+the dossiers at risk (`/api/v1/at-risk`, issue #18) and hands them here as a `WallData`; the
+frame, the below-target ranking and the JSON document are computed from that alone, so they
+are tested without a worker.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +33,11 @@ Summary = Mapping[str, Any]
 DEFAULT_TARGET = objective.percent(objective.DEFAULT_ON_TIME_OBJECTIVE)
 DEFAULT_TOP = 10
 TITLE = "IOCMON · Hồ sơ thủ tục hành chính (administrative dossiers)"
+AT_RISK_LIMIT = 1000
+"""Dossiers asked of /api/v1/at-risk: the API's largest `limit` (as for /api/v1/overdue). The
+wall counts the answer's items, so beyond this many it shows a floor ("1 000+")."""
+AT_RISK_AGENCIES = 3
+"""Agencies named on the at-risk line, most dossiers at risk first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +48,8 @@ class WallData:
     today: Summary
     month: Summary  # fetched with by=agency
     last_24h: Summary
+    at_risk: Summary | None = None
+    """The /api/v1/at-risk answer; None from a worker that does not serve it (an older one)."""
 
     @property
     def as_of(self) -> str:
@@ -89,6 +98,51 @@ def overdue_by_agency(by_agency: Sequence[Summary]) -> list[Summary]:
     return sorted(chosen, key=lambda a: (-int(a["overdue"]), a["agency"]))
 
 
+def at_risk_by_agency(data: WallData) -> list[dict[str, Any]]:
+    """Dossiers at risk per agency, most first (ties by code), named as in this month's
+    figures: the at-risk items carry a code only."""
+    items = (data.at_risk or {}).get("items") or []
+    counts = Counter(str(item.get("agency") or "") for item in items)
+    names = {a["agency"]: a.get("agency_name") for a in data.month.get("by_agency") or []}
+    return [
+        {"agency": code, "agency_name": names.get(code), "at_risk": n}
+        for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+def at_risk_json(data: WallData) -> dict[str, Any] | None:
+    """Total, whether it is complete (the answer was not cut at AT_RISK_LIMIT) and every
+    agency; None when the worker does not serve the forecast."""
+    if data.at_risk is None:
+        return None
+    total = len(data.at_risk.get("items") or [])
+    return {
+        "total": total,
+        "complete": total < AT_RISK_LIMIT,
+        "by_agency": at_risk_by_agency(data),
+    }
+
+
+def at_risk_line(data: WallData, palette: Palette | None = None) -> str:
+    """`Nguy cơ trễ hạn (at risk)  12 — SYT Sở Y tế 5 · LX … 4`, or n/a from a worker that does
+    not serve /api/v1/at-risk."""
+    c = palette or Palette(False)
+    head = f"  {L.AT_RISK}"
+    figures = at_risk_json(data)
+    if figures is None:
+        return f"{head}  n/a " + c.dim("(this worker does not serve /api/v1/at-risk)")
+    total = integer(figures["total"]) + ("" if figures["complete"] else "+")
+    if not figures["total"]:
+        return f"{head}  {c.good(total)}"
+    top = [
+        f"{agency_cell(a, 24)} {integer(a['at_risk'])}"
+        for a in figures["by_agency"][:AT_RISK_AGENCIES]
+    ]
+    more = len(figures["by_agency"]) - AT_RISK_AGENCIES
+    tail = f" · … {more} more" if more > 0 else ""
+    return f"{head}  {c.warn(total)} — " + " · ".join(top) + c.dim(tail)
+
+
 def to_json(data: WallData, target_percent: float) -> dict[str, Any]:
     """The `--json` document: every figure the frame shows, unabridged."""
     by_agency = list(data.month.get("by_agency") or [])
@@ -106,6 +160,7 @@ def to_json(data: WallData, target_percent: float) -> dict[str, Any]:
         "agencies_judged": sum(1 for a in by_agency if a.get("on_time_ratio") is not None),
         "below_target": [dict(a) for a in below_target(by_agency, target_percent)],
         "overdue_by_agency": [dict(a) for a in overdue_by_agency(by_agency)],
+        "at_risk": at_risk_json(data),
     }
 
 
@@ -177,6 +232,7 @@ def render_frame(
         ["<", ">", "<", ">"],
         indent="  ",
     )[1:]
+    lines.append(at_risk_line(data, c))
 
     by_agency = list(data.month.get("by_agency") or [])
     judged = sum(1 for a in by_agency if a.get("on_time_ratio") is not None)

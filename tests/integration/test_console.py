@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 
 from iocmon.console import wall
+from iocmon.console.client import ApiClient
 from iocmon.console.fmt import integer, percent
+from iocmon.console.status import fetch_at_risk
 from tests.integration.harness import (
     REPO,
     Pipeline,
@@ -98,6 +100,7 @@ def test_status_once_shows_the_worker_s_figures(pipeline: Pipeline, worker: Work
         api(worker, f"/api/v1/summary?period={today}"),
         api(worker, f"/api/v1/summary?period={month}&by=agency"),
         last_24h,
+        fetch_at_risk(ApiClient(worker.url)),  # None (n/a) from a worker without the forecast
     )
     expected = wall.render_frame(data)
     # the same frame, but for the "as of" line (the worker's clock moved on)

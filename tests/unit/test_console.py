@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -99,6 +100,26 @@ LAST_24H = summary(
     on_track=41, due_soon=1, overdue=18,
 )  # fmt: skip
 DATA = wall.WallData(url="http://127.0.0.1:6066", today=TODAY, month=MONTH, last_24h=LAST_24H)
+
+
+def at_risk(*agencies: str) -> dict[str, Any]:
+    """An /api/v1/at-risk answer (issue #18): one item per dossier, of these agencies."""
+    return {
+        "items": [
+            {
+                "dossier_id": f"{code}-{i:04}",
+                "agency": code,
+                "procedure": "1.002520",
+                "due_at": "2024-02-09T17:00:00+07:00",
+                "risk": 0.7,
+                "expected_end": "2024-02-12T10:00:00+07:00",
+            }
+            for i, code in enumerate(agencies)
+        ]
+    }
+
+
+AT_RISK = at_risk(*["LX"] * 4, *["SYT"] * 5, *["CD"] * 4, "ZZ")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,12 +277,56 @@ def test_fitted_top_keeps_the_frame_inside_the_terminal() -> None:
     assert wall.fitted_top(DATA, 2, 200) == 2
 
 
+def at_risk_line(data: wall.WallData) -> str:
+    (line,) = [ln for ln in wall.render_frame(data) if "(at risk)" in ln]
+    return line
+
+
+def test_frame_counts_the_dossiers_at_risk_and_names_the_top_agencies() -> None:
+    line = at_risk_line(replace(DATA, at_risk=AT_RISK))
+    assert line == (
+        "  Nguy cơ trễ hạn (at risk)  14 — SYT Sở Y tế 5 · CD Thành phố Châu Đốc 4"
+        " · LX Thành phố Long Xuyên 4 · … 1 more"
+    )  # ties by code; names from this month's figures, the items carry codes only
+    lines = wall.render_frame(replace(DATA, at_risk=AT_RISK))
+    assert (
+        lines.index(line) == lines.index("  Sắp đến hạn (due soon)   1  Tạm dừng (paused)   0") + 1
+    )
+
+
+def test_frame_says_no_dossier_is_at_risk_and_when_the_answer_was_cut() -> None:
+    assert at_risk_line(replace(DATA, at_risk={"items": []})) == "  Nguy cơ trễ hạn (at risk)  0"
+    cut = at_risk(*["SYT"] * wall.AT_RISK_LIMIT)
+    assert at_risk_line(replace(DATA, at_risk=cut)).startswith(
+        "  Nguy cơ trễ hạn (at risk)  1 000+ — SYT Sở Y tế 1 000"
+    )
+
+
+def test_frame_says_n_a_when_the_worker_does_not_serve_the_forecast() -> None:
+    assert DATA.at_risk is None
+    assert at_risk_line(DATA) == (
+        "  Nguy cơ trễ hạn (at risk)  n/a (this worker does not serve /api/v1/at-risk)"
+    )
+
+
 def test_json_document_holds_every_figure_and_is_plain_json() -> None:
     doc = json.loads(json.dumps(wall.to_json(DATA, 99.9)))
     assert set(doc) == {
         "url", "as_of", "target_percent", "periods", "now", "agencies_judged", "below_target",
-        "overdue_by_agency",
+        "overdue_by_agency", "at_risk",
     }  # fmt: skip
+    assert doc["at_risk"] is None  # not served
+    risky = json.loads(json.dumps(wall.to_json(replace(DATA, at_risk=AT_RISK), 99.9)))
+    assert risky["at_risk"] == {
+        "total": 14,
+        "complete": True,
+        "by_agency": [
+            {"agency": "SYT", "agency_name": "Sở Y tế", "at_risk": 5},
+            {"agency": "CD", "agency_name": "Thành phố Châu Đốc", "at_risk": 4},
+            {"agency": "LX", "agency_name": "Thành phố Long Xuyên", "at_risk": 4},
+            {"agency": "ZZ", "agency_name": None, "at_risk": 1},
+        ],
+    }
     assert set(doc["periods"]) == {"today", "this_month", "last_24h"}
     assert doc["periods"]["today"]["received"] == 1234
     assert "by_agency" not in doc["periods"]["this_month"]
@@ -449,7 +514,46 @@ def test_status_once_prints_the_frame_from_three_summaries(worker: FakeWorker) -
         ("/api/v1/summary", {}),
         ("/api/v1/summary", {"period": "2024-02-06"}),
         ("/api/v1/summary", {"period": "2024-02", "by": "agency"}),
+        ("/api/v1/at-risk", {"limit": "1000"}),
     ]
+
+
+def test_status_once_shows_the_dossiers_at_risk_the_worker_lists(worker: FakeWorker) -> None:
+    worker.routes["/api/v1/at-risk"] = (200, AT_RISK)
+    result = run(status_command, "--url", worker.url, "--once")
+    assert result.exit_code == 0, result.output
+    assert at_risk_line(replace(DATA, at_risk=AT_RISK)) in result.output.splitlines()
+    as_json = json.loads(run(status_command, "--url", worker.url, "--json").output)
+    assert as_json["at_risk"]["total"] == 14
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        (404, None),  # the route unknown: aiohttp's plain "404: Not Found"
+        (404, {"error": "not found"}),  # ... or a JSON error
+    ],
+)
+def test_a_worker_without_the_forecast_still_shows_the_wall(
+    worker: FakeWorker, answer: tuple[int, Any]
+) -> None:
+    worker.routes["/api/v1/at-risk"] = answer
+    result = run(status_command, "--url", worker.url, "--once")
+    assert result.exit_code == 0, result.output
+    assert "Nguy cơ trễ hạn (at risk)  n/a" in result.output
+    assert "Đúng hạn (on time)" in result.output
+    as_json = run(status_command, "--url", worker.url, "--json")
+    assert as_json.exit_code == 0 and json.loads(as_json.output)["at_risk"] is None
+    live = LiveWall(ApiClient(worker.url), 99.9, 10, Palette(False), 2)
+    assert "  Nguy cơ trễ hạn (at risk)  n/a" in "\n".join(live.next_frame())
+
+
+def test_a_failing_forecast_is_an_error_like_any_other_figure(worker: FakeWorker) -> None:
+    """Only a 404 means "not served"; a 503 (Redis) is the worker's trouble and is said."""
+    worker.routes["/api/v1/at-risk"] = (503, {"error": "Redis is not answering"})
+    result = CliRunner().invoke(status_command, ["--url", worker.url, "--once"])
+    assert result.exit_code == 1
+    assert "HTTP 503: Redis is not answering" in result.output
 
 
 def test_status_json_is_the_wall_document(worker: FakeWorker) -> None:
@@ -465,7 +569,7 @@ def test_status_json_is_the_wall_document(worker: FakeWorker) -> None:
 def test_bearer_token_comes_from_the_environment(worker: FakeWorker) -> None:
     result = run(status_command, "--url", worker.url, "--once", env={"IOCMON_API_TOKEN": "s3cret"})
     assert result.exit_code == 0, result.output
-    assert [h.get("Authorization") for _, _, h in worker.requests] == ["Bearer s3cret"] * 3
+    assert [h.get("Authorization") for _, _, h in worker.requests] == ["Bearer s3cret"] * 4
 
 
 def test_no_token_no_authorization_header(worker: FakeWorker) -> None:
