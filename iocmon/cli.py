@@ -31,6 +31,7 @@ class _Lazy(click.Group):
         "import": ("iocmon.producers.importer.cli", "import_command"),
         "notify": ("iocmon.notifier.cli", "notify_command"),
         "rebuild": ("iocmon.streams.rebuild_command", "rebuild_command"),
+        "backtest": ("iocmon.console.backtest", "backtest_command"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -36,6 +36,7 @@ from iocmon.producers.officehours import (
     uniform_between,
     working_days_from,
 )
+from iocmon.producers.processing_times import Pace, early_day_number, late_days, pace_of
 from iocmon.producers.profile import AgencyProfile, Channel, Level, Procedure, Profile
 
 Outcome = Literal["early", "on_time", "late", "withdrawn"]
@@ -146,7 +147,8 @@ def plan_received(
     received_at = intake.arrival
     days = intake.procedure.processing_days
     due = due_at_from_processing_days(received_at, days, calendar)
-    outcome = _draw_outcome(rng, profile)
+    pace = pace_of(profile, intake.agency.code, intake.procedure, received_at.date())
+    outcome = _draw_outcome(rng, profile, pace)
     late_by_supplements = outcome == "late" and rng.random() < profile.late_by_supplements
     if late_by_supplements:
         supplements = 3 if rng.random() < 0.2 else 2
@@ -154,9 +156,7 @@ def plan_received(
         supplements = 1 if rng.random() < profile.supplement_rate else 0
     fees = 1 if rng.random() < profile.fee_rate else 0
 
-    end_day = _end_day(
-        rng, outcome, late_by_supplements, received_at.date(), due.date(), days, calendar
-    )
+    end_day = _end_day(rng, outcome, late_by_supplements, intake, pace, due.date(), calendar)
     after_hours = outcome == "on_time" and rng.random() < profile.on_time_after_hours
     effective_end = _end_instant(rng, end_day, received_at, after_hours=after_hours)
 
@@ -215,31 +215,35 @@ class _Step:
 _SAME_SECOND_RANK = {"submitted": 0, "received": 1, "result_returned": 4}
 
 
-def _draw_outcome(rng: random.Random, profile: Profile) -> Outcome:
+def _draw_outcome(rng: random.Random, profile: Profile, pace: Pace) -> Outcome:
     draw = rng.random()
     if draw < profile.withdrawn_rate:
         return "withdrawn"
-    if draw < profile.withdrawn_rate + profile.late_rate:
+    if draw < profile.withdrawn_rate + pace.late_chance:
         return "late"
-    return "early" if rng.random() < profile.early_share else "on_time"
+    return "on_time" if rng.random() < pace.due_day_chance else "early"
 
 
 def _end_day(
     rng: random.Random,
     outcome: Outcome,
     late_by_supplements: bool,
-    received_day: date,
+    intake: Intake,
+    pace: Pace,
     due_day: date,
-    days: int,
     calendar: WorkingCalendar,
 ) -> date:
-    """The local date of the effective end that gives `outcome` (see the module docstring)."""
+    """The local date of the effective end that gives `outcome` (see the module docstring);
+    how long a dossier takes is `producers.processing_times`."""
+    received_day = intake.arrival.date()
+    days = intake.procedure.processing_days
     if outcome == "on_time":
         return due_day
-    if outcome == "early":
-        return _nth_from(calendar, received_day, rng.randrange(days))  # before the due day
+    if outcome == "early":  # before the due day
+        number = early_day_number(rng, intake.procedure, pace, intake.arrival)
+        return _nth_from(calendar, received_day, number)
     if outcome == "late" and not late_by_supplements:
-        return calendar.add_working_days(due_day, 1 + min(int(rng.expovariate(0.5)), 9))
+        return calendar.add_working_days(due_day, late_days(rng, intake.procedure))
     if outcome == "late":  # a second supplement request makes it late; any date will do
         return _nth_from(calendar, received_day, rng.randrange(days + 1))
     return _nth_from(calendar, received_day, rng.randrange(days + 4))  # withdrawn

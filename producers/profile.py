@@ -9,6 +9,22 @@ The procedure table is generated from a fixed seed, independent of the run's `--
 procedure codes and their regulated processing days are the same in every run and every test.
 All numbers live here, in one frozen object, so a test or a benchmark can change one
 (`dataclasses.replace(profile, late_rate=0.2)`) without touching the generator.
+
+How long dossiers take (issue #18: the at-risk forecast needs times worth forecasting) is
+shaped here too and drawn in `producers.processing_times`:
+- each procedure has its own *typical share* of its allowance (the median working time of a
+  dossier handled normally, 20–55 % of the regulated days) and a log-normal *spread*; one
+  whose time would run past its due date is finished on the due date, so the on-time share
+  is highest where the allowance is a day or two;
+- the dossiers that end late are the stuck ones (a verification with another agency, a file
+  waiting for a signature), more often in procedures with a long allowance (land, building:
+  `late_weight`), and they end past their due date by a tail that grows with it;
+- agencies differ: the *slow agency* (by default the busiest branch, in An Giang the
+  provincial land registration office) takes longer and ends more dossiers late, and the
+  *overloaded agency* (the busiest district) has weeks (`overload_week_share` of them, the
+  same in every run) in which dossiers received take longer and end late more often.
+The province-wide figures stay those of the profile: `late_rate` is every other agency's
+late share, and the on-time share of the rest is calibrated to `early_share`.
 """
 
 from __future__ import annotations
@@ -17,6 +33,7 @@ import math
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Literal
 
 from iocmon.domain.agencies import Agency
@@ -52,6 +69,12 @@ class Procedure:
     code: str
     """National procedure code (MaTTHC), e.g. 1.001234 (central) or 2.002156 (local)."""
     processing_days: int
+    typical_share: float = 0.4
+    """Median working time of a dossier handled normally, as a share of `processing_days`."""
+    spread: float = 0.4
+    """Sigma of the log-normal spread of those times around the typical one."""
+    late_weight: float = 1.0
+    """How often a dossier of this procedure ends late, relative to others at its agency."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +107,7 @@ class Profile:
     """Share of the non-online dossiers that come by post (KenhThucHien 3)."""
     # Designed outcomes.
     late_rate: float = 0.001
+    """The late share of every agency's dossiers but the slow agency's (`late_rate_of`)."""
     withdrawn_rate: float = 0.01
     early_share: float = 0.70
     """Of the dossiers that end neither late nor withdrawn, the share that ends early."""
@@ -106,7 +130,28 @@ class Profile:
     """Share of `received` events that carry `due_at`; the rest carry `processing_days`."""
     on_time_after_hours: float = 0.15
     """Of on-time dossiers, the share finished after 17:00 on the due date."""
+    # Processing times (module doc, `producers.processing_times`).
+    slow_agency: str | None = None
+    """Code of the agency that takes longer and ends more dossiers late; None: no such one."""
+    slow_agency_late_rate: float | None = None
+    """The slow agency's late share; None: `SLOW_LATE_FACTOR` times `late_rate`."""
+    slow_agency_speed: float = 1.3
+    """Its dossiers handled normally take this many times as long."""
+    overloaded_agency: str | None = None
+    """Code of the agency with overloaded weeks; None: no such one."""
+    overload_week_share: float = 0.15
+    """Share of the weeks in which it is overloaded (`overloaded`)."""
+    overload_speed: float = 1.5
+    """In those weeks its dossiers take this many times as long ..."""
+    overload_lateness: float = 3.0
+    """... and end late this many times as often."""
     agency_cum_weights: tuple[float, ...] = field(default=(), repr=False)
+    late_weight_means: dict[str, float] = field(init=False, repr=False, compare=False)
+    """Per agency code: mean `late_weight` of its dossiers (over its procedure mix and its
+    weeks), which a dossier's late chance is divided by so the agency keeps its late share."""
+    due_day_scale: float = field(init=False, repr=False, compare=False)
+    """Multiplies `due_day_weight` into the chance that a dossier handled normally ends on
+    its due date, so that the province's early share is `early_share`."""
 
     def __post_init__(self) -> None:
         if not self.agencies:
@@ -115,6 +160,57 @@ class Profile:
             object.__setattr__(
                 self, "agency_cum_weights", _cumulative(a.weight for a in self.agencies)
             )
+        means: dict[str, float] = {}
+        due_day_weight = volume = 0.0
+        for agency in self.agencies:
+            mix = _procedure_mix(agency)
+            week_mean = 1.0
+            if agency.code == self.overloaded_agency:
+                week_mean += self.overload_week_share * (self.overload_lateness - 1)
+            means[agency.code] = week_mean * sum(w * p.late_weight for p, w in mix)
+            due_day_weight += agency.weight * sum(w * due_day_weight_of(p) for p, w in mix)
+            volume += agency.weight
+        object.__setattr__(self, "late_weight_means", means)
+        mean_due_day_weight = due_day_weight / volume if volume else 1.0
+        object.__setattr__(self, "due_day_scale", (1 - self.early_share) / mean_due_day_weight)
+
+    def late_rate_of(self, agency: str) -> float:
+        """The designed late share of an agency's received dossiers."""
+        if agency != self.slow_agency:
+            return self.late_rate
+        if self.slow_agency_late_rate is not None:
+            return self.slow_agency_late_rate
+        return min(1.0, SLOW_LATE_FACTOR * self.late_rate)
+
+    def overloaded(self, agency: str, day: date) -> bool:
+        """Whether `agency` is overloaded in the ISO week of `day`: a fixed draw per week,
+        the same in every run and for every seed (a busy week is a fact of the calendar)."""
+        if agency != self.overloaded_agency or self.overload_week_share <= 0:
+            return False
+        year, week, _ = day.isocalendar()
+        draw = random.Random(f"{PROFILE_SEED}:overload:{agency}:{year}-{week}").random()
+        return draw < self.overload_week_share
+
+
+SLOW_LATE_FACTOR = 5.0
+"""The slow agency's late share over the others' when none is given (0.5 % in An Giang)."""
+
+
+def due_day_weight_of(procedure: Procedure) -> float:
+    """Relative chance that a dossier of `procedure` handled normally ends on its due date:
+    about one day's share of the allowance (a 1-day procedure done the next day is on time;
+    a 30-day one seldom ends on the 30th)."""
+    return 1.0 / procedure.processing_days
+
+
+def _procedure_mix(agency: AgencyProfile) -> list[tuple[Procedure, float]]:
+    """Each of an agency's procedures with its share of the agency's dossiers."""
+    out, previous = [], 0.0
+    total = agency.procedure_cum_weights[-1] if agency.procedure_cum_weights else 0.0
+    for procedure, cumulative in zip(agency.procedures, agency.procedure_cum_weights, strict=True):
+        out.append((procedure, (cumulative - previous) / total))
+        previous = cumulative
+    return out
 
 
 def default_profile(agencies: Iterable[Agency], dossiers_per_day: float) -> Profile:
@@ -141,7 +237,22 @@ def default_profile(agencies: Iterable[Agency], dossiers_per_day: float) -> Prof
                 handlers=_handlers(agency, by_kind),
             )
         )
-    return Profile(agencies=tuple(profiles), dossiers_per_day=dossiers_per_day)
+    slow = _busiest(profiles, "branch", "district")
+    return Profile(
+        agencies=tuple(profiles),
+        dossiers_per_day=dossiers_per_day,
+        slow_agency=slow,
+        overloaded_agency=_busiest([p for p in profiles if p.code != slow], "district", "commune"),
+    )
+
+
+def _busiest(agencies: Sequence[AgencyProfile], *kinds: str) -> str | None:
+    """The code of the agency with the most dossiers among the first of `kinds` present."""
+    for kind in kinds:
+        of_kind = [a for a in agencies if a.kind == kind]
+        if of_kind:
+            return max(of_kind, key=lambda a: a.weight).code
+    return None
 
 
 def procedure_tables() -> dict[str, tuple[Procedure, ...]]:
@@ -199,7 +310,7 @@ def _procedure_table(
     days_mix = _DAYS_MIX[tier]
     count = len(numbers)
     procedures = tuple(
-        Procedure(
+        _timed(
             code=f"{'1' if rng.random() < 0.7 else '2'}.{number:06d}",
             processing_days=rng.choices(list(days_mix), weights=list(days_mix.values()))[0],
         )
@@ -207,6 +318,21 @@ def _procedure_table(
     )
     weights = [1.0 / (rank**1.1) for rank in range(1, count + 1)]
     return procedures, _cumulative(weights)
+
+
+def _timed(code: str, processing_days: int) -> Procedure:
+    """A procedure with its processing-time shape, drawn from its code alone: the tables'
+    own draws (codes, days) stay what they were, and so does the shipped catalogue."""
+    rng = random.Random(f"{PROFILE_SEED}:times:{code}")
+    return Procedure(
+        code=code,
+        processing_days=processing_days,
+        typical_share=rng.uniform(0.2, 0.55),
+        spread=rng.uniform(0.25, 0.5),
+        # Stuck dossiers are the ones that need other agencies, site visits, more
+        # signatures: procedures with long allowances (land, building) have most of them.
+        late_weight=(processing_days / 5) ** 0.75 * math.exp(rng.gauss(0.0, 0.4)),
+    )
 
 
 def _handlers(agency: Agency, by_kind: dict[str, list[str]]) -> tuple[str, ...]:

@@ -34,7 +34,7 @@ from iocmon.errors import IocmonError
 from iocmon.kafka_connection import kafka_python_kwargs
 from iocmon.producers.arrivals import plan_dossiers
 from iocmon.producers.pacing import SystemClock
-from iocmon.producers.profile import default_profile
+from iocmon.producers.profile import Profile, default_profile
 from iocmon.producers.progress import Progress, RateMeter
 from iocmon.producers.records import Faults, OutRecord
 from iocmon.producers.sender import DiscardSender, KafkaSender, Sender
@@ -108,7 +108,14 @@ _RATE = click.FloatRange(0.0, 1.0)
     type=_RATE,
     default=0.001,
     show_default=True,
-    help="Share of received dossiers designed to end late.",
+    help="Share of received dossiers designed to end late, at every agency but the slow one.",
+)
+@click.option(
+    "--slow-agency-late-rate",
+    type=_RATE,
+    default=None,
+    help="Late share of the slow agency (the busiest branch: in An Giang, the provincial "
+    "land registration office VPDKDD). Default: 5 times --late-rate.",
 )
 @click.option(
     "--duplicate-rate",
@@ -159,6 +166,7 @@ def simulate_command(
     seed: int | None,
     now_text: str | None,
     late_rate: float,
+    slow_agency_late_rate: float | None,
     duplicate_rate: float,
     invalid_rate: float,
     events_out: Path | None,
@@ -184,7 +192,9 @@ def simulate_command(
         profile = dataclasses.replace(
             default_profile(load_catalogue(settings.agencies_file), dossiers_per_day),
             late_rate=late_rate,
+            slow_agency_late_rate=slow_agency_late_rate,
         )
+        click.echo(_agencies_line(profile), err=True)
         clock = SystemClock(start_clock)
         now = clock.now()
         plan = plan_dossiers(
@@ -243,6 +253,24 @@ def simulate_command(
         f"received, {ledger.ended} ended; stopped: {stats.stopped_because}",
         err=True,
     )
+
+
+def _agencies_line(profile: Profile) -> str:
+    """Which agencies differ, for whoever reads the run's figures by agency."""
+    slow = (
+        f"slow agency {profile.slow_agency} (late share "
+        f"{profile.late_rate_of(profile.slow_agency):.2%}, times x{profile.slow_agency_speed:g})"
+        if profile.slow_agency
+        else "no slow agency"
+    )
+    overloaded = (
+        f"overloaded agency {profile.overloaded_agency} in "
+        f"{profile.overload_week_share:.0%} of weeks (times x{profile.overload_speed:g}, "
+        f"late x{profile.overload_lateness:g})"
+        if profile.overloaded_agency
+        else "no overloaded agency"
+    )
+    return f"simulate: {slow}; {overloaded}; late share elsewhere {profile.late_rate:.2%}"
 
 
 def _parse_now(text: str) -> datetime:
