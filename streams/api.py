@@ -8,7 +8,7 @@ a message that says what is accepted.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from iocmon.domain.agencies import AgencyCatalogue
@@ -111,6 +111,32 @@ class Api:
         for item in items:
             item["agency_name"] = self._names.get(item["agency"])
         return 200, {"as_of": now.isoformat(), "items": items}
+
+    async def at_risk(self, params: Mapping[str, str], now: datetime) -> Response:
+        """Open dossiers on track that the forecast says will likely end late (issue #18),
+        highest risk first, as the owners of their partitions last assessed them."""
+        try:
+            only(params, {"agency", "limit"})
+            agency = agency_param(params)
+            limit = limit_param(params, DEFAULT_OVERDUE_LIMIT)
+        except BadParameter as exc:
+            return 400, {"error": str(exc)}
+        found = await self._reader.at_risk(now)
+        items = [
+            {
+                "dossier_id": dossier_id,
+                "agency": item.agency,
+                "agency_name": self._names.get(item.agency),
+                "procedure": item.procedure,
+                "due_at": item.due_at.isoformat(),
+                "risk": item.risk,
+                "expected_end": _iso_date(item.expected_end),
+                "basis": item.basis.value,
+            }
+            for dossier_id, item in found
+            if agency is None or item.agency == agency
+        ]
+        return 200, {"as_of": now.isoformat(), "items": items[:limit]}
 
     async def rankings(self, params: Mapping[str, str], now: datetime) -> Response:
         """Agencies ranked by a figure: worst first by default (lowest on-time ratio,
@@ -290,3 +316,7 @@ def _local(seconds: float) -> datetime:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def _iso_date(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()

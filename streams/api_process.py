@@ -77,6 +77,7 @@ def routes(api: Api, report: ReportApi) -> dict[str, Route]:
     return {
         "summary": with_params(api.summary),
         "overdue": with_params(api.overdue),
+        "at_risk": with_params(api.at_risk),
         "rankings": with_params(api.rankings),
         "series": with_params(api.series),
         "procedures": with_params(api.procedures),

@@ -29,11 +29,15 @@ from iocmon.domain.alerts import AlertPolicy
 from iocmon.domain.batch import Record
 from iocmon.domain.calendar import load_calendar
 from iocmon.domain.procedures import field_keys, load_procedures
+from iocmon.domain.risk import DEFAULT_FORECAST_POLICY
 from iocmon.redis_connection import AsyncRedis, async_redis
 from iocmon.streams import metrics
 from iocmon.streams.child_process import LOG_FORMAT, ChildProcess
 from iocmon.streams.collector import rare_collections
+from iocmon.streams.histograms import HistogramCache
 from iocmon.streams.intake import BatchApplier, Rewinder
+from iocmon.streams.queries import FigureReader
+from iocmon.streams.risk_checks import RiskChecks
 from iocmon.streams.rpc import PipeRpc
 from iocmon.streams.sinks import KafkaSinks
 from iocmon.streams.store import BatchStore
@@ -77,6 +81,10 @@ class ApplierProcess(ChildProcess):
         alerted: int = await self.call("check_alerts", partition, highwater)
         return alerted
 
+    async def check_risks(self, partition: int, highwater: int | None) -> int:
+        alerted: int = await self.call("check_risks", partition, highwater)  # untyped: above
+        return alerted
+
     def forget_partitions(self, keep: Collection[int]) -> None:
         if self.is_ready:  # else it has nothing to forget yet
             self.rpc.notify("forget_partitions", sorted(keep))
@@ -111,6 +119,15 @@ async def _serve(conn: Any, settings: Settings) -> None:
         policy=AlertPolicy(settings.alert_due_soon_share or None),
         alert_max_age_s=settings.alert_max_event_age_s,
         field_of=field_keys(load_procedures(settings.procedures_file)),
+        risk=RiskChecks(
+            HistogramCache(
+                FigureReader(
+                    redis, settings.redis_prefix, settings.events_topic, settings.event_partitions
+                ),
+                settings.retention,
+            ),
+            DEFAULT_FORECAST_POLICY,
+        ),
     )
 
     async def apply(
@@ -132,6 +149,7 @@ async def _serve(conn: Any, settings: Settings) -> None:
     rpc.serve(
         apply=apply,
         check_alerts=applier.check_alerts,
+        check_risks=applier.check_risks,
         forget_partitions=forget_partitions,
         metrics=render,
         ready=ready,

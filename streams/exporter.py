@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
@@ -70,8 +71,10 @@ class FigureExporter:
         periods: dict[str, Mapping[str, Figures]] = dict(
             zip(CURRENT_PERIODS, by_period, strict=True)
         )
+        at_risk = Counter(item.agency for _, item in await self._reader.at_risk(now))
         return [
             *metrics.figure_families(totals, allowed),
+            metrics.at_risk_family(at_risk, {a for a, _ in totals.open}, allowed),
             *metrics.period_families(periods, allowed),
             metrics.agency_info_family(self._catalogue, allowed),
         ]

@@ -35,8 +35,10 @@ from iocmon.domain.batch import (
 )
 from iocmon.domain.calendar import WorkingCalendar
 from iocmon.domain.lifecycle import DossierState
+from iocmon.domain.risk_check import AtRiskItem, next_sweep, plan_risk_check
 from iocmon.streams import metrics
 from iocmon.streams.quarantine import QuarantineLog
+from iocmon.streams.risk_checks import RiskChecks, assess_all
 from iocmon.streams.sent_ahead import SentAhead
 from iocmon.streams.store import BatchStore
 
@@ -59,6 +61,20 @@ class Rewinder(Protocol):
 
 REWIND_EVERY_S = 2.0
 Clock = Callable[[], datetime]
+SWEEP_LOAD_CHUNK = 1000
+"""States a sweep reads from Redis under the partition's lock at a time."""
+MAX_CHANGED = 20_000
+"""Dossiers changed since the last risk check beyond which the next one sweeps instead (a
+backlog: assessing them one by one would cost more than a sweep)."""
+
+
+@dataclass
+class RiskWatch:
+    """What the last risk check of a partition left (`BatchApplier.check_risks`)."""
+
+    listed: dict[str, AtRiskItem]
+    """The partition's at-risk list in Redis, as this worker wrote it."""
+    next_sweep: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +116,12 @@ class PartitionMemory:
     open_states: dict[str, DossierState] = field(default_factory=dict)
     retired_through: float = float("-inf")
     """The forgetting edge (Unix s) of the last `retire` that finished its work."""
+    changed: set[str] = field(default_factory=set)
+    """Dossiers written since the last risk check: their risk is assessed again."""
+    risk: RiskWatch | None = None
+    """None: the next risk check sweeps the partition (it has not since this memory began)."""
 
-    def remember(self, plan: BatchPlan, version: int) -> None:
+    def remember(self, plan: BatchPlan, version: int, changes_risk: bool = True) -> None:
         self.offset, self.version = plan.last_offset, version
         if plan.stream_time is not None:
             self.stream_time = plan.stream_time
@@ -110,6 +130,11 @@ class PartitionMemory:
                 self.open_states[dossier_id] = state
             else:
                 self.open_states.pop(dossier_id, None)
+        if changes_risk and plan.states:
+            self.changed.update(plan.states)
+            if len(self.changed) > MAX_CHANGED:
+                self.changed.clear()
+                self.risk = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +164,9 @@ class BatchApplier:
         backoff: Backoff = DEFAULT_BACKOFF,
         alert_max_age_s: float = 300.0,
         field_of: FieldOf = unknown_field,
+        risk: RiskChecks | None = None,
     ) -> None:
+        """`risk`: how to forecast the at-risk dossiers (None: no risk checks)."""
         self._store = store
         self._calendar = calendar
         self._dead_letters = dead_letters
@@ -158,6 +185,7 @@ class BatchApplier:
         """The last offset of each partition this worker found applied in Redis."""
         self._sent_ahead = SentAhead()
         self._quarantine = QuarantineLog()
+        self._risk = risk
 
     async def apply(self, partition: int, records: Sequence[Record]) -> BatchPlan | None:
         """The plan that was applied, or None if every record had been applied before."""
@@ -214,6 +242,89 @@ class BatchApplier:
                 self._memory[partition].remember(plan, version)
             metrics.ALERTS_EMITTED.inc(len(plan.alerts))
             return len(plan.alerts)
+
+    async def check_risks(self, partition: int, highwater: int | None = None) -> int:
+        """Assess the risk of the partition's dossiers changed since the last check, or of
+        every on-track one (a sweep: first, then daily at 08:00 local), and write what it
+        changes (`domain.risk_check`): `at_risk` alerts, each recorded in its dossier's state
+        as the other alerts are, and the partition's at-risk list. The number of alerts sent.
+
+        The forecasts run outside the partition's lock, on the states memory holds, so the
+        intake is not held up; a state a batch replaced meanwhile is left for the next check.
+        """
+        if self._risk is None:
+            return 0
+        async with self._locks[partition]:
+            if await self._moved_on(partition) or await self._catching_up(partition, highwater):
+                return 0
+            recalled = await self._recall(partition, ())
+            if recalled is None:
+                return 0
+            memory = recalled.memory
+        now = self._clock()
+        histories = await self._risk.histories.get(now)
+        watch = memory.risk
+        taken = set(memory.changed)
+        candidates = {d: memory.open_states.get(d) for d in taken}
+        if watch is None or now >= watch.next_sweep:
+            on_track = await self._on_track_states(partition, memory, now)
+            if on_track is None:
+                return 0
+            candidates.update(on_track)
+            watch = None
+            metrics.RISK_SWEEPS.inc()
+        assessed = await assess_all(candidates, now, histories, self._calendar, self._risk.policy)
+        async with self._locks[partition]:
+            if self._memory.get(partition) is not memory:
+                return 0  # another writer: its next memory sweeps
+            current = memory.open_states
+            fresh = {d: a for d, a in assessed.items() if current.get(d) is a[0]}
+            memory.changed -= taken
+            memory.changed.update(assessed.keys() - fresh.keys())  # changed meanwhile
+            listed = {} if watch is None else watch.listed
+            plan = plan_risk_check(memory.offset, fresh, listed, now, self._calendar,
+                                   self._policy, replace_list=watch is None)  # fmt: skip
+            if watch is not None and not (plan.alerts or plan.at_risk_set or plan.at_risk_dropped):
+                return 0
+            await self._send_ahead(partition, plan)
+            version = await self._store.apply(partition, memory.offset, plan, memory.version)
+            if version is None:
+                self._memory.pop(partition, None)
+                return 0
+            self._sent_ahead.written(partition, plan)
+            memory.remember(plan, version, changes_risk=False)
+            listed = {d: i for d, i in listed.items() if d not in set(plan.at_risk_dropped)}
+            listed.update(plan.at_risk_set)
+            memory.risk = RiskWatch(
+                listed, next_sweep(now, self._calendar) if watch is None else watch.next_sweep
+            )
+            metrics.ALERTS_EMITTED.inc(len(plan.alerts))
+            return len(plan.alerts)
+
+    async def _on_track_states(
+        self, partition: int, memory: PartitionMemory, now: datetime
+    ) -> dict[str, DossierState | None] | None:
+        """Every on-track open dossier of the partition (a sweep), from memory where it has
+        them; those it lacks are read from Redis a chunk at a time under the partition's lock
+        and kept in memory. None if another writer moved the partition on meanwhile."""
+        ids = await self._store.on_track(partition, now)
+        missing = [d for d in ids if d not in memory.open_states]
+        for i in range(0, len(missing), SWEEP_LOAD_CHUNK):
+            async with self._locks[partition]:
+                if self._memory.get(partition) is not memory:
+                    return None
+                known = memory.open_states
+                chunk = [d for d in missing[i : i + SWEEP_LOAD_CHUNK] if d not in known]
+                snapshot = await self._store.load(partition, chunk)
+                if (snapshot.offset, snapshot.version) != (memory.offset, memory.version):
+                    self._memory.pop(partition, None)
+                    return None
+                self._quarantine.note(partition, snapshot.unreadable)
+                for d, state in snapshot.states.items():
+                    if state is not None and state.is_open:
+                        memory.open_states[d] = state
+        states = memory.open_states
+        return {d: states.get(d) for d in ids}
 
     async def _moved_on(self, partition: int) -> bool:
         """Whether Redis is no longer where this worker left the partition. Run on the alert

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from iocmon.domain.batch import OpenEntry
 from iocmon.domain.buckets import Bucket
+from iocmon.domain.risk import Scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,26 @@ class PartitionKeys:
     def received(self, bucket: Bucket) -> str:
         """Hash `agency|channel|level` -> dossiers received in the bucket."""
         return f"{self.base}:received:{bucket.name}"
+
+    def durations(self, month: Bucket) -> str:
+        """Hash `duration_field` -> dossiers of this partition that ended in the month (not
+        withdrawn) after that many working days: the at-risk forecast's histograms (issue
+        #18). One hash a month for every scope, so that a reader merges every histogram of
+        the horizon with one HGETALL per partition and month; deleted once the month is past
+        the horizon (`retire.lua`)."""
+        return f"{self.base}:durations:{month.name}"
+
+    @property
+    def duration_months(self) -> str:
+        """Sorted set of the months (`YYYYMM`) with a `durations` hash, scored by the
+        month's end: what `retire.lua` deletes in time."""
+        return f"{self.base}:duration-months"
+
+    @property
+    def at_risk(self) -> str:
+        """Hash dossier id -> JSON entry (`domain.risk_check.AtRiskItem`): the open dossiers
+        of the partition found at risk, as its owner's last risk check wrote them."""
+        return f"{self.base}:at-risk"
 
     @property
     def stats(self) -> str:
@@ -154,6 +175,26 @@ def open_count_fields(entry: OpenEntry) -> tuple[str, ...]:
     if entry.clock is None:
         fields += ("paused", f"paused|{entry.agency}")
     return fields
+
+
+_SCOPE_CODES = {Scope.PROCEDURE: "p", Scope.AGENCY: "a", Scope.PROVINCE: "r"}
+_SCOPE_OF_CODE = {code: scope for scope, code in _SCOPE_CODES.items()}
+
+
+def duration_field(scope: Scope, code: str, label: str) -> str:
+    """The field of one histogram bucket in a `durations` hash: `p|<procedure>|<label>`,
+    `a|<agency>|<label>`, `r||<label>` (the province). Codes may contain '|'; the scope never
+    does and the label (`histogram.LABELS`) neither, so the field splits from both ends."""
+    return f"{_SCOPE_CODES[scope]}|{code}|{label}"
+
+
+def parse_duration_field(field: str) -> tuple[Scope, str, str]:
+    """(scope, code, label) of a `duration_field`; ValueError if it is not one."""
+    kind, _, rest = field.partition("|")
+    code, bar, label = rest.rpartition("|")
+    if kind not in _SCOPE_OF_CODE or not bar:
+        raise ValueError(f"not a duration histogram field: {field!r}")
+    return _SCOPE_OF_CODE[kind], code, label
 
 
 def procedure_field(agency: str, procedure: str, column: str) -> str:

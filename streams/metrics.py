@@ -60,7 +60,13 @@ REWINDS = PromCounter(
 )
 ALERTS_EMITTED = PromCounter(
     "iocmon_alerts_emitted_total",
-    "Due-soon and overdue alerts this worker sent to the alerts topic.",
+    "At-risk, due-soon and overdue alerts this worker sent to the alerts topic.",
+    registry=REGISTRY,
+)
+RISK_SWEEPS = PromCounter(
+    "iocmon_at_risk_sweeps_total",
+    "Forecasts of every on-track dossier of a partition (when the worker takes it, then "
+    "daily at 08:00 local on working days).",
     registry=REGISTRY,
 )
 APPLY_SECONDS = Histogram(
@@ -161,6 +167,29 @@ def figure_families(totals: Totals, allowed_agencies: set[str]) -> list[Metric]:
     return [events, rejected, ignored, ended, received, opened]
 
 
+def at_risk_family(
+    at_risk: Counter[str], open_agencies: Iterable[str], allowed_agencies: set[str]
+) -> Metric:
+    """`dossiers_at_risk{agency}` (issue #18): the on-track dossiers the forecast says will
+    likely be late, from every partition's at-risk list; zero for every agency label with
+    open dossiers, so a panel shows 0 rather than no data."""
+
+    def label(agency: str) -> str:
+        return agency if agency in allowed_agencies else OTHER_AGENCY
+
+    family = GaugeMetricFamily(
+        "dossiers_at_risk",
+        "Open dossiers on track that the forecast says will likely end late "
+        "(IOCMON_AT_RISK_THRESHOLD), by receiving agency.",
+        labels=["agency"],
+    )
+    counts: Counter[str] = Counter({label(a): 0 for a in open_agencies if a})
+    for agency, n in at_risk.items():
+        counts[label(agency)] += n
+    _fill(family, counts.items())
+    return family
+
+
 def period_families(
     periods: Mapping[str, Mapping[str, Figures]], allowed_agencies: set[str]
 ) -> list[Metric]:
@@ -236,6 +265,7 @@ def exported_families() -> list[Metric]:
     return [
         *REGISTRY.collect(),
         *figure_families(empty, set()),
+        at_risk_family(Counter(), (), set()),
         *period_families({}, set()),
         agency_info_family([], set()),
         lag_family({}),
@@ -255,7 +285,7 @@ def render_families(families: Iterable[Metric]) -> bytes:
 
 APPLIER_METRICS = (
     RECORDS_APPLIED, RECORDS_SKIPPED, BATCH_CONFLICTS, REDIS_ERRORS, REWINDS, ALERTS_EMITTED,
-    APPLY_SECONDS, REDIS_FULL, DOSSIERS_FORGOTTEN,
+    APPLY_SECONDS, REDIS_FULL, DOSSIERS_FORGOTTEN, RISK_SWEEPS,
 )  # fmt: skip
 """Kept by the applier process (`streams.applier_process`); the Faust process keeps the rest."""
 _APPLIER_NAMES = frozenset(f.name for m in APPLIER_METRICS for f in m.describe())

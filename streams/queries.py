@@ -18,14 +18,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from iocmon.domain.buckets import ALL_TIME, ROLLED_RESOLUTIONS, Bucket, Cover, SignedCover
 from iocmon.domain.figures import Figures
+from iocmon.domain.histogram import BUCKET_COUNT, DurationHistogram, index_of_label
 from iocmon.domain.judge import OpenState, overdue_days
 from iocmon.domain.lifecycle import DossierState
+from iocmon.domain.risk import Scope
+from iocmon.domain.risk_check import AtRiskItem, Histories
 from iocmon.domain.state_codec import StateDecodeError, decode_state
 from iocmon.redis_connection import AsyncRedis
 from iocmon.streams.generations import MAX_HOPS, Generations
-from iocmon.streams.keys import PartitionKeys, RolledKeys, parse_procedure_field, rolled_member
+from iocmon.streams.keys import (
+    PartitionKeys,
+    RolledKeys,
+    parse_duration_field,
+    parse_procedure_field,
+    rolled_member,
+)
 from iocmon.streams.rollup import DAY_KINDS, PROCEDURE_KIND, REPORT_KIND, Kind
 
 
@@ -265,6 +276,47 @@ class FigureReader:
                 }
             )
         return items
+
+    async def histories(self, months: Sequence[Bucket]) -> Histories:
+        """The duration histograms of dossiers that ended in `months` (issue #18), merged
+        over every partition: one HGETALL per partition and month."""
+        parts = await self._keys()
+        pipe = self._redis.pipeline(transaction=False)
+        for month in months:
+            for keys in parts:
+                pipe.hgetall(keys.durations(month))
+        counts: dict[tuple[Scope, str], list[int]] = {}
+        for reply in await pipe.execute():
+            for raw_field, n in reply.items():
+                scope, code, label = parse_duration_field(_text(raw_field))
+                summed = counts.get((scope, code))
+                if summed is None:
+                    summed = counts[(scope, code)] = [0] * BUCKET_COUNT
+                summed[index_of_label(label)] += int(n)
+        by_scope: dict[Scope, dict[str, DurationHistogram]] = {s: {} for s in Scope}
+        for (scope, code), summed in counts.items():
+            by_scope[scope][code] = DurationHistogram(tuple(summed))
+        return Histories(
+            procedures=by_scope[Scope.PROCEDURE],
+            agencies=by_scope[Scope.AGENCY],
+            province=by_scope[Scope.PROVINCE].get("", DurationHistogram.empty()),
+        )
+
+    async def at_risk(self, now: datetime) -> list[tuple[str, AtRiskItem]]:
+        """The open dossiers found at risk (dossier id, entry), from every partition's list,
+        less those that turned due soon since their owner wrote them; highest risk first."""
+        parts = await self._keys()
+        pipe = self._redis.pipeline(transaction=False)
+        for keys in parts:
+            pipe.hgetall(keys.at_risk)
+        found: list[tuple[str, AtRiskItem]] = []
+        for reply in await pipe.execute():
+            for dossier_id, raw in reply.items():
+                item = AtRiskItem.from_json(orjson.loads(raw))
+                if item.until > now:
+                    found.append((_text(dossier_id), item))
+        found.sort(key=lambda e: (-e[1].risk, e[1].due_at, e[0]))
+        return found
 
     async def dossier(self, dossier_id: str) -> DossierState | None:
         """A dossier lives in the partition Kafka chose for its key; ask them all at once

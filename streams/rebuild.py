@@ -281,7 +281,7 @@ class Rebuild:
         live states (`Fold.carry_alerted`). One sent after this read and before the switch is
         sent once more by the worker, with the same alert id (receivers deduplicate by it);
         after Redis lost the states, every pending alert is sent once more that way."""
-        candidates = alert_candidates(plan, self._settings.now())
+        candidates = alert_candidates(plan)
         alerted: dict[str, tuple[str, ...]] = {}
         for i in range(0, len(candidates), CARRY_READ_CHUNK):
             live = (await self._live.load(p.number, candidates[i : i + CARRY_READ_CHUNK])).states

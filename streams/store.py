@@ -135,6 +135,14 @@ class BatchStore:
         )
         return members(reply)
 
+    async def on_track(self, partition: int, now: datetime) -> list[str]:
+        """Open dossiers that are neither paused nor due soon at `now` (those the at-risk
+        sweep forecasts), from the due-soon index."""
+        reply = await self._redis.zrangebyscore(
+            self.keys(partition).due_soon_from(), f"({now.timestamp()!r}", "+inf"
+        )
+        return members(reply)
+
     async def apply(
         self, partition: int, planned_against: int, plan: BatchPlan, version: int | None = None
     ) -> int | None:
@@ -163,7 +171,7 @@ class BatchStore:
         day = timedelta(days=1).total_seconds()
         rolled, more_to_roll = await self._roll_up.run(k, edge - day)
         hours, days, dossiers, more = await self._retire(
-            keys=[k.hour_buckets, k.procedure_days, k.ended_days],
+            keys=[k.hour_buckets, k.procedure_days, k.ended_days, k.duration_months],
             args=[
                 k.base,
                 (stream_time - HOURLY_RETENTION).timestamp(),
@@ -171,6 +179,7 @@ class BatchStore:
                 edge - day,
                 edge,
                 RETIRE_LIMIT,
+                edge,
             ],
         )
         return Retired(hours, days, dossiers, rolled, bool(more) or more_to_roll)

@@ -37,6 +37,7 @@ METRICS_PATH = "/metrics"
 API_ROUTES = {
     "/api/v1/summary": "summary",
     "/api/v1/overdue": "overdue",
+    "/api/v1/at-risk": "at_risk",
     "/api/v1/rankings": "rankings",
     "/api/v1/series": "series",
     "/api/v1/agencies/{agency}/procedures": "procedures",

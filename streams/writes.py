@@ -14,10 +14,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from iocmon.domain.batch import BatchPlan, OpenEntry
 from iocmon.domain.buckets import ROLLED_RESOLUTIONS, Bucket, bucket_end, bucket_start
 from iocmon.domain.state_codec import encode_state
-from iocmon.streams.keys import PartitionKeys, open_count_fields, procedure_field
+from iocmon.streams.keys import (
+    PartitionKeys,
+    duration_field,
+    open_count_fields,
+    procedure_field,
+)
 
 BULK_CHUNK = 1000
 KeyOf = Callable[[PartitionKeys, Bucket], str]
@@ -39,6 +46,11 @@ class Writes:
     zadd: defaultdict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
     """Sorted-set key -> member -> score; applied after every `zrem`."""
     sadd: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    deleted: list[str] = field(default_factory=list)
+    """Keys deleted before anything else is written (a replaced at-risk list)."""
+    hdel: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    hset: defaultdict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
+    """Hash key -> field -> value, after every `hdel` (the at-risk list's entries)."""
 
 
 def plan_writes(k: PartitionKeys, plan: BatchPlan) -> Writes:
@@ -68,6 +80,8 @@ def plan_writes(k: PartitionKeys, plan: BatchPlan) -> Writes:
         hashes.of(PartitionKeys.received, bucket)[f"{agency}|{channel}|{level}"] += n
         agencies.add(agency)
     for key_of, bucket in hashes.used:
+        if key_of is PartitionKeys.durations:  # deleted past the horizon, never rolled up
+            continue
         buckets.add(bucket)
         if bucket.resolution == "d" and key_of in _DELETED_DAYS:
             w.zadd[k.procedure_days][bucket.id] = bucket_start(bucket)
@@ -76,6 +90,9 @@ def plan_writes(k: PartitionKeys, plan: BatchPlan) -> Writes:
             w.zadd[k.hour_buckets][bucket.id] = bucket_start(bucket)
         elif bucket.resolution in ROLLED_RESOLUTIONS:
             w.zadd[k.counter_buckets][bucket.name] = bucket_end(bucket)
+    for (month, scope, code, label), n in plan.durations.items():
+        hashes.of(PartitionKeys.durations, month)[duration_field(scope, code, label)] += n
+        w.zadd[k.duration_months][month.id] = bucket_end(month)
     for day, dossier_id in plan.ended_on:
         w.rpush[k.ended_on(day)].append(dossier_id)
         w.zadd[k.ended_days][day] = bucket_start(Bucket("d", day))
@@ -100,6 +117,12 @@ def plan_writes(k: PartitionKeys, plan: BatchPlan) -> Writes:
         if n:
             w.counts[k.open_counts][name] += n
     w.sadd[k.agencies].extend(sorted(agencies))
+    if plan.at_risk_replaced:
+        w.deleted.append(k.at_risk)
+    if plan.at_risk_dropped:
+        w.hdel[k.at_risk].extend(plan.at_risk_dropped)
+    for dossier_id, item in plan.at_risk_set.items():
+        w.hset[k.at_risk][dossier_id] = orjson.dumps(item.to_json()).decode()
     return w
 
 
@@ -199,6 +222,8 @@ def bulk_commands(w: Writes, fresh: bool) -> Iterator[tuple[Any, ...]]:
     """Commands writing `w` with many members each (`lua/commands.lua` runs them):
     ("MSET", keys, values) or (name, key, *args); HINCRBY takes many field/increment pairs.
     `fresh`: none of the keys exist yet, so counters are set (HSET) rather than added to."""
+    for key in w.deleted:
+        yield ("DEL", key)
     values = {**w.states, **w.strings}
     keys_set = list(values)
     for i in range(0, len(keys_set), BULK_CHUNK):
@@ -223,3 +248,10 @@ def bulk_commands(w: Writes, fresh: bool) -> Iterator[tuple[Any, ...]]:
     for key, members in w.sadd.items():
         for i in range(0, len(members), BULK_CHUNK):
             yield ("SADD", key, *members[i : i + BULK_CHUNK])
+    for key, members in w.hdel.items():
+        for i in range(0, len(members), BULK_CHUNK):
+            yield ("HDEL", key, *members[i : i + BULK_CHUNK])
+    for key, values_of in w.hset.items():
+        entries = list(values_of.items())
+        for i in range(0, len(entries), BULK_CHUNK):
+            yield ("HSET", key, *(x for entry in entries[i : i + BULK_CHUNK] for x in entry))

@@ -1,9 +1,14 @@
-"""Per-dossier alerts for on-call staff: due soon, overdue, and cleared when the dossier ends.
+"""Per-dossier alerts for on-call staff: at risk, due soon, overdue, and cleared when the
+dossier ends.
 
 Alerts follow the *current appointment* (`alert_due_at`: the original due date, or the one
 on the latest apology slip), unlike judging, which keeps the original due date. Each alert
 has a stable id (dossier, kind, appointment), so emitting it again after a crash is harmless:
 receivers deduplicate by id. Which thresholds a dossier has passed is recorded in its state.
+
+`at_risk` (issue #18) comes from the forecast (`iocmon.domain.risk_check`), not from a
+threshold of the clock: it is emitted while the dossier is on track, and a later `due_soon`
+or `overdue` alert of the same appointment replaces it, as `overdue` replaces `due_soon`.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from iocmon.domain.judge import OpenClock, open_clock, overdue_days
 
 
 class AlertKind(StrEnum):
+    AT_RISK = "at_risk"
     DUE_SOON = "due_soon"
     OVERDUE = "overdue"
     CLEARED = "cleared"

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from iocmon.domain.alerts import (
     DEFAULT_POLICY,
@@ -25,6 +26,7 @@ from iocmon.domain.alerts import (
 )
 from iocmon.domain.buckets import Bucket, buckets_of
 from iocmon.domain.calendar import WorkingCalendar
+from iocmon.domain.durations import duration_of
 from iocmon.domain.events import Event, RecordRejected, RejectReason, parse_record
 from iocmon.domain.judge import OpenClock, open_clock
 from iocmon.domain.lifecycle import (
@@ -37,7 +39,11 @@ from iocmon.domain.lifecycle import (
 )
 from iocmon.domain.procedures import UNKNOWN_FIELD
 from iocmon.domain.report import received_column
+from iocmon.domain.risk import Scope
 from iocmon.domain.tally import Tally
+
+if TYPE_CHECKING:
+    from iocmon.domain.risk_check import AtRiskItem
 
 FieldOf = Callable[[str], str]
 """A procedure code's field key (lĩnh vực), from the procedure catalogue."""
@@ -87,6 +93,10 @@ class BatchPlan:
     """(bucket, agency, field, column): the periodic report's counters (`domain.report`),
     in `report_buckets_of` buckets; hours only for becoming overdue."""
     received: Counter[tuple[Bucket, str, str, str]] = field(default_factory=Counter)
+    durations: Counter[tuple[Bucket, Scope, str, str]] = field(default_factory=Counter)
+    """(month of the end, scope, code, histogram bucket label): the duration histograms of
+    the at-risk forecast (issue #18), one count per ended dossier (not withdrawn) in its
+    procedure's, agency's and the province's (code "") histogram."""
     events: Counter[str] = field(default_factory=Counter)
     ignored: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
@@ -96,6 +106,12 @@ class BatchPlan:
     """The partition's stream time after the plan (CONTRACT §3a); None: no valid event yet."""
     ended_on: list[tuple[str, str]] = field(default_factory=list)
     """(local day YYYYMMDD, dossier id) of every dossier that ended: what to forget when."""
+    at_risk_set: dict[str, AtRiskItem] = field(default_factory=dict)
+    """Entries of the partition's at-risk list written (added or changed) by a risk check
+    (`domain.risk_check`); batches leave the list alone."""
+    at_risk_dropped: list[str] = field(default_factory=list)
+    at_risk_replaced: bool = False
+    """The list is emptied before `at_risk_set` is written (a sweep)."""
 
     @property
     def index_changes(self) -> dict[str, tuple[OpenEntry | None, OpenEntry | None]]:
@@ -276,6 +292,9 @@ class Fold:
         elif isinstance(effect, Ended):
             overdue = after.overdue_from is not None
             tally.ended(effect.at, agency, procedure, field_, effect.outcome.value, overdue)
+            duration = duration_of(after, self._calendar)
+            if duration is not None:  # withdrawn dossiers say nothing of how long agencies take
+                tally.duration(effect.at, agency, procedure, duration)
         before_overdue = None if before is None else before.overdue_from
         if before_overdue != after.overdue_from:
             if before_overdue is not None:
@@ -320,7 +339,7 @@ class Fold:
                 continue
             current = {
                 alert_id(dossier_id, kind, state.alert_due_at)
-                for kind in (AlertKind.DUE_SOON, AlertKind.OVERDUE)
+                for kind in (AlertKind.AT_RISK, AlertKind.DUE_SOON, AlertKind.OVERDUE)
             }
             kept = tuple(dict.fromkeys([*state.alerted, *(i for i in ids if i in current)]))
             if kept == state.alerted:
@@ -352,15 +371,11 @@ def _ended_before(state: DossierState | None, edge: datetime) -> bool:
     return state is not None and state.ended_at is not None and state.ended_at < edge
 
 
-def alert_candidates(plan: BatchPlan, now: datetime) -> list[str]:
-    """The open dossiers of `plan` that may have been alerted by `now`: their first
-    threshold has passed, or they are paused (a pause keeps the alerts sent before it)."""
-    return [
-        dossier_id
-        for dossier_id, entry in plan.index_after.items()
-        if entry is not None
-        and (entry.clock is None or entry.alert_at is None or entry.alert_at <= now)
-    ]
+def alert_candidates(plan: BatchPlan) -> list[str]:
+    """The open dossiers of `plan`: any may have been alerted, by a threshold that passed,
+    before a pause (which keeps the alerts sent before it), or as at risk (issue #18), which
+    the forecast says of on-track dossiers, before any threshold."""
+    return [dossier_id for dossier_id, entry in plan.index_after.items() if entry is not None]
 
 
 def plan_batch(

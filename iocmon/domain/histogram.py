@@ -55,6 +55,18 @@ def bucket_of(duration: int) -> int:
     return bisect_left(UPPER_BOUNDS, duration)
 
 
+def index_of_label(label: str) -> int:
+    """The bucket a stored field label names; `HistogramError` if it names none."""
+    index = _INDEX_OF_LABEL.get(label)
+    if index is None:
+        raise HistogramError(
+            f"histogram field {label!r} is not a bucket of this version "
+            f"({LABELS[0]}…{LABELS[-2]}, {OVERFLOW_LABEL}); the key was written with "
+            "other boundaries: delete it and run `iocmon rebuild`"
+        )
+    return index
+
+
 def field_for(duration: int) -> str:
     """The hash field a worker increments (`HINCRBY key field 1`) for one ended dossier."""
     return LABELS[bucket_of(duration)]
@@ -106,13 +118,7 @@ class DurationHistogram:
         counts = [0] * BUCKET_COUNT
         for raw_label, raw_count in fields.items():
             label = raw_label.decode() if isinstance(raw_label, bytes) else raw_label
-            index = _INDEX_OF_LABEL.get(label)
-            if index is None:
-                raise HistogramError(
-                    f"histogram field {label!r} is not a bucket of this version "
-                    f"({LABELS[0]}…{LABELS[-2]}, {OVERFLOW_LABEL}); the key was written with "
-                    "other boundaries: delete it and run `iocmon rebuild`"
-                )
+            index = index_of_label(label)
             try:
                 count = int(raw_count)
             except ValueError:

@@ -4,7 +4,7 @@ Redis holds one state per dossier for the whole retention horizon (CONTRACT §3a
 bytes of a state are the bytes of the store: a province keeps close to a million of them.
 The array is positional (no field names), instants are Unix seconds, enums are small
 integers, event ids that extend the dossier id (`<dossier>-3`, as one-stop systems number
-them) keep only their suffix, the alerts sent are two bits, and the dossier id itself is
+them) keep only their suffix, the alerts sent are three bits, and the dossier id itself is
 left out (it is in the key). Trailing defaults are dropped. States written by earlier
 versions (a JSON object) are still read.
 """
@@ -35,7 +35,9 @@ _TYPE_CODE = {t: i for i, t in enumerate(_TYPES)}
 _OUTCOMES = tuple(Outcome)
 _OUTCOME_CODE = {o: i + 1 for i, o in enumerate(_OUTCOMES)}
 _EFFECT_CODE = {label: i for i, label in enumerate(EFFECT_LABELS)}
-_ALERT_BITS = ((AlertKind.DUE_SOON, 1), (AlertKind.OVERDUE, 2))
+_ALERT_BITS = ((AlertKind.AT_RISK, 4), (AlertKind.DUE_SOON, 1), (AlertKind.OVERDUE, 2))
+"""In the order a dossier's alerts are emitted (at risk comes before any threshold), which is
+the order decoding gives them back in."""
 _SUFFIX = "+"
 
 

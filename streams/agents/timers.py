@@ -64,13 +64,16 @@ def register_timers(
     # faust annotates the decorator App.timer returns as a bare Callable.
     @app.timer(settings.alert_check_interval_s)  # type: ignore[untyped-decorator]
     async def check_alerts() -> None:
-        """Time, not events, drives alerts: a dossier that hears nothing still goes overdue."""
+        """Time, not events, drives alerts: a dossier that hears nothing still goes overdue.
+        The at-risk forecast follows (`BatchApplier.check_risks`): the dossiers changed
+        since the last tick, and every on-track one once a working day."""
         owned = sorted(ownership.partitions())
         applier.forget_partitions([tp.partition for tp in owned])
         for tp in owned:
             partition = tp.partition
             try:
                 await applier.check_alerts(partition, ownership.highwater(tp))
+                await applier.check_risks(partition, ownership.highwater(tp))
             except (RedisError, KafkaError) as exc:
                 log.warning(
                     "alert check of partition %d failed (%s); retrying at the next tick",

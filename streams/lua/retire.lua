@@ -3,6 +3,7 @@
 --
 -- KEYS[1]  the hour-buckets index      KEYS[2]  the procedure-days index
 -- KEYS[3]  the ended-days index        (sorted sets scored by the start of their hour or day)
+-- KEYS[4]  the duration-months index   (scored by the end of the month)
 -- ARGV[1]  the partition's key base, `<prefix>:{<topic>/<partition>}`
 -- ARGV[2]  hourly counters of hours starting before this (Unix s) are deleted: days hold them
 -- ARGV[3]  per-procedure and report day counters of days starting before this are deleted:
@@ -10,7 +11,10 @@
 -- ARGV[4]  the dossiers listed under days starting before this are forgotten...
 -- ARGV[5]  ...if they are still ended, and ended before this (a dossier id forgotten and then
 --          received anew is left alone)
--- ARGV[6]  at most this many hours, days and dossiers a call, so Redis is never held long
+-- ARGV[6]  at most this many hours, days, months and dossiers a call, so Redis is never
+--          held long
+-- ARGV[7]  the duration histograms (issue #18) of months ending before this are deleted: the
+--          forecast reads the dossiers ended within the horizon
 --
 -- Deletes only what no figure reads and no judging needs, so running it twice, late, or
 -- from a worker that lost the partition changes nothing. The keys deleted are built from
@@ -32,6 +36,14 @@ if left > 0 then
     redis.call('ZREM', KEYS[2], d)
   end
   left = left - #days
+end
+if left > 0 then
+  local months = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', '(' .. ARGV[7], 'LIMIT', 0, left)
+  for _, m in ipairs(months) do
+    redis.call('DEL', base .. ':durations:m:' .. m)
+    redis.call('ZREM', KEYS[4], m)
+  end
+  left = left - #months
 end
 local forgotten = 0
 local cutoff = tonumber(ARGV[5])

@@ -7,6 +7,10 @@ dossiers in memory; a batch that names only those is planned without reading Red
 its alerts and dead letters and only then learns, from the refused write, that it planned
 against a stale state. Seen in a clean-clone CI run: a dossier that ended right after a
 rebuild had its `cleared` alert sent twice.
+
+The at-risk forecast (issue #18) on the same footing: the duration histograms written with
+each batch and read back merged, the risk check's `at_risk` alert sent once and recorded in
+the state, and the partition's at-risk list.
 """
 
 from __future__ import annotations
@@ -22,11 +26,16 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from iocmon.domain.alerts import Alert, AlertKind
+from iocmon.domain.alerts import Alert, AlertKind, alert_id
 from iocmon.domain.batch import DeadLetter, Record
 from iocmon.domain.calendar import LOCAL_TZ, load_calendar
 from iocmon.domain.events import RejectReason
+from iocmon.domain.histogram import index_of_label
+from iocmon.domain.risk_check import AtRiskItem, months_within
+from iocmon.streams.histograms import HistogramCache
 from iocmon.streams.intake import BatchApplier
+from iocmon.streams.queries import FigureReader
+from iocmon.streams.risk_checks import RiskChecks
 from iocmon.streams.store import BatchStore
 from tests.integration.harness import Stack
 
@@ -54,9 +63,10 @@ def _event(seq: int, kind: str, at: datetime, dossier: str = "A", **fields: Any)
             "at": at.isoformat(), **fields}  # fmt: skip
 
 
-def _received(dossier: str, at: datetime) -> dict[str, Any]:
-    return _event(1, "received", at, dossier, agency="STP", procedure="STP.01",
-                  channel="online", level="full", processing_days=3)  # fmt: skip
+def _received(dossier: str, at: datetime, procedure: str = "STP.01") -> dict[str, Any]:
+    days = 5 if procedure != "STP.01" else 3
+    return _event(1, "received", at, dossier, agency="STP", procedure=procedure,
+                  channel="online", level="full", processing_days=days)  # fmt: skip
 
 
 class _Sinks:
@@ -70,7 +80,9 @@ class _Sinks:
     async def send_letters(self, partition: int, sent: Sequence[DeadLetter]) -> None:
         self.letters.extend(sent)
 
-    def applier(self, store: BatchStore) -> BatchApplier:
+    def applier(self, store: BatchStore, reader: FigureReader | None = None) -> BatchApplier:
+        """With a `reader`, the applier runs risk checks on the histograms it reads."""
+        horizon = timedelta(days=400)
         return BatchApplier(
             store,
             load_calendar(None),
@@ -78,7 +90,8 @@ class _Sinks:
             self.send_alerts,
             clock=lambda: NOW,
             rewinder=_NoRewinds(),
-            horizon=timedelta(days=400),
+            horizon=horizon,
+            risk=None if reader is None else RiskChecks(HistogramCache(reader, horizon, 0.0)),
         )
 
 
@@ -147,3 +160,140 @@ def test_a_dossier_whose_state_does_not_decode_is_set_aside_and_the_partition_go
     assert "does not decode" in sinks.letters[0].detail
     assert b is not None and b.status == "ended"
     assert c is not None and c.status == "open"
+
+
+def _history(took: int, n: int = 40) -> list[Record]:
+    """`n` dossiers of procedure STP.07 received on April 2025's working days (two a day) at
+    09:00 with 5 days allowed, each resolved `took` working days later, then one (`Z`)
+    withdrawn: as hand-made records of one partition."""
+    calendar = load_calendar(None)
+    records: list[Record] = []
+    day = datetime(2025, 4, 1, 9, tzinfo=LOCAL_TZ)
+    for i in range(n):
+        while not calendar.is_working_day(day.date()):
+            day += timedelta(days=1)
+        end = datetime.combine(calendar.add_working_days(day.date(), took), day.timetz())
+        dossier = f"H{i}"
+        records.append(_record(len(records), _received(dossier, day, "STP.07"), dossier.encode()))
+        records.append(_record(len(records), _event(2, "resolved", end, dossier), dossier.encode()))
+        day += timedelta(days=i % 2)
+    withdrawn = datetime(2025, 5, 2, 9, tzinfo=LOCAL_TZ)
+    records.append(_record(len(records), _received("Z", withdrawn, "STP.07"), b"Z"))
+    records.append(_record(len(records), _event(2, "withdrawn", withdrawn, "Z"), b"Z"))
+    return records
+
+
+RISKY = datetime(2025, 5, 29, 10, tzinfo=LOCAL_TZ)
+"""A Thursday: with 5 days allowed, due Thursday 5 June, due soon from Wednesday 4 June; on
+Monday 2 June (NOW) it has survived day 1 of 5 where every dossier of its kind took 7."""
+
+
+def test_durations_are_written_with_their_batch_once_and_read_back_merged(stack: Stack) -> None:
+    base = f"t{uuid.uuid4().hex[:10]}"
+    sinks = _Sinks()
+    records = _history(took=7)
+
+    async def scenario() -> None:
+        client = Redis.from_url(stack.redis_url)
+        store = BatchStore(client, base, "events")
+        reader = FigureReader(client, base, "events", 1)
+        applier = sinks.applier(store)
+        half = len(records) // 2
+        await applier.apply(PARTITION, records[:half])
+        await applier.apply(PARTITION, records[: half + 10])  # a redelivery overlapping it
+        await sinks.applier(store).apply(PARTITION, records)  # a restarted worker, the rest
+        months = months_within(NOW, timedelta(days=400))
+        histories = await reader.histories(months)
+        procedure = histories.procedures["STP.07"]
+        assert procedure.total == 40 == procedure.counts[index_of_label("7")]
+        assert histories.agencies["STP"] == procedure == histories.province
+        keys = store.keys(PARTITION)
+        assert set(await client.zrange(keys.duration_months, 0, -1)) == {b"202504", b"202505"}
+
+        # Past the horizon, the months go with the partition's other obsolete keys.
+        april, may = months[-3:-1]
+        horizon = timedelta(days=400)
+        await store.retire(PARTITION, datetime(2026, 6, 15, tzinfo=LOCAL_TZ), horizon)
+        assert await client.exists(keys.durations(april)) == 0  # ended before the edge
+        assert await client.exists(keys.durations(may)) == 1  # 31 May is within the horizon
+        await store.retire(PARTITION, datetime(2026, 7, 10, tzinfo=LOCAL_TZ), horizon)
+        assert await client.exists(keys.durations(may), keys.duration_months) == 0
+        assert (await reader.histories(months)).province.total == 0
+        await client.aclose()
+
+    asyncio.run(scenario())
+
+
+def _at_risk_list(raw: dict[bytes, bytes]) -> dict[str, AtRiskItem]:
+    return {d.decode(): AtRiskItem.from_json(json.loads(v)) for d, v in raw.items()}
+
+
+def test_an_at_risk_dossier_is_alerted_once_recorded_listed_and_cleared_at_its_end(
+    stack: Stack,
+) -> None:
+    base = f"t{uuid.uuid4().hex[:10]}"
+    sinks = _Sinks()
+    records = _history(took=7)
+    records.append(_record(len(records), _received("D", RISKY, "STP.07"), b"D"))
+    calm = _received("C", RISKY, "STP.03")  # nothing known of STP.03 but the agency's
+    records.append(_record(len(records), {**calm, "processing_days": 20}, b"C"))
+
+    async def scenario() -> None:
+        client = Redis.from_url(stack.redis_url)
+        store = BatchStore(client, base, "events")
+        reader = FigureReader(client, base, "events", 1)
+        keys = store.keys(PARTITION)
+        applier = sinks.applier(store, reader)
+        await applier.apply(PARTITION, records)
+        assert await applier.check_risks(PARTITION) == 1
+        assert await applier.check_risks(PARTITION) == 0
+        listed = _at_risk_list(await client.hgetall(keys.at_risk))
+        assert list(listed) == ["D"] and listed["D"].risk == 1.0
+        state = (await store.load(PARTITION, ["D"])).states["D"]
+        assert state is not None and state.alerted == (sinks.alerts[0].alert_id,)
+
+        # Another worker takes the partition: it sweeps, and sends nothing again.
+        again = sinks.applier(store, reader)
+        await client.hset(keys.at_risk, "GONE", b"{}")  # a stale entry: the sweep replaces all
+        assert await again.check_risks(PARTITION) == 0
+        assert set(_at_risk_list(await client.hgetall(keys.at_risk))) == {"D"}
+        assert (await reader.at_risk(NOW))[0][0] == "D"
+
+        resolved = _event(2, "resolved", NOW - timedelta(minutes=5), "D")
+        await again.apply(PARTITION, [_record(len(records), resolved, b"D")])
+        assert await again.check_risks(PARTITION) == 0
+        assert await client.hgetall(keys.at_risk) == {}
+        await client.aclose()
+
+    asyncio.run(scenario())
+    due = datetime(2025, 6, 5, 17, tzinfo=LOCAL_TZ)
+    risk_id = alert_id("D", AlertKind.AT_RISK, due)
+    assert [(a.kind, a.alert_id, a.clears) for a in sinks.alerts] == [
+        (AlertKind.AT_RISK, risk_id, None),
+        (AlertKind.CLEARED, f"{risk_id}:cleared", risk_id),
+    ]
+
+
+def test_a_refused_risk_write_is_planned_again_without_sending_the_alert_twice(
+    stack: Stack,
+) -> None:
+    base = f"t{uuid.uuid4().hex[:10]}"
+    sinks = _Sinks()
+    records = _history(took=7)
+    records.append(_record(len(records), _received("D", RISKY, "STP.07"), b"D"))
+
+    async def scenario() -> None:
+        client = Redis.from_url(stack.redis_url)
+        store = BatchStore(client, base, "events")
+        applier = sinks.applier(store, FigureReader(client, base, "events", 1))
+        await applier.apply(PARTITION, records)  # D in memory: the sweep reads no state
+        await client.incr(store.keys(PARTITION).version)  # another writer, meanwhile
+        assert await applier.check_risks(PARTITION) == 0  # sent, then refused
+        assert len(sinks.alerts) == 1
+        assert await applier.check_risks(PARTITION) == 1  # planned again, written, not resent
+        state = (await store.load(PARTITION, ["D"])).states["D"]
+        assert state is not None and state.alerted == (sinks.alerts[0].alert_id,)
+        await client.aclose()
+
+    asyncio.run(scenario())
+    assert [a.kind for a in sinks.alerts] == [AlertKind.AT_RISK]

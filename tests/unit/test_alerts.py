@@ -146,8 +146,7 @@ def test_a_rebuilt_state_carries_the_alerts_sent_so_they_are_not_repeated_but_cl
     live, _ = apply(None, received())
     live, fired = check(live, "2024-03-08T09:00:00")  # overdue alert sent by the live worker
     fold, plan = rebuilt(received())
-    assert alert_candidates(plan, local("2024-03-08T09:00:00")) == ["D"]
-    assert alert_candidates(plan, local("2024-03-05T09:00:00")) == []  # nothing due yet
+    assert alert_candidates(plan) == ["D"]  # open: it may have been alerted
 
     fold.carry_alerted(plan, {"D": live.alerted})
     assert plan.states["D"] == live == fold.states["D"]
@@ -173,6 +172,6 @@ def test_ended_dossiers_carry_nothing() -> None:
     live, _ = apply(None, received())
     live, _ = check(live, "2024-03-08T09:00:00")
     fold, plan = rebuilt(received(), event(1, "resolved", "2024-03-08T10:00:00"))
-    assert alert_candidates(plan, local("2024-03-09T00:00:00")) == []
+    assert alert_candidates(plan) == []
     fold.carry_alerted(plan, {"D": live.alerted})
     assert plan.states["D"].alerted == ()

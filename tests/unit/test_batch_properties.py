@@ -11,7 +11,11 @@ from hypothesis import strategies as st
 
 from iocmon.domain.batch import BatchPlan, Fold, OpenEntry, Record, decode_batch, plan_batch
 from iocmon.domain.calendar import LOCAL_TZ, load_calendar
+from iocmon.domain.durations import duration_of
+from iocmon.domain.histogram import field_for
+from iocmon.domain.judge import Outcome
 from iocmon.domain.lifecycle import DossierState
+from iocmon.domain.risk import Scope
 
 CAL = load_calendar()
 NOW = datetime(2031, 1, 1, tzinfo=LOCAL_TZ)
@@ -107,6 +111,8 @@ def judge(batches: list[list[Record]]) -> tuple[dict[str, DossierState], Counter
         for (bucket, agency, *_), n in plan.received.items():
             if bucket.resolution == "t":
                 totals[("received", agency)] += n
+        for (_, scope, code, label), n in plan.durations.items():  # summed over months
+            totals[("duration", scope, code, label)] += n
         totals.update({("events", k): n for k, n in plan.events.items()})
         totals.update({("rejected", k): n for k, n in plan.rejected.items()})
         applied = plan.last_offset
@@ -129,6 +135,18 @@ def test_every_received_dossier_ends_at_most_once(events: list[dict[str, object]
     for dossier_id in received:
         state = states[str(dossier_id)]
         assert (state.outcome is not None) == (dossier_id in ended_with_terminal)
+    # Each end but a withdrawal adds one duration to its procedure's, agency's and the
+    # province's histogram (issue #18), the one of its judged duration.
+    judged = [s for s in states.values() if s.outcome not in (None, Outcome.WITHDRAWN)]
+    durations: Counter[tuple[object, object]] = Counter()
+    for key, n in totals.items():
+        if isinstance(key, tuple) and key[0] == "duration":
+            durations[(key[1], key[3])] += n  # (scope, label), over every code and month
+    expected = Counter(field_for(d) for s in judged if (d := duration_of(s, CAL)) is not None)
+    for scope in Scope:
+        assert Counter({label: n for (sc, label), n in durations.items() if sc is scope}) == (
+            expected
+        )
 
 
 @settings(max_examples=150, deadline=None)
@@ -185,7 +203,8 @@ def add_up(plans: list[BatchPlan]) -> tuple[dict[str, object], Counter[object]]:
                 index[dossier_id] = after
         for name, counter in (("ended", plan.ended), ("received", plan.received),
                               ("by_procedure", plan.by_procedure), ("events", plan.events),
-                              ("ignored", plan.ignored), ("rejected", plan.rejected)):  # fmt: skip
+                              ("ignored", plan.ignored), ("rejected", plan.rejected),
+                              ("durations", plan.durations)):  # fmt: skip
             totals.update({(name, k): n for k, n in counter.items()})
     return {**states, **{f"index:{d}": e for d, e in index.items()}}, totals
 

@@ -297,6 +297,7 @@ def test_known_metrics_are_the_series_the_exposition_shows() -> None:
         metrics.render_families(
             [
                 *metrics.figure_families(totals, {"A"}),
+                metrics.at_risk_family(Counter({"A": 1}), {"A"}, {"A"}),
                 *metrics.period_families({"month": {"A": Figures(early=1, overdue=1)}}, {"A"}),
                 metrics.agency_info_family([Agency("A", "An", "province", None)], {"A"}),
                 metrics.lag_family({0: 3}),
