@@ -1,5 +1,6 @@
 """On-call: what needs a person now — overdue and due-soon dossiers, alerts, the overdue list,
-and the agencies that ended last month with the most dossiers overdue."""
+the dossiers at risk of ending late, and the agencies that ended last month with the most
+dossiers overdue."""
 
 from __future__ import annotations
 
@@ -175,7 +176,7 @@ def lists(board: builders.Dashboard) -> builders.Dashboard:
     )
 
 
-def alerts_and_trend(board: builders.Dashboard) -> builders.Dashboard:
+def alerts(board: builders.Dashboard) -> builders.Dashboard:
     return board.with_panel(
         c.table_panel(
             bi("Cảnh báo mới nhất", "Newest alerts"),
@@ -191,7 +192,7 @@ def alerts_and_trend(board: builders.Dashboard) -> builders.Dashboard:
                     table=True,
                 )
             ],
-            Size(12, 9),
+            Size(14, 9),
             columns={
                 "Value": bi("Từ lúc", "Since"),
                 "alertname": bi("Cảnh báo", "Alert"),
@@ -203,7 +204,40 @@ def alerts_and_trend(board: builders.Dashboard) -> builders.Dashboard:
             },
             sort_by="Value",
         )
-    ).with_panel(
+    )
+
+
+AT_RISK_COLUMNS = {
+    "name": bi("Đơn vị", "Agency"),
+    "agency": bi("Mã", "Code"),
+    "Value": bi("Nguy cơ trễ hạn", "At risk"),
+}
+
+
+def at_risk(board: builders.Dashboard) -> builders.Dashboard:
+    """Issue #18's forecast, per agency: beside the newest alerts and under the overdue by
+    agency, so the right-hand column reads overdue, due soon, then at risk."""
+    return board.with_panel(
+        c.table_panel(
+            bi("Nguy cơ trễ hạn theo đơn vị", "Dossiers at risk by agency"),
+            "Hồ sơ còn trong hạn nhưng dự báo có khả năng trễ hạn, theo thời gian giải quyết "
+            "thực tế của thủ tục (cảnh báo at_risk), của từng đơn vị, nhiều nhất trước. / Open "
+            "dossiers still on track that the forecast says will likely end late, from how "
+            "long their procedure really takes (the at_risk alert), per agency, most first.",
+            "short",
+            c.thresholds(("green", None), ("orange", 1.0)),
+            [c.prom(q.with_names(q.at_risk_by_agency()), ref="A", table=True)],
+            Size(10, 9),
+            columns=AT_RISK_COLUMNS,
+            sort_by="Value",
+            coloured=["Value"],
+            decimals=0,
+        )
+    )
+
+
+def trend(board: builders.Dashboard) -> builders.Dashboard:
+    return board.with_panel(
         c.timeseries_panel(
             bi("Quá hạn theo thời gian", "Overdue over time"),
             "Số hồ sơ quá hạn của 10 đơn vị nhiều nhất theo thời gian. / Overdue open "
@@ -211,7 +245,7 @@ def alerts_and_trend(board: builders.Dashboard) -> builders.Dashboard:
             "short",
             c.ZERO_IS_GOOD,
             [c.prom(f"topk(10, {q.open_by_agency(q.eq('state', 'overdue'))})", "{{agency}}")],
-            Size(12, 9),
+            Size(24, 9),
             decimals=0,
         )
     )
@@ -223,8 +257,9 @@ def build() -> builders.Dashboard:
             UID,
             TITLE,
             (
-                "Hồ sơ cần xử lý ngay: quá hạn, sắp đến hạn, cảnh báo. / What needs a person now: "
-                "overdue and due-soon dossiers, alerts, the overdue list."
+                "Hồ sơ cần xử lý ngay: quá hạn, sắp đến hạn, nguy cơ trễ hạn, cảnh báo. / What "
+                "needs a person now: overdue, due-soon and at-risk dossiers, alerts, the overdue "
+                "list."
             ),
             ["oncall"],
             "now-24h",
@@ -236,5 +271,7 @@ def build() -> builders.Dashboard:
     )
     board = counts(board)
     board = lists(board)
-    board = alerts_and_trend(board)
+    board = alerts(board)
+    board = at_risk(board)
+    board = trend(board)
     return board.with_panel(report.last_month_overdue(Size(24, 12)))

@@ -57,6 +57,11 @@ def open_by_agency(*matchers: str) -> str:
     return "sum by (agency) (" + sel("dossiers_open", AGENCY, *matchers) + ")"
 
 
+def at_risk_by_agency() -> str:
+    """Open dossiers the forecast says will likely end late (`dossiers_at_risk`, issue #18)."""
+    return "sum by (agency) (" + sel("dossiers_at_risk", AGENCY) + ")"
+
+
 def on_time_ratio(period: str = "$period") -> str:
     """CONTRACT §3: (early + on_time) / (early + on_time + late), dossiers ended in the period."""
     return ratio(period_ended(ON_TIME_OUTCOMES, period), period_ended(JUDGED_OUTCOMES, period))

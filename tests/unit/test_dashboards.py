@@ -176,6 +176,33 @@ def test_the_overdue_list_reads_the_iocmon_api() -> None:
     assert list(api_frame.problems(model.panel_of(oncall, api[0]), query)) == []
 
 
+def test_on_call_shows_the_dossiers_at_risk_by_agency_under_overdue_and_due_soon() -> None:
+    """Issue #18: from the worker's `dossiers_at_risk{agency}`, a table like the overdue and
+    due-soon one (instant, named agencies, most first), in the same column of the board."""
+    oncall = load_all()["iocmon-oncall.json"]
+    panels = {p["title"]: p for p in model.panels(oncall)}
+    risk = panels["Nguy cơ trễ hạn theo đơn vị / Dossiers at risk by agency"]
+    by_agency = panels["Quá hạn và sắp đến hạn theo đơn vị / Overdue and due soon by agency"]
+    assert risk["type"] == by_agency["type"] == "table"
+    [target] = risk["targets"]
+    assert lint.METRIC_LIKE.findall(lint.QUOTED.sub('""', target["expr"])) == [
+        "dossiers_at_risk", "iocmon_agency_info", "dossiers_at_risk",
+    ]  # fmt: skip
+    assert 'dossiers_at_risk{agency=~"$agency"}' in target["expr"]
+    assert target["instant"] and target["format"] == "table"
+    [organize] = [t for t in risk["transformations"] if t["id"] == "organize"]
+    assert organize["options"]["renameByName"] == {
+        "name": "Đơn vị / Agency",
+        "agency": "Mã / Code",
+        "Value": "Nguy cơ trễ hạn / At risk",
+    }
+    assert risk["options"]["sortBy"] == [{"desc": True, "displayName": "Nguy cơ trễ hạn / At risk"}]
+    below = risk["gridPos"]
+    above = by_agency["gridPos"]
+    assert (below["x"], below["w"]) == (above["x"], above["w"])
+    assert below["y"] >= above["y"] + above["h"]
+
+
 def test_the_wall_and_on_call_read_the_report() -> None:
     boards = load_all()
     urls = {
@@ -243,6 +270,7 @@ def test_lint_catches_unknown_metrics_and_variables(board: Json) -> None:
         "iocmon_notify_delivery_failures_total",
         "iocmon_notify_pending_jobs",
         "iocmon_apply_batch_seconds_count",
+        "dossiers_at_risk",  # issue #18: the on-call panel's
     ],
 )
 def test_lint_knows_what_the_worker_and_the_notifier_export(board: Json, name: str) -> None:
