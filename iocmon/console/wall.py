@@ -99,11 +99,12 @@ def overdue_by_agency(by_agency: Sequence[Summary]) -> list[Summary]:
 
 
 def at_risk_by_agency(data: WallData) -> list[dict[str, Any]]:
-    """Dossiers at risk per agency, most first (ties by code), named as in this month's
-    figures: the at-risk items carry a code only."""
+    """Dossiers at risk per agency, most first (ties by code), named by the items or else by
+    this month's figures (the API's contract names the code only)."""
     items = (data.at_risk or {}).get("items") or []
     counts = Counter(str(item.get("agency") or "") for item in items)
     names = {a["agency"]: a.get("agency_name") for a in data.month.get("by_agency") or []}
+    names.update((str(i.get("agency")), i["agency_name"]) for i in items if i.get("agency_name"))
     return [
         {"agency": code, "agency_name": names.get(code), "at_risk": n}
         for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))

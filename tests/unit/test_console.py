@@ -294,6 +294,15 @@ def test_frame_counts_the_dossiers_at_risk_and_names_the_top_agencies() -> None:
     )
 
 
+def test_the_at_risk_items_own_agency_names_come_first() -> None:
+    named = at_risk("ZZ", "SYT")
+    named["items"][0]["agency_name"] = "Named by the API"
+    named["items"][1]["agency_name"] = "Sở Y tế tỉnh"
+    assert at_risk_line(replace(DATA, at_risk=named)) == (
+        "  Nguy cơ trễ hạn (at risk)  2 — SYT Sở Y tế tỉnh 1 · ZZ Named by the API 1"
+    )
+
+
 def test_frame_says_no_dossier_is_at_risk_and_when_the_answer_was_cut() -> None:
     assert at_risk_line(replace(DATA, at_risk={"items": []})) == "  Nguy cơ trễ hạn (at risk)  0"
     cut = at_risk(*["SYT"] * wall.AT_RISK_LIMIT)
