@@ -19,6 +19,7 @@ class _Lazy(click.Group):
     """Resolves `name -> (module, attribute)` on first use."""
 
     commands_by_name: ClassVar[dict[str, tuple[str, str]]] = {
+        "config": ("iocmon.console.config", "config_command"),
         "replay": ("iocmon.producers.replay", "replay_command"),
         "simulate": ("iocmon.producers.simulate", "simulate_command"),
         "live": ("iocmon.console.live", "live_command"),

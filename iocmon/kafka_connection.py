@@ -21,15 +21,14 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from iocmon.config import KAFKA_MECHANISMS as MECHANISMS
+from iocmon.config import KAFKA_PROTOCOLS as PROTOCOLS
+from iocmon.config import KafkaMechanism as Mechanism
+from iocmon.config import KafkaProtocol as Protocol
 from iocmon.config import Secret, Settings
 from iocmon.errors import ConfigError
-
-Protocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
-Mechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
-PROTOCOLS: tuple[Protocol, ...] = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-MECHANISMS: tuple[Mechanism, ...] = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,6 @@ every receiver has acknowledged it, so a receiver outage delays alerts and loses
 Modules, in the order a record goes through them: `consume` (Kafka), `model` (decoding),
 `book` (which alert is active per dossier), `lanes` (one delivery queue per receiver, with
 `retry`), `alertmanager` and `webhook` (the receivers, over `transport`), `progress` (what
-may be committed); `service` runs the loop, `config` reads the environment, `metrics` are
-served on /metrics, `cli` is the command. How recovery works: `service`.
+may be committed); `service` runs the loop, `config` takes its part of the one Settings,
+`metrics` are served on /metrics, `cli` is the command. How recovery works: `service`.
 """

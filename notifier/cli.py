@@ -21,7 +21,7 @@ def notify_command() -> None:
     Reads the alerts topic as consumer group iocmon-notify and commits a record only once
     every receiver has it. Configured by the environment: KAFKA_BOOTSTRAP_SERVERS,
     IOCMON_ALERTS_TOPIC, ALERTMANAGER_URL, IOCMON_WEBHOOK_URL, IOCMON_NOTIFY_RESEND_S, ...
-    (see notifier/config.py). Stops cleanly on SIGTERM or Ctrl-C.
+    (`iocmon config` shows them all, section notifier). Stops cleanly on SIGTERM or Ctrl-C.
     """
     from iocmon.notifier.health import HealthApp, serve
     from iocmon.notifier.service import Notifier

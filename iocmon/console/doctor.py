@@ -20,7 +20,7 @@ from typing import Any, cast
 
 import click
 
-from iocmon.config import Settings
+from iocmon.config import Settings, env_name
 from iocmon.console.client import ApiClient
 from iocmon.console.errors import ApiError, WorkerUnreachable
 from iocmon.console.fmt import Palette
@@ -37,13 +37,17 @@ from iocmon.kafka_connection import explain_failure, kafka_python_kwargs
 
 DEFAULT_TIMEOUT_S = 5.0
 METRICS_TIMEOUT_FACTOR = 2  # the worker computes its figures for each /metrics answer
-DEFAULT_PROMETHEUS_URL = "http://127.0.0.1:9090"
 START_IT = "start it with `make up`"
 TOPIC_ENV = {
-    "events": "IOCMON_EVENTS_TOPIC",
-    "dlq": "IOCMON_DLQ_TOPIC",
-    "alerts": "IOCMON_ALERTS_TOPIC",
+    "events": env_name("events_topic"),
+    "dlq": env_name("dlq_topic"),
+    "alerts": env_name("alerts_topic"),
 }
+KAFKA_ENV = env_name("kafka_bootstrap_servers")
+PARTITIONS_ENV = env_name("event_partitions")
+REDIS_ENV = env_name("redis_url")
+PROMETHEUS_ENV = env_name("prometheus_url")
+PORT_ENV = env_name("web_port")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +97,7 @@ def check_kafka(
                     "kafka",
                     False,
                     subject,
-                    f"cannot read {address!r} as host:port — "
-                    "set KAFKA_BOOTSTRAP_SERVERS=host:port[,host:port]",
+                    f"cannot read {address!r} as host:port — set {KAFKA_ENV}=host:port[,host:port]",
                 )
             ]
         problem = tcp_problem(host, port, timeout_s)
@@ -103,9 +106,7 @@ def check_kafka(
         problems.append(problem)
     else:
         reason = ", ".join(sorted(set(problems)))
-        return [
-            Check("kafka", False, subject, f"{reason} — {START_IT}, or set KAFKA_BOOTSTRAP_SERVERS")
-        ]
+        return [Check("kafka", False, subject, f"{reason} — {START_IT}, or set {KAFKA_ENV}")]
 
     from kafka import KafkaAdminClient
 
@@ -164,8 +165,8 @@ def _check_kafka_metadata(
                     "kafka",
                     False,
                     f"topic {name}",
-                    f"has {have} partitions but IOCMON_EVENT_PARTITIONS is {partitions} — the "
-                    f"worker keeps figures per partition: set IOCMON_EVENT_PARTITIONS={have}, "
+                    f"has {have} partitions but {PARTITIONS_ENV} is {partitions} — the "
+                    f"worker keeps figures per partition: set {PARTITIONS_ENV}={have}, "
                     "or recreate the topic (`make reset` wipes the local stack)",
                 )
             )
@@ -228,22 +229,22 @@ def check_redis(
     from iocmon.redis_connection import sync_redis
 
     subject = f"Redis at {redact(url)}"
-    settings = Settings(redis_url=url, redis_ssl_ca_file=ca_file)
     client = None
     problem: str | None = None
     try:
+        settings = Settings(redis_url=url, redis_ssl_ca_file=ca_file)
         # A cluster client connects (and may fail) as it is built; a single Redis at PING.
         client = sync_redis(settings, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
         client.ping()
     except (ConfigError, ValueError) as exc:
-        problem = f"{exc} — set REDIS_URL=redis://host:port/db"
+        problem = f"{exc} — set {REDIS_ENV}=redis://host:port/db"
     except AuthenticationError:
         problem = (
-            "authentication failed — put the ACL user and password in REDIS_URL "
+            f"authentication failed — put the ACL user and password in {REDIS_ENV} "
             "(redis://USER:PASSWORD@host:port/0, rediss:// with TLS)"
         )
     except (RedisError, RedisClusterException) as exc:
-        problem = f"{network_reason(exc)} — {START_IT}, or set REDIS_URL"
+        problem = f"{network_reason(exc)} — {START_IT}, or set {REDIS_ENV}"
     if problem is not None or client is None:
         if client is not None:
             client.close()
@@ -306,7 +307,7 @@ def check_prometheus(url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> list[Che
 
     base = url.rstrip("/")
     subject = f"Prometheus at {base}"
-    fix = f"{START_IT}, or set IOCMON_PROMETHEUS_URL"
+    fix = f"{START_IT}, or set {PROMETHEUS_ENV}"
     try:
         status, _ = _http_get(f"{base}/-/ready", timeout_s)
     except (urllib.error.URLError, OSError) as exc:
@@ -398,7 +399,7 @@ def check_worker(
                 False,
                 subject,
                 f"not answering ({unreachable.reason}) — is `iocmon worker` running? "
-                "(make run starts it); or pass --url / set IOCMON_WEB_PORT",
+                f"(make run starts it); or pass --url / set {PORT_ENV}",
             )
         ]
     if status != 200:
@@ -434,14 +435,14 @@ def worker_check(
             False,
             subject,
             "/metrics answers but has no iocmon_assigned_partitions — is this an iocmon "
-            "worker? (--url / IOCMON_WEB_PORT)",
+            f"worker? (--url / {PORT_ENV})",
         )
     if samples.get("iocmon_redis_up", 1) == 0:
         return Check(
             "worker",
             False,
             subject,
-            "cannot read Redis (iocmon_redis_up 0) — check the worker's REDIS_URL and that "
+            f"cannot read Redis (iocmon_redis_up 0) — check the worker's {REDIS_ENV} and that "
             "Redis runs; the worker's log says more",
         )
     owned = int(samples["iocmon_assigned_partitions"])
@@ -494,10 +495,8 @@ def _guarded(group: Callable[[], list[Check]]) -> list[Check]:
 @worker_options
 @click.option(
     "--prometheus-url",
-    envvar="IOCMON_PROMETHEUS_URL",
-    show_envvar=True,
-    default=DEFAULT_PROMETHEUS_URL,
-    show_default=True,
+    default=lambda: Settings.from_env().prometheus_url,
+    show_default=f"${PROMETHEUS_ENV} ({Settings().prometheus_url})",
     help="Prometheus's base URL.",
 )
 @click.option(

@@ -59,7 +59,7 @@ def test_a_timeout_is_not_retried_and_a_broken_connection_once() -> None:
 
 @pytest.mark.parametrize("value", ["0", "-1", "61"])
 def test_the_redis_timeout_is_checked(value: str) -> None:
-    with pytest.raises(ConfigError, match=f"IOCMON_REDIS_TIMEOUT_S={float(value)} is out of range"):
+    with pytest.raises(ConfigError, match=f"^IOCMON_REDIS_TIMEOUT_S='{value}' is out of range"):
         settings(IOCMON_REDIS_TIMEOUT_S=value)
 
 
@@ -134,7 +134,7 @@ def test_librdkafka_config_for_the_rebuild_is_accepted_by_confluent_kafka() -> N
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"KAFKA_SECURITY_PROTOCOL": "TLS"}, "not one of PLAINTEXT"),
+        ({"KAFKA_SECURITY_PROTOCOL": "TLS"}, "one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"),
         ({**SASL, "KAFKA_SASL_MECHANISM": "GSSAPI"}, "KAFKA_SASL_MECHANISM"),
         ({"KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "needs a login"),
         ({"KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "p"}, "set it to SASL_SSL"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from iocmon.config import Settings
 from iocmon.errors import ConfigError
 from iocmon.notifier.config import NotifierSettings
 
@@ -47,8 +48,15 @@ def test_reads_every_variable() -> None:
 
 def test_empty_values_mean_the_default() -> None:
     assert NotifierSettings.from_env({"IOCMON_WEBHOOK_URL": "", "ALERTMANAGER_URL": " "}) == (
-        NotifierSettings()
+        NotifierSettings.from_env({})
     )
+
+
+def test_the_notifier_takes_its_part_of_the_one_settings() -> None:
+    settings = Settings.from_env({"IOCMON_NOTIFY_GROUP": "g", "IOCMON_RETENTION_DAYS": "60"})
+    notifier = NotifierSettings.of(settings)
+    assert (notifier.consumer_group, notifier.alert_horizon) == ("g", settings.retention)
+    assert notifier.metrics_host == settings.web_host
 
 
 @pytest.mark.parametrize(
@@ -57,11 +65,11 @@ def test_empty_values_mean_the_default() -> None:
         ("ALERTMANAGER_URL", "am:9093", "not an http"),
         ("ALERTMANAGER_URL", "http://a:1,http://a:1", "same URL twice"),
         ("IOCMON_WEBHOOK_URL", "ftp://x/y", "not an http"),
-        ("IOCMON_NOTIFY_RESEND_S", "0", "not a positive number"),
-        ("IOCMON_NOTIFY_RESEND_S", "soon", "not a positive number"),
-        ("IOCMON_NOTIFY_PORT", "70000", "not a port"),
-        ("IOCMON_NOTIFY_PORT", "²", "not a port"),
-        ("IOCMON_NOTIFY_BACKOFF_MAX_S", "0.1", "below the first retry delay"),
+        ("IOCMON_NOTIFY_RESEND_S", "0", "out of range: give seconds, more than 0"),
+        ("IOCMON_NOTIFY_RESEND_S", "soon", "not a valid number: give seconds, more than 0"),
+        ("IOCMON_NOTIFY_PORT", "70000", "out of range: give a port number from 1 to 65535, or 0"),
+        ("IOCMON_NOTIFY_PORT", "²", "not a port number"),
+        ("IOCMON_NOTIFY_BACKOFF_MAX_S", "0.1", "at least the first retry delay"),
     ],
 )
 def test_bad_values_say_what_to_do(name: str, value: str, message: str) -> None:
