@@ -7,8 +7,8 @@ keeps its key. The clock test (an `at` more than a day ahead of the worker's clo
 out: a history, simulated or not, may lie anywhere in time.
 
 The history is held in memory and sorted by `at` (ties keep the order read), since a topic's
-partitions interleave and a forecast may only read what ended before it: about 0.5 GB per
-million events.
+partitions interleave and a forecast may only read what ended before it: about 0.6 GB per
+million events (a simulated year of 565 000 events: 0.36 GB).
 """
 
 from __future__ import annotations
