@@ -309,6 +309,24 @@ class Settings:
         "history, a restart after a long stop, recovery after Redis lost data) does not page "
         "about history; it alerts once caught up",
     )
+    at_risk_threshold: float = setting(
+        "IOCMON_AT_RISK_THRESHOLD",
+        0.5,
+        section="alerts",
+        kind=Number(above=0, below=1, described="a chance between 0 and 1, both excluded"),
+        help="an open dossier still on track is at risk (the `at_risk` alert, "
+        "`/api/v1/at-risk`, `dossiers_at_risk`) once the chance that it ends late, from how "
+        "long its procedure's dossiers took, reaches this",
+    )
+    at_risk_min_samples: int = setting(
+        "IOCMON_AT_RISK_MIN_SAMPLES",
+        30,
+        section="alerts",
+        kind=Whole(1),
+        help="dossiers a procedure needs to have ended within the retention horizon for the "
+        "forecast to trust its own times; below it, its agency's, then the province's; below "
+        "it in the province, no forecast",
+    )
     # -- notifier ------------------------------------------------------------------------------
     notify_group: str = setting(
         "IOCMON_NOTIFY_GROUP",

@@ -29,7 +29,7 @@ from iocmon.domain.alerts import AlertPolicy
 from iocmon.domain.batch import Record
 from iocmon.domain.calendar import load_calendar
 from iocmon.domain.procedures import field_keys, load_procedures
-from iocmon.domain.risk import DEFAULT_FORECAST_POLICY
+from iocmon.domain.risk import ForecastPolicy
 from iocmon.redis_connection import AsyncRedis, async_redis
 from iocmon.streams import metrics
 from iocmon.streams.child_process import LOG_FORMAT, ChildProcess
@@ -125,8 +125,9 @@ async def _serve(conn: Any, settings: Settings) -> None:
                     redis, settings.redis_prefix, settings.events_topic, settings.event_partitions
                 ),
                 settings.retention,
+                settings.at_risk_min_samples,
             ),
-            DEFAULT_FORECAST_POLICY,
+            ForecastPolicy(settings.at_risk_threshold, settings.at_risk_min_samples),
         ),
     )
 

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 REFRESH_S = 300.0
 """How old the merged histograms may get before a check reads them again."""
+COLD_REFRESH_S = 10.0
+"""The same while they are too few to forecast from (`Histories.cold`): a new installation's
+first dossiers to end are read at once, and the sweep they allow comes without waiting."""
 
 
 class HistogramCache:
@@ -33,12 +36,16 @@ class HistogramCache:
         self,
         reader: FigureReader,
         horizon: timedelta,
+        min_samples: int,
         refresh_s: float = REFRESH_S,
+        cold_refresh_s: float = COLD_REFRESH_S,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._reader = reader
         self._horizon = horizon
+        self._min_samples = min_samples
         self._refresh_s = refresh_s
+        self._cold_refresh_s = cold_refresh_s
         self._monotonic = monotonic
         self._histories: Histories | None = None
         self._read_at = float("-inf")
@@ -48,9 +55,12 @@ class HistogramCache:
         """The merged histograms, read again if older than `refresh_s`. A failed read keeps
         the last ones (and raises only when there are none yet: the check is retried)."""
         async with self._lock:
-            fresh = self._monotonic() - self._read_at < self._refresh_s
-            if fresh and self._histories is not None:
-                return self._histories
+            held = self._histories
+            if held is not None:
+                cold = held.cold(self._min_samples)
+                age = self._monotonic() - self._read_at
+                if age < (self._cold_refresh_s if cold else self._refresh_s):
+                    return held
             try:
                 self._histories = await self._reader.histories(months_within(now, self._horizon))
             except (HistogramError, ValueError) as exc:

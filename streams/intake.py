@@ -35,7 +35,7 @@ from iocmon.domain.batch import (
 )
 from iocmon.domain.calendar import WorkingCalendar
 from iocmon.domain.lifecycle import DossierState
-from iocmon.domain.risk_check import AtRiskItem, next_sweep, plan_risk_check
+from iocmon.domain.risk_check import AtRiskItem, Histories, next_sweep, plan_risk_check
 from iocmon.streams import metrics
 from iocmon.streams.quarantine import QuarantineLog
 from iocmon.streams.risk_checks import RiskChecks, assess_all
@@ -75,6 +75,8 @@ class RiskWatch:
     listed: dict[str, AtRiskItem]
     """The partition's at-risk list in Redis, as this worker wrote it."""
     next_sweep: datetime
+    cold: bool
+    """The last sweep had too few histograms to forecast from: sweep again once there are."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,17 +265,22 @@ class BatchApplier:
             memory = recalled.memory
         now = self._clock()
         histories = await self._risk.histories.get(now)
+        forecast = self._risk.policy
         watch = memory.risk
         taken = set(memory.changed)
         candidates = {d: memory.open_states.get(d) for d in taken}
-        if watch is None or now >= watch.next_sweep:
+        sweep = (
+            watch is None
+            or now >= watch.next_sweep
+            or (watch.cold and not histories.cold(forecast.min_samples))
+        )
+        if sweep:
             on_track = await self._on_track_states(partition, memory, now)
             if on_track is None:
                 return 0
             candidates.update(on_track)
-            watch = None
             metrics.RISK_SWEEPS.inc()
-        assessed = await assess_all(candidates, now, histories, self._calendar, self._risk.policy)
+        assessed = await assess_all(candidates, now, histories, self._calendar, forecast)
         async with self._locks[partition]:
             if self._memory.get(partition) is not memory:
                 return 0  # another writer: its next memory sweeps
@@ -281,10 +288,14 @@ class BatchApplier:
             fresh = {d: a for d, a in assessed.items() if current.get(d) is a[0]}
             memory.changed -= taken
             memory.changed.update(assessed.keys() - fresh.keys())  # changed meanwhile
-            listed = {} if watch is None else watch.listed
+            if sweep or watch is None:  # what a former owner left, too
+                listed = await self._store.at_risk_list(partition)
+            else:
+                listed = watch.listed
             plan = plan_risk_check(memory.offset, fresh, listed, now, self._calendar,
-                                   self._policy, replace_list=watch is None)  # fmt: skip
-            if watch is not None and not (plan.alerts or plan.at_risk_set or plan.at_risk_dropped):
+                                   self._policy, complete=sweep)  # fmt: skip
+            if not (plan.alerts or plan.at_risk_set or plan.at_risk_dropped):
+                memory.risk = self._risk_watch(memory, watch, sweep, listed, now, histories)
                 return 0
             await self._send_ahead(partition, plan)
             version = await self._store.apply(partition, memory.offset, plan, memory.version)
@@ -293,13 +304,28 @@ class BatchApplier:
                 return 0
             self._sent_ahead.written(partition, plan)
             memory.remember(plan, version, changes_risk=False)
-            listed = {d: i for d, i in listed.items() if d not in set(plan.at_risk_dropped)}
+            dropped = set(plan.at_risk_dropped)
+            listed = {d: item for d, item in listed.items() if d not in dropped}
             listed.update(plan.at_risk_set)
-            memory.risk = RiskWatch(
-                listed, next_sweep(now, self._calendar) if watch is None else watch.next_sweep
-            )
+            memory.risk = self._risk_watch(memory, watch, sweep, listed, now, histories)
             metrics.ALERTS_EMITTED.inc(len(plan.alerts))
             return len(plan.alerts)
+
+    def _risk_watch(
+        self,
+        memory: PartitionMemory,
+        watch: RiskWatch | None,
+        sweep: bool,
+        listed: dict[str, AtRiskItem],
+        now: datetime,
+        histories: Histories,
+    ) -> RiskWatch:
+        """What a risk check leaves for the next: the list as written, and when to sweep."""
+        if watch is None or sweep:
+            assert self._risk is not None
+            cold = histories.cold(self._risk.policy.min_samples)
+            return RiskWatch(listed, next_sweep(now, self._calendar), cold)
+        return RiskWatch(listed, watch.next_sweep, watch.cold)
 
     async def _on_track_states(
         self, partition: int, memory: PartitionMemory, now: datetime

@@ -312,7 +312,10 @@ class FigureReader:
         found: list[tuple[str, AtRiskItem]] = []
         for reply in await pipe.execute():
             for dossier_id, raw in reply.items():
-                item = AtRiskItem.from_json(orjson.loads(raw))
+                try:
+                    item = AtRiskItem.from_json(orjson.loads(raw))
+                except (ValueError, KeyError, TypeError):
+                    continue  # another version's: its owner's next sweep drops it
                 if item.until > now:
                     found.append((_text(dossier_id), item))
         found.sort(key=lambda e: (-e[1].risk, e[1].due_at, e[0]))

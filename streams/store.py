@@ -22,6 +22,8 @@ import orjson
 from iocmon.domain.batch import BatchPlan
 from iocmon.domain.buckets import HOURLY_RETENTION
 from iocmon.domain.lifecycle import DossierState
+from iocmon.domain.risk import Scope
+from iocmon.domain.risk_check import AtRiskItem
 from iocmon.domain.state_codec import StateDecodeError, decode_state
 from iocmon.redis_connection import AsyncRedis, members
 from iocmon.streams.generations import MAX_HOPS, Generations, parse_offset
@@ -39,6 +41,8 @@ _BULK_LUA = lua_source("bulk_write.lua", with_commands=True)
 _APPLY_LUA = lua_source("apply_batch.lua", with_commands=True)
 _RETIRE_LUA = lua_source("retire.lua")
 RETIRE_LIMIT = 5000
+_EPOCH = datetime.fromtimestamp(0, UTC)
+_UNREADABLE_ENTRY = AtRiskItem("", "", _EPOCH, 0.0, None, Scope.PROVINCE, _EPOCH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +146,19 @@ class BatchStore:
             self.keys(partition).due_soon_from(), f"({now.timestamp()!r}", "+inf"
         )
         return members(reply)
+
+    async def at_risk_list(self, partition: int) -> dict[str, AtRiskItem]:
+        """The partition's at-risk list as it stands (`domain.risk_check`); an entry this
+        version cannot read is given as already due soon, so that a check drops it."""
+        reply = await self._redis.hgetall(self.keys(partition).at_risk)
+        out = {}
+        for raw_id, raw in reply.items():
+            dossier_id = raw_id.decode() if isinstance(raw_id, bytes) else raw_id
+            try:
+                out[dossier_id] = AtRiskItem.from_json(orjson.loads(raw))
+            except (ValueError, KeyError, TypeError):
+                out[dossier_id] = _UNREADABLE_ENTRY
+        return out
 
     async def apply(
         self, partition: int, planned_against: int, plan: BatchPlan, version: int | None = None

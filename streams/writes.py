@@ -46,8 +46,6 @@ class Writes:
     zadd: defaultdict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
     """Sorted-set key -> member -> score; applied after every `zrem`."""
     sadd: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-    deleted: list[str] = field(default_factory=list)
-    """Keys deleted before anything else is written (a replaced at-risk list)."""
     hdel: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     hset: defaultdict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
     """Hash key -> field -> value, after every `hdel` (the at-risk list's entries)."""
@@ -117,8 +115,6 @@ def plan_writes(k: PartitionKeys, plan: BatchPlan) -> Writes:
         if n:
             w.counts[k.open_counts][name] += n
     w.sadd[k.agencies].extend(sorted(agencies))
-    if plan.at_risk_replaced:
-        w.deleted.append(k.at_risk)
     if plan.at_risk_dropped:
         w.hdel[k.at_risk].extend(plan.at_risk_dropped)
     for dossier_id, item in plan.at_risk_set.items():
@@ -222,8 +218,6 @@ def bulk_commands(w: Writes, fresh: bool) -> Iterator[tuple[Any, ...]]:
     """Commands writing `w` with many members each (`lua/commands.lua` runs them):
     ("MSET", keys, values) or (name, key, *args); HINCRBY takes many field/increment pairs.
     `fresh`: none of the keys exist yet, so counters are set (HSET) rather than added to."""
-    for key in w.deleted:
-        yield ("DEL", key)
     values = {**w.states, **w.strings}
     keys_set = list(values)
     for i in range(0, len(keys_set), BULK_CHUNK):

@@ -110,8 +110,6 @@ class BatchPlan:
     """Entries of the partition's at-risk list written (added or changed) by a risk check
     (`domain.risk_check`); batches leave the list alone."""
     at_risk_dropped: list[str] = field(default_factory=list)
-    at_risk_replaced: bool = False
-    """The list is emptied before `at_risk_set` is written (a sweep)."""
 
     @property
     def index_changes(self) -> dict[str, tuple[OpenEntry | None, OpenEntry | None]]:

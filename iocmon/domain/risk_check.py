@@ -18,7 +18,9 @@ a plan the store applies like a batch, under the partition's offset and version 
   with the same id). None once the dossier has a `due_soon` or `overdue` alert, which say
   more; the alert clock's due-soon instant counts too (`IOCMON_ALERT_DUE_SOON_SHARE`).
 - the partition's at-risk list (what the API and `dossiers_at_risk` read): entries added,
-  changed or dropped, or the whole list replaced after a sweep.
+  changed or dropped; after a sweep, every entry not found at risk is dropped. Nothing is
+  written when nothing changed (a sweep of a partition with no dossier at risk writes
+  nothing).
 
 The alert is never cleared because the risk fell (a dossier is not un-warned by a
 histogram that moved); it is cleared with the others when the dossier ends or is
@@ -56,7 +58,8 @@ from iocmon.domain.risk import (
 )
 
 SWEEP_AT = time(8, 0)
-"""Local time of the daily sweep of every on-track dossier (working days only)."""
+"""Local time of the daily sweep of every on-track dossier (working days only). A sweep made
+while the histograms were cold (`Histories.cold`) is made again as soon as they are not."""
 _EMPTY = DurationHistogram.empty()
 
 
@@ -68,6 +71,10 @@ class Histories:
     procedures: Mapping[str, DurationHistogram] = field(default_factory=dict)
     agencies: Mapping[str, DurationHistogram] = field(default_factory=dict)
     province: DurationHistogram = _EMPTY
+
+    def cold(self, min_samples: int) -> bool:
+        """Too few dossiers ended anywhere to forecast any (a new installation)."""
+        return self.province.total < min_samples
 
     def basis(self, procedure: str, agency: str, min_samples: int) -> Basis | None:
         return choose(
@@ -161,20 +168,19 @@ def plan_risk_check(
     calendar: WorkingCalendar,
     alert_policy: AlertPolicy,
     *,
-    replace_list: bool = False,
+    complete: bool = False,
 ) -> BatchPlan:
     """The alerts and list changes of the assessments (module doc). `listed` is the
-    partition's list as this worker last wrote it; with `replace_list` (a sweep) the list
-    becomes exactly the dossiers of `assessed` found at risk. Entries that turned due soon
-    are dropped. The plan leaves the partition's offset where it is."""
+    partition's list as it stands; `complete` (a sweep): `assessed` holds every dossier that
+    may be at risk, so the list becomes exactly those found at risk. Entries that turned due
+    soon are dropped. The plan leaves the partition's offset where it is."""
     plan = BatchPlan(last_offset=applied_offset, stream_time=None)
-    plan.at_risk_replaced = replace_list
+    found: set[str] = set()
     for dossier_id, (state, item) in assessed.items():
         if item is None:
-            if dossier_id in listed and not replace_list:
-                plan.at_risk_dropped.append(dossier_id)
             continue
-        if replace_list or listed.get(dossier_id) != item:
+        found.add(dossier_id)
+        if listed.get(dossier_id) != item:
             plan.at_risk_set[dossier_id] = item
         assert state is not None
         alert = _alert(dossier_id, state, now, calendar, alert_policy)
@@ -185,12 +191,11 @@ def plan_risk_check(
         plan.index_before[dossier_id] = open_entry(state, calendar, alert_policy)
         plan.states[dossier_id] = updated
         plan.index_after[dossier_id] = open_entry(updated, calendar, alert_policy)
-    if not replace_list:
-        plan.at_risk_dropped.extend(
-            d
-            for d, item in listed.items()
-            if item.until <= now and d not in plan.at_risk_dropped and d not in plan.at_risk_set
-        )
+    plan.at_risk_dropped = sorted(
+        d
+        for d, item in listed.items()
+        if d not in found and (complete or d in assessed or item.until <= now)
+    )
     return plan
 
 

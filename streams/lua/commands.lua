@@ -3,12 +3,12 @@
 -- array (streams/writes.py, bulk_commands), k indexing KEYS:
 --   {"MSET", {k, ...}, {value, ...}}
 --   {"HINCRBY", k, field, n, field, n, ...}      (many fields: HINCRBY has no such form)
---   {name, k, arg, ...}                            HSET, RPUSH, ZREM, ZADD, SADD, HDEL, DEL
+--   {name, k, arg, ...}                            HSET, RPUSH, ZREM, ZADD, SADD, HDEL
 -- One JSON argument instead of one argument per member and field: packing arguments one by
 -- one was the largest cost after planning.
 local known = {
   HSET = true, HINCRBY = true, RPUSH = true, ZREM = true, ZADD = true, SADD = true,
-  HDEL = true, DEL = true,
+  HDEL = true,
 }
 
 -- Everything is checked before anything is written: a script error undoes nothing.

@@ -131,6 +131,14 @@ def test_overdue_list(worker: Worker) -> None:
     assert get(worker, "/api/v1/overdue?agency=LX-MYBINH")[1]["items"] == []
 
 
+def test_at_risk_list_is_empty_without_history_to_forecast_from(worker: Worker) -> None:
+    """Five dossiers ended in the whole stream: too few (30) to forecast any open one. The
+    list itself, filled, is tested in tests/integration/test_at_risk.py."""
+    status, body = get(worker, "/api/v1/at-risk?agency=LX&limit=5")
+    assert status == 200
+    assert body["items"] == [] and datetime.fromisoformat(body["as_of"]) >= NOW
+
+
 def test_rankings(worker: Worker) -> None:
     status, body = get(worker, f"/api/v1/rankings?{MARCH}&by=on_time_ratio")
     assert status == 200
@@ -180,7 +188,7 @@ def test_openapi_document_lists_every_endpoint(worker: Worker) -> None:
     status, spec = get(worker, "/api/v1/openapi.json")
     assert status == 200 and spec["openapi"].startswith("3.")
     endpoints = {"summary", "overdue", "rankings", "series", "agencies/{agency}/procedures",
-                 "dossiers/{dossier_id}"}  # fmt: skip
+                 "dossiers/{dossier_id}", "at-risk"}  # fmt: skip
     assert {f"/api/v1/{e}" for e in endpoints} <= set(spec["paths"])
 
 
@@ -204,6 +212,9 @@ def test_openapi_document_lists_every_endpoint(worker: Worker) -> None:
         ("/api/v1/overdue?limit=0", "1 to 1000"),
         ("/api/v1/overdue?limit=1001", "1 to 1000"),
         ("/api/v1/overdue?limit=ten", "1 to 1000"),
+        ("/api/v1/at-risk?limit=0", "1 to 1000"),
+        ("/api/v1/at-risk?agency=" + "X" * 65, "at most 64"),
+        ("/api/v1/at-risk?period=2024", "unknown parameter"),
         ("/api/v1/rankings?by=speed", "one of"),
         ("/api/v1/rankings?order=up", "'order'"),
         ("/api/v1/series?from=2010-01-01T00:00:00%2B07:00", "at most"),

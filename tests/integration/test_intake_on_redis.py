@@ -91,7 +91,7 @@ class _Sinks:
             clock=lambda: NOW,
             rewinder=_NoRewinds(),
             horizon=horizon,
-            risk=None if reader is None else RiskChecks(HistogramCache(reader, horizon, 0.0)),
+            risk=None if reader is None else RiskChecks(HistogramCache(reader, horizon, 30, 0.0)),
         )
 
 
@@ -254,7 +254,8 @@ def test_an_at_risk_dossier_is_alerted_once_recorded_listed_and_cleared_at_its_e
 
         # Another worker takes the partition: it sweeps, and sends nothing again.
         again = sinks.applier(store, reader)
-        await client.hset(keys.at_risk, "GONE", b"{}")  # a stale entry: the sweep replaces all
+        await client.hset(keys.at_risk, "GONE", b"{}")  # a stale entry: the sweep drops it
+        assert [d for d, _ in await reader.at_risk(NOW)] == ["D"]  # readers skip it
         assert await again.check_risks(PARTITION) == 0
         assert set(_at_risk_list(await client.hgetall(keys.at_risk))) == {"D"}
         assert (await reader.at_risk(NOW))[0][0] == "D"

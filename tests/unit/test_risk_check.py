@@ -121,7 +121,7 @@ def risk_check(
 ) -> BatchPlan:
     now = local(at)
     assessed = {state.dossier_id: (state, assess(state, now, histories, CAL))}
-    return plan_risk_check(0, assessed, listed or {}, now, CAL, policy, replace_list=sweep)
+    return plan_risk_check(0, assessed, listed or {}, now, CAL, policy, complete=sweep)
 
 
 LATE_HISTORY = histories_of(fold(history(took=7)))
@@ -196,12 +196,14 @@ def test_an_on_track_dossier_of_a_procedure_that_runs_late_is_alerted_at_risk_on
     assert item.expected_end == date(2024, 3, 13)  # all such dossiers ended on day 7
     assert item.until == local("2024-03-08T00:00")
 
-    # Checked again (the next day, another worker after a restart): no second alert, and
-    # the list entry is rewritten only when it changed.
+    # Checked again (a tick later, the next day's sweep, another worker after a restart): no
+    # second alert, and the list entry is rewritten only when it changed.
     again = risk_check(plan.states["D"], "2024-03-06T08:05", LATE_HISTORY, {"D": item}, sweep=False)
     assert again.alerts == [] and again.at_risk_set == {} and again.at_risk_dropped == []
     next_day = risk_check(plan.states["D"], "2024-03-07T08:00", LATE_HISTORY, {"D": item})
-    assert next_day.alerts == [] and list(next_day.at_risk_set) == ["D"]
+    assert next_day.alerts == [] and next_day.at_risk_set == {}  # the same entry: no write
+    changed = risk_check(plan.states["D"], "2024-03-07T08:00", histories_of(fold(history(took=6))))
+    assert changed.at_risk_set["D"].expected_end == date(2024, 3, 12)  # rewritten
 
 
 def test_no_risk_on_day_2_for_a_procedure_that_always_takes_3_of_its_5_days() -> None:
@@ -209,7 +211,7 @@ def test_no_risk_on_day_2_for_a_procedure_that_always_takes_3_of_its_5_days() ->
     state = open_dossier()
     assert assess(state, local("2024-03-06T08:00"), histories, CAL) is None
     plan = risk_check(state, "2024-03-06T08:00", histories)
-    assert plan.alerts == [] and plan.at_risk_set == {} and plan.at_risk_replaced
+    assert plan.alerts == [] and plan.at_risk_set == {} and plan.at_risk_dropped == []
 
 
 def test_a_procedure_with_too_few_dossiers_is_forecast_from_its_agency_then_nothing() -> None:
@@ -295,20 +297,22 @@ def test_a_reschedule_clears_it_and_rearms_to_the_new_appointment() -> None:
     assert [a.alert_id for a in again.alerts] == [alert_id("D", AlertKind.AT_RISK, new_due)]
 
 
-def test_a_sweep_replaces_the_list_and_a_check_changes_only_what_changed() -> None:
-    histories = LATE_HISTORY
+def test_a_sweep_leaves_the_list_as_found_and_a_check_changes_only_what_it_assessed() -> None:
     a, b = open_dossier("A"), open_dossier("B")
     now = local("2024-03-06T08:00")
-    item = assess(a, now, histories, CAL)
+    item = assess(a, now, LATE_HISTORY, CAL)
     assert item is not None
-    stale = AtRiskItem("STP", PROCEDURE, DUE, 0.9, None, Scope.AGENCY, item.until)
+    old = AtRiskItem("STP", PROCEDURE, DUE, 0.9, None, Scope.AGENCY, item.until)
     assessed = {"A": (a, item), "B": (b, None), "E": (None, None)}
-    sweep = plan_risk_check(0, assessed, {"X": stale}, now, CAL, POLICY, replace_list=True)
-    assert sweep.at_risk_replaced and list(sweep.at_risk_set) == ["A"]
-    assert sweep.at_risk_dropped == []  # the list is replaced whole
-    check = plan_risk_check(0, assessed, {"A": stale, "E": stale}, now, CAL, POLICY)
-    assert not check.at_risk_replaced
-    assert check.at_risk_set == {"A": item} and check.at_risk_dropped == ["E"]
+    listed = {"A": old, "B": old, "X": old}  # X: a former owner's entry no one assessed
+    sweep = plan_risk_check(0, assessed, listed, now, CAL, POLICY, complete=True)
+    assert sweep.at_risk_set == {"A": item} and sweep.at_risk_dropped == ["B", "X"]
+    check = plan_risk_check(0, assessed, listed, now, CAL, POLICY)
+    assert check.at_risk_set == {"A": item} and check.at_risk_dropped == ["B"]  # X: not seen
+    # Alerted and listed already: a sweep that finds the same writes nothing.
+    alerted = sweep.states["A"]
+    again = plan_risk_check(0, {"A": (alerted, item)}, {"A": item}, now, CAL, POLICY, complete=True)
+    assert (again.alerts, again.at_risk_set, again.at_risk_dropped) == ([], {}, [])
 
 
 def test_an_at_risk_alert_says_the_same_when_sent_again_the_same_day() -> None:

@@ -53,19 +53,10 @@ def test_an_end_increments_three_fields_of_its_partitions_month_hash() -> None:
     assert all("{dossier-events/3}" in k for k in keys)  # one hash slot: one atomic script
 
 
-def test_a_sweep_replaces_the_list_first_and_a_check_changes_entries() -> None:
+def test_a_risk_check_sets_and_drops_entries_of_the_list() -> None:
     item = AtRiskItem("STP", "P", AT, 0.75, None, Scope.PROVINCE, AT.replace(day=8))
-    sweep = plan_risk_check(9, {"D": (None, None)}, {}, AT, CAL, AlertPolicy(), replace_list=True)
-    sweep.at_risk_set["E"] = item
-    commands = list(bulk_commands(plan_writes(K, sweep), fresh=False))
-    assert commands[0] == ("DEL", K.at_risk)
-    assert commands[-1] == (
-        "HSET",
-        K.at_risk,
-        "E",
-        json.dumps(item.to_json(), separators=(",", ":")),
-    )
-
-    check = plan_risk_check(9, {"D": (None, None)}, {"D": item}, AT, CAL, AlertPolicy())
+    check = plan_risk_check(9, {"D": (None, None)}, {"D": item, "F": item}, AT, CAL, AlertPolicy())
+    check.at_risk_set["E"] = item
     commands = list(bulk_commands(plan_writes(K, check), fresh=False))
-    assert commands == [("HDEL", K.at_risk, "D")]
+    entry = json.dumps(item.to_json(), separators=(",", ":"))
+    assert commands == [("HDEL", K.at_risk, "D"), ("HSET", K.at_risk, "E", entry)]
