@@ -2,8 +2,8 @@
 
 Every partition counts the durations of the dossiers that end on it (`domain.tally`); a
 forecast needs them merged over every partition and the months within the horizon: one
-HGETALL per partition and month (12 × 14 by default), a few hundred thousand fields at a
-province's scale. They change slowly (a day's ends against a year's), and the daily sweep
+HGETALL per partition and month (12 × 14 or 15 by default), a few hundred thousand fields
+at a province's scale. They change slowly (a day's ends against a year's), and the daily sweep
 reads them once a day in the backtest it is measured by, so the applier process keeps one
 merged copy and reads it again every `REFRESH_S`.
 """
