@@ -286,8 +286,7 @@ class BatchApplier:
                 return 0  # another writer: its next memory sweeps
             current = memory.open_states
             fresh = {d: a for d, a in assessed.items() if current.get(d) is a[0]}
-            memory.changed -= taken
-            memory.changed.update(assessed.keys() - fresh.keys())  # changed meanwhile
+            stale = assessed.keys() - fresh.keys()  # changed meanwhile: assessed next time
             if sweep or watch is None:  # what a former owner left, too
                 listed = await self._store.at_risk_list(partition)
             else:
@@ -295,6 +294,7 @@ class BatchApplier:
             plan = plan_risk_check(memory.offset, fresh, listed, now, self._calendar,
                                    self._policy, complete=sweep)  # fmt: skip
             if not (plan.alerts or plan.at_risk_set or plan.at_risk_dropped):
+                memory.changed = (memory.changed - taken) | stale
                 memory.risk = self._risk_watch(memory, watch, sweep, listed, now, histories)
                 return 0
             await self._send_ahead(partition, plan)
@@ -304,6 +304,7 @@ class BatchApplier:
                 return 0
             self._sent_ahead.written(partition, plan)
             memory.remember(plan, version, changes_risk=False)
+            memory.changed = (memory.changed - taken) | stale
             dropped = set(plan.at_risk_dropped)
             listed = {d: item for d, item in listed.items() if d not in dropped}
             listed.update(plan.at_risk_set)
