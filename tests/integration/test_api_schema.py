@@ -1,5 +1,5 @@
 """Every endpoint of a live worker against the OpenAPI description it serves, by schemathesis
-(issue #16): a worker judges a replayed simulation (a month of An Giang-like traffic), then
+(issue #16): a worker judges a replayed simulation (three days of An Giang-like traffic), then
 
 - hand-picked requests on its real data (a district's tree, each ranking, a real dossier
   open and ended, the report by field, ...) so that full answers are checked, not only
@@ -39,15 +39,15 @@ from schemathesis.specs.openapi.checks import (
 
 from iocmon.domain.agencies import load_catalogue
 from iocmon.domain.calendar import LOCAL_TZ
-from tests.integration.harness import Pipeline, Stack, Worker, read_jsonl
+from tests.integration.harness import Pipeline, Stack, Worker, read_jsonl, wait_for
 from tests.integration.workload import simulate
 
 pytestmark = pytest.mark.integration
 
 POSITIVE_EXAMPLES = 40
-"""Valid requests generated per endpoint that takes parameters (8 of 12)."""
+"""Valid requests generated per endpoint that takes parameters (9 of 13)."""
 NEGATIVE_EXAMPLES = 15
-"""Requests that break the description, per endpoint that takes parameters (8)."""
+"""Requests that break the description, per endpoint that takes parameters (9)."""
 CHECKS = [
     checks.not_a_server_error,
     status_code_conformance,
@@ -117,10 +117,14 @@ def live(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Liv
 
 
 def _start(pipeline: Pipeline, tmp: Path) -> Live:
-    events, _ = simulate(pipeline, tmp, seed=31, events=3_000)
-    worker = pipeline.start_worker()
+    # The last three days, so that open dossiers are on track and some of them at risk (the
+    # at-risk list's items are checked too): a few dozen ended, forecast from 5.
+    events, _ = simulate(pipeline, tmp, seed=31, events=3_000, backfill_days=3)
+    worker = pipeline.start_worker(IOCMON_AT_RISK_MIN_SAMPLES="5")
     pipeline.iocmon("replay", str(events))
     pipeline.wait_caught_up()
+    # The forecast starts once enough dossiers ended (histograms read again within 10 s).
+    wait_for(lambda: bool(worker.get_json("/api/v1/at-risk")[1]["items"]), 60, "at-risk items")
 
     status, served = worker.get_json("/api/v1/openapi.json")
     assert status == 200 and served == DESCRIPTION  # the document the unit tests check
@@ -154,6 +158,7 @@ def hand_picked(live: Live) -> dict[str, list[dict[str, Any]]]:
         "/api/v1/summary": [{}, {"period": month, "by": "agency"}, {"agency": a},
                             {"period": month, "agency": d, "scope": "tree", "by": "agency"}],
         "/api/v1/overdue": [{}, {"agency": a, "limit": "5"}],
+        "/api/v1/at-risk": [{}, {"agency": a, "limit": "5"}],
         "/api/v1/rankings": [{"period": month, "by": by}
                              for by in ("on_time_ratio", "overdue", "late", "progress_766")],
         "/api/v1/series": [{}, {"agency": a, "period": month}],
