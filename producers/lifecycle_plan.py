@@ -2,8 +2,9 @@
 
 The simulator's ground truth must be an *independent* check of the worker's judging, so it
 is not computed by running events through judging code: each dossier's outcome is drawn
-first (early / on_time / late / withdrawn) and the events are then laid out so that the rules
-of CONTRACT §3 give exactly that outcome:
+first (early / on_time / late / withdrawn; for a procedure in the slow agency's backlog, its
+date of end is drawn and the outcome is the one that date gives against the due date) and
+the events are then laid out so that the rules of CONTRACT §3 give exactly that outcome:
 
 - the due date is the N-th working day after the day of receipt (at 17:00), whether the
   `received` event carries `processing_days` or that same date as `due_at`;
@@ -36,7 +37,13 @@ from iocmon.producers.officehours import (
     uniform_between,
     working_days_from,
 )
-from iocmon.producers.processing_times import Pace, early_day_number, late_days, pace_of
+from iocmon.producers.processing_times import (
+    Pace,
+    backlog_day_number,
+    early_day_number,
+    late_days,
+    pace_of,
+)
 from iocmon.producers.profile import AgencyProfile, Channel, Level, Procedure, Profile
 
 Outcome = Literal["early", "on_time", "late", "withdrawn"]
@@ -148,15 +155,27 @@ def plan_received(
     days = intake.procedure.processing_days
     due = due_at_from_processing_days(received_at, days, calendar)
     pace = pace_of(profile, intake.agency.code, intake.procedure, received_at.date())
-    outcome = _draw_outcome(rng, profile, pace)
-    late_by_supplements = outcome == "late" and rng.random() < profile.late_by_supplements
+    drawn = _draw_outcome(rng, profile, pace)
+    backlog_end: date | None = None
+    if drawn is None:  # its time in the backlog decides: late exactly when past the due date
+        assert pace.backlog is not None
+        number = backlog_day_number(rng, pace.backlog, received_at)
+        backlog_end = _nth_from(calendar, received_at.date(), number)
+        drawn = _outcome_of_end(backlog_end, due.date())
+    outcome: Outcome = drawn
+    late_by_supplements = (
+        outcome == "late" and backlog_end is None and rng.random() < profile.late_by_supplements
+    )
     if late_by_supplements:
         supplements = 3 if rng.random() < 0.2 else 2
     else:
         supplements = 1 if rng.random() < profile.supplement_rate else 0
     fees = 1 if rng.random() < profile.fee_rate else 0
 
-    end_day = _end_day(rng, outcome, late_by_supplements, intake, pace, due.date(), calendar)
+    if backlog_end is not None:
+        end_day = backlog_end
+    else:
+        end_day = _end_day(rng, outcome, late_by_supplements, intake, pace, due.date(), calendar)
     after_hours = outcome == "on_time" and rng.random() < profile.on_time_after_hours
     effective_end = _end_instant(rng, end_day, received_at, after_hours=after_hours)
 
@@ -215,13 +234,24 @@ class _Step:
 _SAME_SECOND_RANK = {"submitted": 0, "received": 1, "result_returned": 4}
 
 
-def _draw_outcome(rng: random.Random, profile: Profile, pace: Pace) -> Outcome:
+def _draw_outcome(rng: random.Random, profile: Profile, pace: Pace) -> Outcome | None:
+    """The designed outcome; None for a dossier in backlog not withdrawn: its time decides."""
     draw = rng.random()
     if draw < profile.withdrawn_rate:
         return "withdrawn"
+    if pace.backlog is not None:
+        return None
     if draw < profile.withdrawn_rate + pace.late_chance:
         return "late"
     return "on_time" if rng.random() < pace.due_day_chance else "early"
+
+
+def _outcome_of_end(end_day: date, due_day: date) -> Outcome:
+    """What an effective end on `end_day` makes of a dossier due on `due_day` (CONTRACT §3,
+    with at most one supplement request)."""
+    if end_day < due_day:
+        return "early"
+    return "on_time" if end_day == due_day else "late"
 
 
 def _end_day(

@@ -223,6 +223,11 @@ def catalogue_rows() -> list[Row]:
     return rows
 
 
+def codes_of_field(key: str) -> frozenset[str]:
+    """The codes of the catalogue's procedures of the field `key` (e.g. "land")."""
+    return frozenset(code for code, _, field, *_ in catalogue_rows() if field == key)
+
+
 def _tier_rows(rng: random.Random, tier: str, procedures: tuple[Procedure, ...]) -> list[Row]:
     keys = [key for key, _ in _TIER_FIELDS[tier]]
     shares = [share for _, share in _TIER_FIELDS[tier]]

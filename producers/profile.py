@@ -20,7 +20,11 @@ shaped here too and drawn in `producers.processing_times`:
   waiting for a signature), more often in procedures with a long allowance (land, building:
   `late_weight`), and they end past their due date by a tail that grows with it;
 - agencies differ: the *slow agency* (by default the busiest branch, in An Giang the
-  provincial land registration office) takes longer and ends more dossiers late, and the
+  provincial land registration office) has a *backlog*: a few of its procedures (by default
+  its land procedures, `slow_agency_backlog`) take so long there that their times, log-normal
+  with a narrow spread (`backlog_spread`), run across the due date, and the dossiers whose
+  time runs past it are its late ones (`backlog_late_share` of them, calibrated so that the
+  agency's late share is `late_rate_of`); its other procedures behave like any agency's. The
   *overloaded agency* (the busiest district) has weeks (`overload_week_share` of them, the
   same in every run) in which dossiers received take longer and end late more often.
 The province-wide figures stay those of the profile: `late_rate` is every other agency's
@@ -132,11 +136,16 @@ class Profile:
     """Of on-time dossiers, the share finished after 17:00 on the due date."""
     # Processing times (module doc, `producers.processing_times`).
     slow_agency: str | None = None
-    """Code of the agency that takes longer and ends more dossiers late; None: no such one."""
+    """Code of the agency with a backlog, which ends more dossiers late; None: no such one."""
     slow_agency_late_rate: float | None = None
     """The slow agency's late share; None: `SLOW_LATE_FACTOR` times `late_rate`."""
-    slow_agency_speed: float = 1.3
-    """Its dossiers handled normally take this many times as long."""
+    slow_agency_backlog: frozenset[str] = field(default=frozenset(), repr=False)
+    """Codes of the slow agency's procedures in backlog: their times there run across the due
+    date and make its late ones (`backlog_late_share`). Empty: its late dossiers are stuck
+    ones, spread over its procedures like any agency's."""
+    backlog_spread: float = 0.25
+    """Sigma of the log-normal times of a backlog procedure at the slow agency: a queue delays
+    every dossier by about as much, so they bunch (the narrowest of the procedures' spreads)."""
     overloaded_agency: str | None = None
     """Code of the agency with overloaded weeks; None: no such one."""
     overload_week_share: float = 0.15
@@ -152,6 +161,14 @@ class Profile:
     due_day_scale: float = field(init=False, repr=False, compare=False)
     """Multiplies `due_day_weight` into the chance that a dossier handled normally ends on
     its due date, so that the province's early share is `early_share`."""
+    backlog_share: float = field(init=False, repr=False, compare=False)
+    """Share of the slow agency's dossiers that belong to its backlog procedures."""
+    backlog_late_share: float = field(init=False, repr=False, compare=False)
+    """Late share of the received dossiers of the slow agency's backlog procedures: what
+    makes its late share `late_rate_of` with its other procedures at `stuck_rate_of`."""
+    slow_stuck_rate: float = field(init=False, repr=False, compare=False)
+    """Late share (stuck dossiers) of the slow agency's procedures outside its backlog:
+    `late_rate`, unless the backlog alone cannot reach the agency's late share."""
 
     def __post_init__(self) -> None:
         if not self.agencies:
@@ -161,18 +178,46 @@ class Profile:
                 self, "agency_cum_weights", _cumulative(a.weight for a in self.agencies)
             )
         means: dict[str, float] = {}
-        due_day_weight = volume = 0.0
+        due_day_weight = volume = backlog_share = 0.0
         for agency in self.agencies:
             mix = _procedure_mix(agency)
+            if agency.code == self.slow_agency:
+                backlog_share = sum(w for p, w in mix if p.code in self.slow_agency_backlog)
             week_mean = 1.0
             if agency.code == self.overloaded_agency:
                 week_mean += self.overload_week_share * (self.overload_lateness - 1)
-            means[agency.code] = week_mean * sum(w * p.late_weight for p, w in mix)
+            stuck = [(p, w) for p, w in mix if not self.in_backlog(agency.code, p)]
+            stuck_volume = sum(w for _, w in stuck)
+            means[agency.code] = (
+                week_mean * sum(w * p.late_weight for p, w in stuck) / stuck_volume
+                if stuck_volume
+                else 1.0
+            )
             due_day_weight += agency.weight * sum(w * due_day_weight_of(p) for p, w in mix)
             volume += agency.weight
         object.__setattr__(self, "late_weight_means", means)
         mean_due_day_weight = due_day_weight / volume if volume else 1.0
         object.__setattr__(self, "due_day_scale", (1 - self.early_share) / mean_due_day_weight)
+        self._calibrate_backlog(backlog_share)
+
+    def _calibrate_backlog(self, share: float) -> None:
+        """The backlog's late share, and the stuck rate of the rest, that give the slow
+        agency its late share: the backlog carries all of it beyond `late_rate` (up to
+        `MAX_BACKLOG_LATE_SHARE`; the rest, if any, falls on its other procedures)."""
+        target = self.late_rate_of(self.slow_agency) if self.slow_agency else 0.0
+        backlog = 0.0
+        if share > 0:
+            backlog = (target - (1 - share) * self.late_rate) / share
+            backlog = min(max(backlog, 0.0), MAX_BACKLOG_LATE_SHARE)
+        stuck = (target - share * backlog) / (1 - share) if share < 1 else 0.0
+        object.__setattr__(self, "backlog_share", share)
+        object.__setattr__(self, "backlog_late_share", backlog)
+        object.__setattr__(self, "slow_stuck_rate", max(stuck, 0.0))
+
+    def in_backlog(self, agency: str, procedure: Procedure) -> bool:
+        """Whether `procedure` at `agency` is in the slow agency's backlog: its times there
+        decide its outcomes (`producers.processing_times`), and it has no stuck dossiers."""
+        return agency == self.slow_agency and procedure.code in self.slow_agency_backlog
 
     def late_rate_of(self, agency: str) -> float:
         """The designed late share of an agency's received dossiers."""
@@ -181,6 +226,13 @@ class Profile:
         if self.slow_agency_late_rate is not None:
             return self.slow_agency_late_rate
         return min(1.0, SLOW_LATE_FACTOR * self.late_rate)
+
+    def stuck_rate_of(self, agency: str) -> float:
+        """The late share of an agency's received dossiers outside the backlog: the stuck
+        ones, spread over its procedures by their `late_weight`."""
+        if agency == self.slow_agency and self.backlog_share > 0:
+            return self.slow_stuck_rate
+        return self.late_rate_of(agency)
 
     def overloaded(self, agency: str, day: date) -> bool:
         """Whether `agency` is overloaded in the ISO week of `day`: a fixed draw per week,
@@ -194,6 +246,12 @@ class Profile:
 
 SLOW_LATE_FACTOR = 5.0
 """The slow agency's late share over the others' when none is given (0.5 % in An Giang)."""
+MAX_BACKLOG_LATE_SHARE = 0.9
+"""A backlog procedure's late share is capped here, so that some of its dossiers are in time."""
+BACKLOG_FIELD = "land"
+"""The default slow agency's backlog: its procedures of this field (lĩnh vực) of the shipped
+catalogue (`producers.procedure_names`): land-use certificates and land changes, the classic
+backlog of a one-stop centre."""
 
 
 def due_day_weight_of(procedure: Procedure) -> float:
@@ -242,8 +300,19 @@ def default_profile(agencies: Iterable[Agency], dossiers_per_day: float) -> Prof
         agencies=tuple(profiles),
         dossiers_per_day=dossiers_per_day,
         slow_agency=slow,
+        slow_agency_backlog=_backlog_of(next((p for p in profiles if p.code == slow), None)),
         overloaded_agency=_busiest([p for p in profiles if p.code != slow], "district", "commune"),
     )
+
+
+def _backlog_of(agency: AgencyProfile | None) -> frozenset[str]:
+    """The codes of `agency`'s procedures of the field `BACKLOG_FIELD`."""
+    if agency is None:
+        return frozenset()
+    # Imported here: the catalogue's names are drawn from this module's procedure tables.
+    from iocmon.producers.procedure_names import codes_of_field
+
+    return frozenset(p.code for p in agency.procedures) & codes_of_field(BACKLOG_FIELD)
 
 
 def _busiest(agencies: Sequence[AgencyProfile], *kinds: str) -> str | None:
