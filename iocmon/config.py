@@ -323,9 +323,10 @@ class Settings:
         30,
         section="alerts",
         kind=Whole(1),
-        help="dossiers a procedure needs to have ended within the retention horizon for the "
-        "forecast to trust its own times; below it, its agency's, then the province's; below "
-        "it in the province, no forecast",
+        help="dossiers a procedure needs to have ended at the dossier's agency within the "
+        "retention horizon for the forecast to trust their times; below it, the procedure's in "
+        "every agency, then the agency's, then the province's; below it in the province, no "
+        "forecast",
     )
     # -- notifier ------------------------------------------------------------------------------
     notify_group: str = setting(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from iocmon.domain.batch import OpenEntry
 from iocmon.domain.buckets import Bucket
-from iocmon.domain.risk import Scope
+from iocmon.domain.risk import Scope, Subject
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,24 +177,55 @@ def open_count_fields(entry: OpenEntry) -> tuple[str, ...]:
     return fields
 
 
-_SCOPE_CODES = {Scope.PROCEDURE: "p", Scope.AGENCY: "a", Scope.PROVINCE: "r"}
+_SCOPE_CODES = {
+    Scope.AGENCY_PROCEDURE: "ap",
+    Scope.PROCEDURE: "p",
+    Scope.AGENCY: "a",
+    Scope.PROVINCE: "r",
+}
 _SCOPE_OF_CODE = {code: scope for scope, code in _SCOPE_CODES.items()}
 
 
-def duration_field(scope: Scope, code: str, label: str) -> str:
-    """The field of one histogram bucket in a `durations` hash: `p|<procedure>|<label>`,
-    `a|<agency>|<label>`, `r||<label>` (the province). Codes may contain '|'; the scope never
-    does and the label (`histogram.LABELS`) neither, so the field splits from both ends."""
-    return f"{_SCOPE_CODES[scope]}|{code}|{label}"
+def duration_field(scope: Scope, subject: Subject, label: str) -> str:
+    """The field of one histogram bucket in a `durations` hash: `ap|<agency>|<procedure>|
+    <label>` (a procedure at an agency, both codes escaped as in `procedure_field`),
+    `p|<procedure>|<label>`, `a|<agency>|<label>`, `r||<label>` (the province). A single code
+    may contain '|' unescaped (fields written before the agency-procedure level keep their
+    form): the scope never does and the label (`histogram.LABELS`) neither, so such a field
+    splits from both ends."""
+    if scope is Scope.AGENCY_PROCEDURE:
+        if not isinstance(subject, tuple):
+            raise TypeError(f"a procedure at an agency is an (agency, procedure) pair: {subject!r}")
+        agency, procedure = subject
+        return f"ap|{_escape(agency)}|{_escape(procedure)}|{label}"
+    if not isinstance(subject, str):
+        raise TypeError(f"the {scope.value} histogram's subject is one code: {subject!r}")
+    return f"{_SCOPE_CODES[scope]}|{subject}|{label}"
 
 
-def parse_duration_field(field: str) -> tuple[Scope, str, str]:
-    """(scope, code, label) of a `duration_field`; ValueError if it is not one."""
+def parse_duration_field(field: str) -> tuple[Scope, Subject, str]:
+    """(scope, subject, label) of a `duration_field`; ValueError if it is not one."""
     kind, _, rest = field.partition("|")
+    if kind == "ap":
+        parts = rest.split("|")
+        if len(parts) != 3:
+            raise ValueError(f"not a duration histogram field: {field!r}")
+        agency, procedure, label = parts
+        return Scope.AGENCY_PROCEDURE, (_unescape(agency), _unescape(procedure)), label
     code, bar, label = rest.rpartition("|")
     if kind not in _SCOPE_OF_CODE or not bar:
         raise ValueError(f"not a duration histogram field: {field!r}")
     return _SCOPE_OF_CODE[kind], code, label
+
+
+def _escape(code: str) -> str:
+    """A code without '|', so that a field holding several splits unambiguously; codes
+    without '%' or '|' are stored as they are."""
+    return code.replace("%", "%25").replace("|", "%7C")
+
+
+def _unescape(escaped: str) -> str:
+    return escaped.replace("%7C", "|").replace("%25", "%")
 
 
 def procedure_field(agency: str, procedure: str, column: str) -> str:
@@ -202,14 +233,12 @@ def procedure_field(agency: str, procedure: str, column: str) -> str:
     (where the procedure's place holds a field key).
 
     Both codes may contain '|' (the contract allows any 1–64 characters), so the procedure is
-    escaped and the field splits unambiguously from the right; codes without '%' or '|' are
-    stored as they are.
+    escaped and the field splits unambiguously from the right.
     """
-    escaped = procedure.replace("%", "%25").replace("|", "%7C")
-    return f"{agency}|{escaped}|{column}"
+    return f"{agency}|{_escape(procedure)}|{column}"
 
 
 def parse_procedure_field(field: str) -> tuple[str, str, str]:
     """(agency, procedure, column) of a `procedure_field`."""
     agency, escaped, outcome = field.rsplit("|", 2)
-    return agency, escaped.replace("%7C", "|").replace("%25", "%"), outcome
+    return agency, _unescape(escaped), outcome

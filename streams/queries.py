@@ -25,7 +25,7 @@ from iocmon.domain.figures import Figures
 from iocmon.domain.histogram import BUCKET_COUNT, DurationHistogram, index_of_label
 from iocmon.domain.judge import OpenState, overdue_days
 from iocmon.domain.lifecycle import DossierState
-from iocmon.domain.risk import Scope
+from iocmon.domain.risk import Scope, Subject
 from iocmon.domain.risk_check import AtRiskItem, Histories
 from iocmon.domain.state_codec import StateDecodeError, decode_state
 from iocmon.redis_connection import AsyncRedis
@@ -285,21 +285,27 @@ class FigureReader:
         for month in months:
             for keys in parts:
                 pipe.hgetall(keys.durations(month))
-        counts: dict[tuple[Scope, str], list[int]] = {}
+        counts: dict[tuple[Scope, Subject], list[int]] = {}
         for reply in await pipe.execute():
             for raw_field, n in reply.items():
-                scope, code, label = parse_duration_field(_text(raw_field))
-                summed = counts.get((scope, code))
+                scope, subject, label = parse_duration_field(_text(raw_field))
+                summed = counts.get((scope, subject))
                 if summed is None:
-                    summed = counts[(scope, code)] = [0] * BUCKET_COUNT
+                    summed = counts[(scope, subject)] = [0] * BUCKET_COUNT
                 summed[index_of_label(label)] += int(n)
-        by_scope: dict[Scope, dict[str, DurationHistogram]] = {s: {} for s in Scope}
-        for (scope, code), summed in counts.items():
-            by_scope[scope][code] = DurationHistogram(tuple(summed))
+        pairs: dict[tuple[str, str], DurationHistogram] = {}
+        codes: dict[Scope, dict[str, DurationHistogram]] = {s: {} for s in Scope}
+        for (scope, subject), summed in counts.items():
+            histogram = DurationHistogram(tuple(summed))
+            if isinstance(subject, tuple):
+                pairs[subject] = histogram
+            else:
+                codes[scope][subject] = histogram
         return Histories(
-            procedures=by_scope[Scope.PROCEDURE],
-            agencies=by_scope[Scope.AGENCY],
-            province=by_scope[Scope.PROVINCE].get("", DurationHistogram.empty()),
+            agency_procedures=pairs,
+            procedures=codes[Scope.PROCEDURE],
+            agencies=codes[Scope.AGENCY],
+            province=codes[Scope.PROVINCE].get("", DurationHistogram.empty()),
         )
 
     async def at_risk(self, now: datetime) -> list[tuple[str, AtRiskItem]]:

@@ -83,7 +83,8 @@ _THRESHOLD = click.FloatRange(0.0, 1.0, min_open=True)
     type=click.IntRange(1),
     default=DEFAULT_MIN_SAMPLES,
     show_default=True,
-    help="Ended dossiers a procedure (or agency) needs before its own times are used.",
+    help="Ended dossiers a procedure at an agency (or a procedure, an agency) needs before "
+    "its own times are used.",
 )
 @click.option(
     "--agency",
@@ -218,8 +219,9 @@ class Figures:
             f"{_local(h.first_at)} to {_local(h.last_at)}; {integer(h.refused)} records "
             f"refused as the worker would, {integer(r.skipped_events)} events after their "
             "dossier's end skipped",
-            f"{integer(r.checks)} daily checks at {DEFAULT_CHECK_AT:%H:%M}; a procedure's or "
-            f"agency's own times used from {self.min_samples} ended dossiers; "
+            f"{integer(r.checks)} daily checks at {DEFAULT_CHECK_AT:%H:%M}; the times of a "
+            "procedure at an agency, else of the procedure, else of the agency, used from "
+            f"{self.min_samples} ended dossiers; "
             f"{integer(r.still_open)} dossiers still open at the end",
             "",
             *self._block("Province", r),

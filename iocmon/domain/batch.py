@@ -39,7 +39,7 @@ from iocmon.domain.lifecycle import (
 )
 from iocmon.domain.procedures import UNKNOWN_FIELD
 from iocmon.domain.report import received_column
-from iocmon.domain.risk import Scope
+from iocmon.domain.risk import Scope, Subject
 from iocmon.domain.tally import Tally
 
 if TYPE_CHECKING:
@@ -93,10 +93,11 @@ class BatchPlan:
     """(bucket, agency, field, column): the periodic report's counters (`domain.report`),
     in `report_buckets_of` buckets; hours only for becoming overdue."""
     received: Counter[tuple[Bucket, str, str, str]] = field(default_factory=Counter)
-    durations: Counter[tuple[Bucket, Scope, str, str]] = field(default_factory=Counter)
-    """(month of the end, scope, code, histogram bucket label): the duration histograms of
-    the at-risk forecast (issue #18), one count per ended dossier (not withdrawn) in its
-    procedure's, agency's and the province's (code "") histogram."""
+    durations: Counter[tuple[Bucket, Scope, Subject, str]] = field(default_factory=Counter)
+    """(month of the end, scope, subject, histogram bucket label): the duration histograms of
+    the at-risk forecast (issue #18), one count per ended dossier (not withdrawn) in the
+    histogram of its procedure at its agency (subject (agency, procedure)), its procedure's,
+    its agency's and the province's (subject "")."""
     events: Counter[str] = field(default_factory=Counter)
     ignored: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)

@@ -1,9 +1,10 @@
 """Replays a history of events to see when each warning would have fired (issue #18).
 
 The backtest must see what the worker would have seen, and nothing more. So the replay folds
-the events through `apply_event` in the order given, counts each dossier's duration into its
-procedure's, agency's and province's histograms as it ends, and forecasts from a snapshot of
-those histograms taken at the last check: never from a dossier that ended later. Samples
+the events through `apply_event` in the order given, counts each dossier's duration into the
+histograms of its procedure at its agency, its procedure, its agency and the province as it
+ends (as `domain.tally` does), and forecasts from a snapshot of those histograms taken at
+the last check: never from a dossier that ended later. Samples
 are kept for the whole replay, as the worker keeps those within the retention horizon
 (CONTRACT §3a), which a year of history does not outrun.
 
@@ -42,6 +43,8 @@ from iocmon.domain.risk import (
     DEFAULT_THRESHOLD,
     Basis,
     ForecastPolicy,
+    Scope,
+    Subject,
     choose,
     forecast,
 )
@@ -104,16 +107,16 @@ class _Watch:
 
 @dataclass(slots=True)
 class _Durations:
-    """Mutable counts per scope key, and the frozen snapshot forecasts read."""
+    """Mutable counts per histogram (scope, subject), and the frozen snapshot forecasts
+    read: the worker's histograms (`domain.tally`), held in memory."""
 
-    counts: dict[tuple[str, str], list[int]] = field(default_factory=dict)
-    dirty: set[tuple[str, str]] = field(default_factory=set)
-    frozen: dict[tuple[str, str], DurationHistogram] = field(default_factory=dict)
+    counts: dict[tuple[Scope, Subject], list[int]] = field(default_factory=dict)
+    dirty: set[tuple[Scope, Subject]] = field(default_factory=set)
+    frozen: dict[tuple[Scope, Subject], DurationHistogram] = field(default_factory=dict)
 
     def add(self, state: DossierState, duration: int) -> None:
-        assert state.procedure is not None and state.agency is not None
         bucket = bucket_of(duration)
-        for key in (("p", state.procedure), ("a", state.agency), ("r", PROVINCE)):
+        for key in self._keys(state):
             counts = self.counts.get(key)
             if counts is None:
                 counts = self.counts[key] = [0] * BUCKET_COUNT
@@ -126,12 +129,21 @@ class _Durations:
         self.dirty.clear()
 
     def basis(self, state: DossierState, min_samples: int) -> Basis | None:
-        assert state.procedure is not None and state.agency is not None
+        ap, p, a, r = (self.frozen.get(key, _EMPTY) for key in self._keys(state))
         return choose(
-            self.frozen.get(("p", state.procedure), _EMPTY),
-            self.frozen.get(("a", state.agency), _EMPTY),
-            self.frozen.get(("r", PROVINCE), _EMPTY),
-            min_samples,
+            agency_procedure=ap, procedure=p, agency=a, province=r, min_samples=min_samples
+        )
+
+    @staticmethod
+    def _keys(state: DossierState) -> tuple[tuple[Scope, Subject], ...]:
+        """The dossier's histograms, narrowest first, as `domain.tally` counts them."""
+        agency, procedure = state.agency, state.procedure
+        assert procedure is not None and agency is not None
+        return (
+            (Scope.AGENCY_PROCEDURE, (agency, procedure)),
+            (Scope.PROCEDURE, procedure),
+            (Scope.AGENCY, agency),
+            (Scope.PROVINCE, PROVINCE),
         )
 
 

@@ -4,7 +4,8 @@ Durations are working-day numbers (`iocmon.domain.durations`): a dossier is late
 when its duration exceeds its allowance, the number of its due date. An open dossier that
 has survived s days without ending belongs among the samples that lasted longer than s, so
 its risk is P(duration > allowance | duration > s) = survival(allowance) / survival(s),
-read from the histogram of its procedure, or its agency's, or the province's (`choose`).
+read from the histogram of its procedure at its agency, or its procedure's in every agency,
+or its agency's, or the province's (`choose`).
 
 Edge cases, decided here so that the worker, the API and the backtest agree:
 - survived ≥ allowance: its due date has passed; risk 1.0 (it is overdue, not at risk).
@@ -33,15 +34,23 @@ from iocmon.domain.lifecycle import DossierState
 DEFAULT_THRESHOLD = 0.5
 """`IOCMON_AT_RISK_THRESHOLD`: the risk from which an on-track dossier is at risk."""
 DEFAULT_MIN_SAMPLES = 30
-"""Samples a procedure's (or agency's) histogram needs before it is trusted over the wider one."""
+"""Samples a histogram needs before it is trusted over the wider one (`choose`)."""
 
 
 class Scope(StrEnum):
-    """Whose histogram a forecast was read from."""
+    """Whose histogram a forecast was read from, narrowest first."""
 
+    AGENCY_PROCEDURE = "agency_procedure"
+    """One procedure at one agency: the same national procedure code runs at different
+    speeds in different agencies (a land office's backlog, a district's staffing)."""
     PROCEDURE = "procedure"
     AGENCY = "agency"
     PROVINCE = "province"
+
+
+Subject = str | tuple[str, str]
+"""Whose histogram within its scope: a procedure's or an agency's code, "" for the province,
+(agency, procedure) for a procedure at an agency."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,16 +77,21 @@ class Basis:
 
 
 def choose(
+    *,
+    agency_procedure: DurationHistogram,
     procedure: DurationHistogram,
     agency: DurationHistogram,
     province: DurationHistogram,
     min_samples: int = DEFAULT_MIN_SAMPLES,
 ) -> Basis | None:
-    """The narrowest histogram with at least `min_samples`: a procedure's own times are the
-    best evidence once there are enough of them; None when even the province has too few."""
+    """The narrowest histogram with at least `min_samples`: the procedure's own times at the
+    dossier's agency are the best evidence once there are enough of them, then the
+    procedure's in every agency, the agency's, the province's; None when even the province
+    has too few."""
     if min_samples < 1:
         raise ValueError(f"min_samples must be at least 1, got {min_samples}")
     for scope, histogram in (
+        (Scope.AGENCY_PROCEDURE, agency_procedure),
         (Scope.PROCEDURE, procedure),
         (Scope.AGENCY, agency),
         (Scope.PROVINCE, province),

@@ -66,8 +66,11 @@ _EMPTY = DurationHistogram.empty()
 @dataclass(frozen=True, slots=True)
 class Histories:
     """The duration histograms a check forecasts from, merged over every partition and the
-    months within the retention horizon."""
+    months within the retention horizon. Months written before the agency-procedure level
+    have none of its fields: it fills as dossiers end, and `choose` falls back meanwhile."""
 
+    agency_procedures: Mapping[tuple[str, str], DurationHistogram] = field(default_factory=dict)
+    """By (agency, procedure)."""
     procedures: Mapping[str, DurationHistogram] = field(default_factory=dict)
     agencies: Mapping[str, DurationHistogram] = field(default_factory=dict)
     province: DurationHistogram = _EMPTY
@@ -78,10 +81,11 @@ class Histories:
 
     def basis(self, procedure: str, agency: str, min_samples: int) -> Basis | None:
         return choose(
-            self.procedures.get(procedure, _EMPTY),
-            self.agencies.get(agency, _EMPTY),
-            self.province,
-            min_samples,
+            agency_procedure=self.agency_procedures.get((agency, procedure), _EMPTY),
+            procedure=self.procedures.get(procedure, _EMPTY),
+            agency=self.agencies.get(agency, _EMPTY),
+            province=self.province,
+            min_samples=min_samples,
         )
 
 

@@ -6,9 +6,10 @@ Adding to each bucket as the event is folded cost ~15 Counter updates a record; 
 events share a few hours, so the tally keys each count by the instant's whole (cached)
 tuple of buckets and spreads it over them once per distinct key when the plan is taken.
 
-Durations of ended dossiers (issue #18) go into their procedure's, agency's and the
-province's histogram of the local month of the end (`DURATION_SCOPES`): a few counters per
-ended dossier, keyed by the histogram's bucket label (`iocmon.domain.histogram.field_for`).
+Durations of ended dossiers (issue #18) go into the histograms of the local month of the end
+of their procedure at their agency, their procedure, their agency and the province
+(`DURATION_SCOPES`): four counters per ended dossier, keyed by the histogram's bucket label
+(`iocmon.domain.histogram.field_for`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,12 @@ if TYPE_CHECKING:
     from iocmon.domain.batch import BatchPlan
 
 Buckets = tuple[Bucket, ...]
-DURATION_SCOPES: tuple[Scope, ...] = (Scope.PROCEDURE, Scope.AGENCY, Scope.PROVINCE)
+DURATION_SCOPES: tuple[Scope, ...] = (
+    Scope.AGENCY_PROCEDURE,
+    Scope.PROCEDURE,
+    Scope.AGENCY,
+    Scope.PROVINCE,
+)
 PROVINCE_CODE = ""
 """The code under which the province's histogram is counted (no agency or procedure code is
 empty, CONTRACT §1)."""
@@ -90,6 +96,7 @@ class Tally:
                 report[(bucket, agency, field, column)] += n
         durations = plan.durations
         for (month, agency, procedure, label), n in self._durations.items():
+            durations[(month, Scope.AGENCY_PROCEDURE, (agency, procedure), label)] += n
             durations[(month, Scope.PROCEDURE, procedure, label)] += n
             durations[(month, Scope.AGENCY, agency, label)] += n
             durations[(month, Scope.PROVINCE, PROVINCE_CODE, label)] += n

@@ -118,7 +118,7 @@ def test_an_at_risk_dossier_is_alerted_once_listed_counted_and_replaced_or_clear
         "due_at": "2026-03-12T17:00:00+07:00",
         "risk": 1.0,
         "expected_end": "2026-03-16",  # every dossier of P7 ended on its day 7
-        "basis": "procedure",
+        "basis": "agency_procedure",  # P7's 40 at STP
     }
     assert items[1]["expected_end"] == "2026-03-17"
     assert listed(first, "?limit=1") == items[:1]

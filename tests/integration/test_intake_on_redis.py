@@ -28,9 +28,11 @@ from redis.asyncio import Redis
 
 from iocmon.domain.alerts import Alert, AlertKind, alert_id
 from iocmon.domain.batch import DeadLetter, Record
+from iocmon.domain.buckets import Bucket
 from iocmon.domain.calendar import LOCAL_TZ, load_calendar
 from iocmon.domain.events import RejectReason
 from iocmon.domain.histogram import index_of_label
+from iocmon.domain.risk import Scope
 from iocmon.domain.risk_check import AtRiskItem, months_within
 from iocmon.streams.histograms import HistogramCache
 from iocmon.streams.intake import BatchApplier
@@ -206,6 +208,7 @@ def test_durations_are_written_with_their_batch_once_and_read_back_merged(stack:
         histories = await reader.histories(months)
         procedure = histories.procedures["STP.07"]
         assert procedure.total == 40 == procedure.counts[index_of_label("7")]
+        assert histories.agency_procedures == {("STP", "STP.07"): procedure}
         assert histories.agencies["STP"] == procedure == histories.province
         keys = store.keys(PARTITION)
         assert set(await client.zrange(keys.duration_months, 0, -1)) == {b"202504", b"202505"}
@@ -220,6 +223,31 @@ def test_durations_are_written_with_their_batch_once_and_read_back_merged(stack:
         assert await client.exists(keys.durations(may), keys.duration_months) == 0
         assert (await reader.histories(months)).province.total == 0
         await client.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_months_written_before_the_agency_procedure_level_are_read_without_it(
+    stack: Stack,
+) -> None:
+    """A month hash written before the level came (fields `p|`, `a|`, `r|` only) reads as
+    it is: no histogram of a procedure at an agency, so the forecast falls back to the
+    procedure's (the level fills as dossiers end)."""
+    base = f"t{uuid.uuid4().hex[:10]}"
+    march = Bucket("m", "202603")
+
+    async def scenario() -> None:
+        client = Redis.from_url(stack.redis_url)
+        store = BatchStore(client, base, "events")
+        reader = FigureReader(client, base, "events", 1)
+        old = {"p|STP.07|7": 40, "a|STP|7": 40, "r||7": 40}
+        await client.hset(store.keys(PARTITION).durations(march), mapping=old)
+        histories = await reader.histories([march])
+        await client.aclose()
+        assert histories.agency_procedures == {}
+        assert histories.procedures["STP.07"].total == 40
+        basis = histories.basis("STP.07", "STP", min_samples=30)
+        assert basis is not None and basis.scope is Scope.PROCEDURE
 
     asyncio.run(scenario())
 

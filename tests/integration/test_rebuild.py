@@ -170,7 +170,7 @@ def test_the_rebuilds_bulk_writes_equal_the_workers_script(stack: Stack) -> None
     # The duration histograms of the at-risk forecast (issue #18) among them: the rebuild
     # writes the live worker's keys, fields and counts.
     [durations] = [v for k, v in script.items() if b":durations:m:" in k]
-    assert durations == {b"p|P1|0": b"10", b"a|A1|0": b"10", b"r||0": b"10"}
+    assert durations == {b"ap|A1|P1|0": b"10", b"p|P1|0": b"10", b"a|A1|0": b"10", b"r||0": b"10"}
 
 
 async def _dump(client: Redis, prefix: str) -> dict[bytes, Any]:

@@ -135,18 +135,32 @@ def test_every_received_dossier_ends_at_most_once(events: list[dict[str, object]
     for dossier_id in received:
         state = states[str(dossier_id)]
         assert (state.outcome is not None) == (dossier_id in ended_with_terminal)
-    # Each end but a withdrawal adds one duration to its procedure's, agency's and the
-    # province's histogram (issue #18), the one of its judged duration.
+    # Each end but a withdrawal adds one duration, the one of its judged duration, to the
+    # histograms of its procedure at its agency, its procedure, its agency and the province
+    # (issue #18).
     judged = [s for s in states.values() if s.outcome not in (None, Outcome.WITHDRAWN)]
     durations: Counter[tuple[object, object]] = Counter()
+    subjects: Counter[tuple[object, object]] = Counter()
     for key, n in totals.items():
         if isinstance(key, tuple) and key[0] == "duration":
-            durations[(key[1], key[3])] += n  # (scope, label), over every code and month
+            durations[(key[1], key[3])] += n  # (scope, label), over every subject and month
+            subjects[(key[1], key[2])] += n  # (scope, subject), over every label and month
     expected = Counter(field_for(d) for s in judged if (d := duration_of(s, CAL)) is not None)
     for scope in Scope:
         assert Counter({label: n for (sc, label), n in durations.items() if sc is scope}) == (
             expected
         )
+    ends = [s for s in judged if duration_of(s, CAL) is not None]
+    assert subjects == Counter(
+        subject
+        for s in ends
+        for subject in (
+            (Scope.AGENCY_PROCEDURE, (s.agency, s.procedure)),
+            (Scope.PROCEDURE, s.procedure),
+            (Scope.AGENCY, s.agency),
+            (Scope.PROVINCE, ""),
+        )
+    )
 
 
 @settings(max_examples=150, deadline=None)

@@ -29,12 +29,14 @@ def ev(dossier: str, kind: EventType, when: str, **fields: object) -> Event:
     return Event(event_id=f"e{next(_ids)}", dossier_id=dossier, type=kind, at=at(when), **fields)  # type: ignore[arg-type]
 
 
-def received(dossier: str, when: str, days: int = 5, procedure: str = "P") -> Event:
+def received(
+    dossier: str, when: str, days: int = 5, procedure: str = "P", agency: str = "STP"
+) -> Event:
     return ev(
         dossier,
         EventType.RECEIVED,
         when,
-        agency="STP",
+        agency=agency,
         procedure=procedure,
         channel="counter",
         level="none",
@@ -100,6 +102,23 @@ def test_scores_per_threshold_beside_due_soon() -> None:
     due_soon = result.due_soon_score(CAL, min_lead_days=2)
     assert (due_soon.precision, due_soon.recall, due_soon.median_lead_days) == (1.0, 1.0, 1.0)
     assert due_soon.recall_ahead == 0.0
+
+
+def test_each_agency_s_dossiers_are_forecast_from_the_procedure_s_times_at_that_agency() -> None:
+    # Four P dossiers at agency LX all end on day 2. Pooled, P's eight say 3/8 late: X would
+    # not be flagged at 0.5; STP's own four say 3/4, and LX's own none.
+    fast_elsewhere = [
+        *(received(f"L{i}", "2024-03-04T09:00", agency="LX") for i in range(1, 5)),
+        *(resolved(f"L{i}", "2024-03-06T10:00") for i in range(1, 5)),
+    ]
+    result = run(
+        *fast_elsewhere,
+        *X_AND_Y,
+        received("W", "2024-03-14T09:00", agency="LX"),
+        resolved("W", "2024-03-18T10:00"),
+    )
+    assert ended(result, "X").first_at_risk == (Sighting(at("2024-03-14T09:00")), None)
+    assert ended(result, "W").first_at_risk == (None, None)
 
 
 def test_no_forecast_reads_a_dossier_that_ended_after_its_check() -> None:

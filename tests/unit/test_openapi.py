@@ -166,3 +166,12 @@ def test_the_document_is_valid_openapi_3_1() -> None:
     from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 
     OPENAPI_31_VALIDATOR.validate(SPEC)
+
+
+def test_the_at_risk_basis_names_every_scope_a_forecast_reads() -> None:
+    from iocmon.domain.risk import Scope
+
+    item = SPEC["paths"]["/api/v1/at-risk"]["get"]["responses"]["200"]["content"][
+        "application/json"
+    ]["schema"]["properties"]["items"]["items"]
+    assert item["properties"]["basis"]["enum"] == [scope.value for scope in Scope]

@@ -148,13 +148,35 @@ def test_risk_of_lateness_edges() -> None:
     assert risk_of_lateness(DurationHistogram.of([3, 8]), allowance=5, survived=3) == 1.0
 
 
-def test_choose_falls_back_from_procedure_to_agency_to_province_by_sample_count() -> None:
+def test_choose_falls_back_from_procedure_at_agency_to_procedure_agency_province() -> None:
     few, enough, more = (DurationHistogram.of([2] * n) for n in (29, 30, 500))
-    assert choose(enough, more, more) == Basis(Scope.PROCEDURE, enough)
-    assert choose(few, enough, more) == Basis(Scope.AGENCY, enough)
-    assert choose(few, few, more) == Basis(Scope.PROVINCE, more)
-    assert choose(few, few, few) is None
-    assert choose(few, few, few, min_samples=29) == Basis(Scope.PROCEDURE, few)
+
+    def pick(ap: DurationHistogram, p: DurationHistogram, a: DurationHistogram,
+             r: DurationHistogram, min_samples: int = 30) -> Basis | None:  # fmt: skip
+        return choose(agency_procedure=ap, procedure=p, agency=a, province=r,
+                      min_samples=min_samples)  # fmt: skip
+
+    assert pick(enough, more, more, more) == Basis(Scope.AGENCY_PROCEDURE, enough)
+    assert pick(few, enough, more, more) == Basis(Scope.PROCEDURE, enough)
+    assert pick(few, few, enough, more) == Basis(Scope.AGENCY, enough)
+    assert pick(few, few, few, more) == Basis(Scope.PROVINCE, more)
+    assert pick(few, few, few, few) is None
+    assert pick(few, few, few, few, min_samples=29) == Basis(Scope.AGENCY_PROCEDURE, few)
+
+
+def test_a_procedure_at_its_agency_answers_even_when_its_histogram_disagrees_with_the_pool() -> (
+    None
+):
+    # 30 dossiers of the procedure at this agency took 7 of 5 days; 270 elsewhere took 3:
+    # the pool holds all 300, and would say 0.1 on day 2 (30 of the 300 outlasting day 2
+    # outlasted day 5). The agency's own 30 say 1.0.
+    here = DurationHistogram.of([7] * 30)
+    pooled = DurationHistogram.of([7] * 30 + [3] * 270)
+    basis = choose(agency_procedure=here, procedure=pooled, agency=pooled, province=pooled)
+    assert basis == Basis(Scope.AGENCY_PROCEDURE, here)
+    result = forecast(open_dossier(), local("2024-03-06T10:00"), basis, CAL)
+    assert (result.risk, result.at_risk, result.scope) == (1.0, True, Scope.AGENCY_PROCEDURE)
+    assert risk_of_lateness(pooled, allowance=5, survived=2) == pytest.approx(0.1)
 
 
 def test_expected_end_is_the_conditional_median_in_working_days() -> None:

@@ -14,6 +14,7 @@ import json
 from collections import Counter
 from datetime import date, datetime, timedelta
 from itertools import count
+from typing import Any
 
 from iocmon.domain.alerts import AlertKind, AlertPolicy, alert_id
 from iocmon.domain.batch import BatchPlan, Fold, Record, decode_batch, plan_alert_check, plan_batch
@@ -21,7 +22,7 @@ from iocmon.domain.buckets import Bucket
 from iocmon.domain.calendar import LOCAL_TZ, load_calendar
 from iocmon.domain.histogram import BUCKET_COUNT, DurationHistogram, index_of_label
 from iocmon.domain.lifecycle import DossierState
-from iocmon.domain.risk import ForecastPolicy, Scope
+from iocmon.domain.risk import ForecastPolicy, Scope, Subject
 from iocmon.domain.risk_check import (
     AtRiskItem,
     Histories,
@@ -68,9 +69,11 @@ class Stream:
                         channel="online", level="full", processing_days=5)  # fmt: skip
 
 
-def history(took: int, n: int = 40, procedure: str = PROCEDURE) -> list[Record]:
-    """`n` dossiers of `procedure`, received on January 2024's working days at 09:00 (5 days
-    allowed), each resolved at 15:00 `took` working days later."""
+def history(
+    took: int, n: int = 40, procedure: str = PROCEDURE, agency: str = "STP", prefix: str = "H"
+) -> list[Record]:
+    """`n` dossiers of `procedure` at `agency`, received on January 2024's working days at
+    09:00 (5 days allowed), each resolved at 15:00 `took` working days later."""
     stream = Stream()
     day = date(2024, 1, 2)
     for i in range(n):
@@ -78,8 +81,8 @@ def history(took: int, n: int = 40, procedure: str = PROCEDURE) -> list[Record]:
             day += timedelta(days=1)
         received = datetime.combine(day, datetime.min.time(), LOCAL_TZ).replace(hour=9)
         end = datetime.combine(CAL.add_working_days(day, took), received.timetz()).replace(hour=15)
-        stream.received(f"H{i}", received, procedure)
-        stream.add(f"H{i}", "resolved", end)
+        stream.received(f"{prefix}{i}", received, procedure, agency)
+        stream.add(f"{prefix}{i}", "resolved", end)
         day += timedelta(days=1) if i % 2 else timedelta(0)  # two dossiers a day
     return stream.records
 
@@ -94,14 +97,15 @@ def fold(records: list[Record], states: dict[str, DossierState | None] | None = 
 
 def histories_of(*plans: BatchPlan) -> Histories:
     """What the reader merges from the partitions' month hashes, from plans' counters."""
-    counts: dict[tuple[Scope, str], list[int]] = {}
+    counts: dict[tuple[Scope, Subject], list[int]] = {}
     for plan in plans:
-        for (_, scope, code, label), n in plan.durations.items():
-            counts.setdefault((scope, code), [0] * BUCKET_COUNT)[index_of_label(label)] += n
-    by_scope: dict[Scope, dict[str, DurationHistogram]] = {s: {} for s in Scope}
-    for (scope, code), c in counts.items():
-        by_scope[scope][code] = DurationHistogram(tuple(c))
-    return Histories(by_scope[Scope.PROCEDURE], by_scope[Scope.AGENCY],
+        for (_, scope, subject, label), n in plan.durations.items():
+            counts.setdefault((scope, subject), [0] * BUCKET_COUNT)[index_of_label(label)] += n
+    by_scope: dict[Scope, dict[Any, DurationHistogram]] = {s: {} for s in Scope}
+    for (scope, subject), c in counts.items():
+        by_scope[scope][subject] = DurationHistogram(tuple(c))
+    return Histories(by_scope[Scope.AGENCY_PROCEDURE], by_scope[Scope.PROCEDURE],
+                     by_scope[Scope.AGENCY],
                      by_scope[Scope.PROVINCE].get("", DurationHistogram.empty()))  # fmt: skip
 
 
@@ -131,13 +135,14 @@ LATE_HISTORY = histories_of(fold(history(took=7)))
 # --- the histograms the fold keeps ------------------------------------------------------------
 
 
-def test_an_end_adds_its_duration_to_its_procedure_agency_and_province_of_its_month() -> None:
+def test_an_end_adds_its_duration_to_its_procedure_at_its_agency_and_the_wider_ones() -> None:
     stream = Stream()
     stream.received("D", local("2024-02-28T10:00"))  # Wednesday; day 1 is Thursday 29
     stream.add("D", "resolved", local("2024-03-08T16:00"))  # Friday 8 March: day 7
     plan = fold(stream.records)
     march = Bucket("m", "202403")
     assert plan.durations == Counter({
+        (march, Scope.AGENCY_PROCEDURE, ("STP", PROCEDURE), "7"): 1,
         (march, Scope.PROCEDURE, PROCEDURE, "7"): 1,
         (march, Scope.AGENCY, "STP", "7"): 1,
         (march, Scope.PROVINCE, "", "7"): 1,
@@ -155,8 +160,9 @@ def test_durations_are_counted_once_per_end_and_never_for_withdrawn_or_open_doss
     stream.add("W", "withdrawn", local("2024-03-05T10:00"))
     stream.received("O", local("2024-03-04T10:00"))
     plan = fold(stream.records)
-    assert sum(plan.durations.values()) == 3  # A's end, in three histograms
-    assert {code for _, _, code, _ in plan.durations} == {PROCEDURE, "STP", ""}
+    assert sum(plan.durations.values()) == 4  # A's end, in four histograms
+    subjects = {subject for _, _, subject, _ in plan.durations}
+    assert subjects == {("STP", PROCEDURE), PROCEDURE, "STP", ""}
     assert {label for *_, label in plan.durations} == {"3"}
 
     again = fold(stream.records[2:], {"A": plan.states["A"]})  # a redelivery
@@ -174,6 +180,7 @@ def test_paused_time_is_not_a_duration() -> None:
 
 
 def test_history_helper_gives_forty_late_samples_of_the_procedure() -> None:
+    assert LATE_HISTORY.agency_procedures[("STP", PROCEDURE)].total == 40
     assert LATE_HISTORY.procedures[PROCEDURE].total == 40
     assert LATE_HISTORY.procedures[PROCEDURE].counts[index_of_label("7")] == 40
     assert LATE_HISTORY.agencies["STP"].total == LATE_HISTORY.province.total == 40
@@ -192,7 +199,7 @@ def test_an_on_track_dossier_of_a_procedure_that_runs_late_is_alerted_at_risk_on
     assert plan.states["D"].alerted == (alert.alert_id,)
     assert plan.index_changes == {}  # its alert clock still waits for due soon
     item = plan.at_risk_set["D"]
-    assert (item.risk, item.basis, item.due_at) == (1.0, Scope.PROCEDURE, DUE)
+    assert (item.risk, item.basis, item.due_at) == (1.0, Scope.AGENCY_PROCEDURE, DUE)
     assert item.expected_end == date(2024, 3, 13)  # all such dossiers ended on day 7
     assert item.until == local("2024-03-08T00:00")
 
@@ -222,6 +229,27 @@ def test_a_procedure_with_too_few_dossiers_is_forecast_from_its_agency_then_noth
     other = histories_of(fold(history(took=7, procedure="2.002")))  # same agency, 40 late
     item = assess(state, local("2024-03-06T08:00"), other, CAL)
     assert item is not None and item.basis is Scope.AGENCY
+
+
+def test_the_procedure_at_the_dossier_s_agency_speaks_before_the_procedure_everywhere() -> None:
+    # The procedure takes 3 of its 5 days in 60 dossiers of agency LX, 7 in 40 of STP's. On
+    # day 2, STP's dossier reads STP's 40: all late, risk 1. Pooled over both agencies, all
+    # 100 outlasted day 2 and 40 of them day 5: 0.4, under the default threshold.
+    fast_elsewhere = fold(history(took=3, n=60, agency="LX", prefix="L"))
+    both = histories_of(fold(history(took=7)), fast_elsewhere)
+    state = open_dossier()
+    item = assess(state, local("2024-03-06T08:00"), both, CAL)
+    assert item is not None and (item.basis, item.risk) == (Scope.AGENCY_PROCEDURE, 1.0)
+    assert both.procedures[PROCEDURE].total == 100
+
+    # With 29 of STP's, one short of the default min_samples (30), the pooled procedure
+    # answers: 29 late of 89, 0.33, at risk only from a threshold of 0.3.
+    few_here = histories_of(fold(history(took=7, n=29)), fast_elsewhere)
+    assert assess(state, local("2024-03-06T08:00"), few_here, CAL) is None
+    policy = ForecastPolicy(threshold=0.3)
+    pooled = assess(state, local("2024-03-06T08:00"), few_here, CAL, policy)
+    assert pooled is not None and pooled.basis is Scope.PROCEDURE
+    assert pooled.risk == round(29 / 89, 4)
 
 
 def test_the_end_clears_the_at_risk_alert() -> None:
