@@ -3,14 +3,13 @@ against the judge itself: a duration beyond the allowance must be exactly a late
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from itertools import count
+from datetime import timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from iocmon.domain.calendar import LOCAL_TZ, due_at_from_processing_days, load_calendar
+from iocmon.domain.calendar import due_at_from_processing_days, load_calendar
 from iocmon.domain.durations import (
     allowance_of,
     day_number,
@@ -22,17 +21,13 @@ from iocmon.domain.durations import (
 from iocmon.domain.events import Event, EventType
 from iocmon.domain.judge import Outcome, judge_outcome
 from iocmon.domain.lifecycle import DossierState, apply_event
+from tests.unit.hand_events import hand_event, local
 
 CAL = load_calendar()
-_ids = count()
-
-
-def local(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=LOCAL_TZ)
 
 
 def ev(kind: EventType, at: str, **fields: object) -> Event:
-    return Event(event_id=f"e{next(_ids)}", dossier_id="D1", type=kind, at=local(at), **fields)  # type: ignore[arg-type]
+    return hand_event("D1", kind, at, **fields)
 
 
 def received(at: str, days: int = 5) -> Event:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from itertools import count
+from datetime import timedelta
 
 import pytest
 
-from iocmon.domain.calendar import LOCAL_TZ, load_calendar
+from iocmon.domain.calendar import load_calendar
 from iocmon.domain.events import Event, EventType, RecordRejected, RejectReason
 from iocmon.domain.judge import OpenState, Outcome, open_clock, open_state
 from iocmon.domain.lifecycle import (
@@ -21,19 +20,13 @@ from iocmon.domain.lifecycle import (
     apply_event,
 )
 from iocmon.domain.state_codec import decode_state, encode_state
+from tests.unit.hand_events import hand_event, local
 
 CAL = load_calendar()
-_ids = count()
-
-
-def local(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=LOCAL_TZ)
 
 
 def ev(kind: EventType, at: str, **fields: object) -> Event:
-    return Event(
-        event_id=f"e{next(_ids)}", dossier_id="H01-0001", type=kind, at=local(at), **fields
-    )  # type: ignore[arg-type]
+    return hand_event("H01-0001", kind, at, **fields)
 
 
 def receive(at: str, days: int | None = None, due: str | None = None) -> Event:

@@ -6,12 +6,11 @@ Tuesday is its day 1, Wednesday day 2, and it is due soon from Friday 8 March (d
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from itertools import count
+from datetime import date
 
 import pytest
 
-from iocmon.domain.calendar import LOCAL_TZ, load_calendar
+from iocmon.domain.calendar import load_calendar
 from iocmon.domain.events import Event, EventType
 from iocmon.domain.histogram import DurationHistogram
 from iocmon.domain.judge import OpenState
@@ -25,17 +24,13 @@ from iocmon.domain.risk import (
     forecast,
     risk_of_lateness,
 )
+from tests.unit.hand_events import hand_event, local
 
 CAL = load_calendar()
-_ids = count()
-
-
-def local(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=LOCAL_TZ)
 
 
 def ev(kind: EventType, at: str, **fields: object) -> Event:
-    return Event(event_id=f"e{next(_ids)}", dossier_id="D1", type=kind, at=local(at), **fields)  # type: ignore[arg-type]
+    return hand_event("D1", kind, at, **fields)
 
 
 def open_dossier(*later: Event, days: int = 5) -> DossierState:
