@@ -331,9 +331,18 @@ class Worker:
             return False
 
     def kill9(self) -> None:
+        """SIGKILL to the worker's three processes; returns once none of them runs.
+
+        Waiting for the Faust process alone is not enough: its applier process, which holds
+        the Redis connection, may still be dying, and a test that lets Redis go on at once
+        (CLIENT UNPAUSE) then saw the killed worker's held write applied after all (a
+        clean-clone run of test_at_risk)."""
         assert self.process is not None
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
+        wait_for(
+            lambda: not live_members(self.process.pid), 10, f"worker {self.port}'s processes to die"
+        )
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -393,6 +402,21 @@ def partitions_of(
             raise AssertionError(f"no partitions of topic {topic} known after {timeout_s:.0f} s")
         time.sleep(0.5)
     return [TopicPartition(topic, p) for p in sorted(numbers)]
+
+
+def live_members(group: int) -> list[int]:
+    """Pids of the processes of process group `group` that still run (zombies left out:
+    their files, sockets included, are closed)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        state, pgrp = fields[0], int(fields[2])
+        if pgrp == group and state not in {"Z", "X"}:
+            members.append(int(stat.parent.name))
+    return members
 
 
 def http_get(url: str, timeout: float = 60) -> tuple[int, bytes]:
