@@ -8,7 +8,7 @@ the messages that name the variable, what is wrong and what is accepted, `iocmon
 and the README's tables.
 
 Standard library only: every `iocmon` command reads its settings before anything else, so this
-must import in a millisecond (README, "Configuration", says why not pydantic-settings).
+must stay cheap to import (README, "Configuration", says why not pydantic-settings).
 """
 
 from __future__ import annotations
