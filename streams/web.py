@@ -70,12 +70,15 @@ def register_routes(
                 lag = metrics.render_families([await exporter.lag_family(by_partition)])
             except (RedisError, KafkaError) as exc:
                 log.warning("no partition lag on /metrics this time: %s", type(exc).__name__)
-            figures = exporter.snapshot if reporter_tp in actives else b""
             try:
                 applier = await applier_metrics()
             except IocmonError as exc:
                 log.warning("no applier metrics on /metrics this time: %s", exc)
                 applier = b""
+            # Taken after the last await, with the snapshot's time rendered below: a refresh
+            # that finished during an await would otherwise pair its new time with the old
+            # figures, and a scraper take stale figures for fresh ones.
+            figures = exporter.snapshot if reporter_tp in actives else b""
             return self.bytes(
                 metrics.render(figures, lag, applier=applier),
                 content_type="text/plain; version=0.0.4",
