@@ -102,9 +102,7 @@ class Api:
 
     async def overdue(self, params: Mapping[str, str], now: datetime) -> Response:
         try:
-            only(params, {"agency", "limit"})
-            agency = agency_param(params)
-            limit = limit_param(params, DEFAULT_OVERDUE_LIMIT)
+            agency, limit = _list_params(params)
         except BadParameter as exc:
             return 400, {"error": str(exc)}
         items = await self._reader.overdue(now, agency, limit)
@@ -116,9 +114,7 @@ class Api:
         """Open dossiers on track that the forecast says will likely end late (issue #18),
         highest risk first, as the owners of their partitions last assessed them."""
         try:
-            only(params, {"agency", "limit"})
-            agency = agency_param(params)
-            limit = limit_param(params, DEFAULT_OVERDUE_LIMIT)
+            agency, limit = _list_params(params)
         except BadParameter as exc:
             return 400, {"error": str(exc)}
         found = await self._reader.at_risk(now)
@@ -320,3 +316,9 @@ def _iso(value: datetime | None) -> str | None:
 
 def _iso_date(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
+
+
+def _list_params(params: Mapping[str, str]) -> tuple[str | None, int]:
+    """`agency` and `limit`, the only parameters of the dossier lists (overdue, at risk)."""
+    only(params, {"agency", "limit"})
+    return agency_param(params), limit_param(params, DEFAULT_OVERDUE_LIMIT)
