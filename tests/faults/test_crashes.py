@@ -235,7 +235,12 @@ def deliver_alerts(
     notifier.start()
     try:
         held = TruthAlerts(expected, alertmanager.url)
-        wait_for(held.as_the_truth_says, 120, "Alertmanager to hold the alerts the truth implies")
+        try:
+            wait_for(
+                held.as_the_truth_says, 120, "Alertmanager to hold the alerts the truth implies"
+            )
+        except AssertionError as failed:
+            raise AssertionError(f"{failed}; {held.difference()}") from None
         assert any(name == "DossierOverdue" for name, _ in held.wanted)
 
         def delivered() -> bool:
@@ -299,6 +304,11 @@ class TruthAlerts:
             if d in self._watched and name != AT_RISK_NAME
         }
         return self.shown == self.wanted
+
+    def difference(self) -> str:
+        """What the last look found against the truth, for a failure message."""
+        missing, extra = sorted(self.wanted - self.shown), sorted(self.shown - self.wanted)
+        return f"missing {missing[:10]} ({len(missing)}), not wanted {extra[:10]} ({len(extra)})"
 
 
 def assert_repeats_keep_their_id(records: list[dict[str, Any]], kills: int) -> dict[str, int]:
