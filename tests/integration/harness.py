@@ -17,7 +17,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -266,6 +266,19 @@ class Pipeline:
             return all(applied[p] >= end - 1 for p, end in ends.items())
 
         wait_for(caught_up, timeout_s, "the worker(s) to apply every record")
+
+    def wait_group_settled(self, live: Sequence[Worker], timeout_s: float = 300) -> None:
+        """Until every worker of `live` consumes some partitions and together they consume
+        all: the group is stable, so a kill or a stop hits a worker that owns partitions."""
+
+        def settled() -> bool:
+            owned = [
+                sum(sum_samples(w.metrics(fresh=False), "iocmon_assigned_partitions").values())
+                for w in live
+            ]
+            return all(owned) and sum(owned) == self.partitions
+
+        wait_for(settled, timeout_s, "every worker to own partitions")
 
     def dead_letters(self) -> list[tuple[bytes | None, bytes | None, dict[str, bytes]]]:
         return [(m.key, m.value, dict(m.headers)) for m in self.read_topic(self.dlq_topic)]

@@ -14,6 +14,8 @@ so they are at risk while still on track.
 - Kill between sending and recording (README, Alerts): a worker sends the `at_risk` alert
   while Redis refuses writes and is killed; the next one sends it again with the same id and
   records it, and never again; the end clears it once.
+- Rebalances: partitions move to a worker that joins and back when the first leaves; no
+  alert is sent again, and dossiers that turn at risk meanwhile are alerted once.
 """
 
 from __future__ import annotations
@@ -206,3 +208,36 @@ def test_an_at_risk_alert_sent_before_a_kill_is_sent_again_once_with_its_id_and_
     cleared = [a for a in of(pipeline, "Y") if a["kind"] == "cleared"]
     assert [a["clears"] for a in cleared] == [sent[0]["alert_id"]]
     assert again.process is not None and again.process.poll() is None
+
+
+def test_rebalances_neither_repeat_nor_lose_an_at_risk_alert(pipeline: Pipeline) -> None:
+    """Partitions move to a worker that joins and back when the first one leaves: a dossier's
+    `at_risk` alert is recorded in its state, so the new owner does not send it again, and a
+    dossier that turns at risk after the moves is alerted by its new owner, once."""
+    clock = {"IOCMON_CLOCK_OFFSET_S": offset_to(NOW), "IOCMON_ALERT_CHECK_INTERVAL_S": "1"}
+    before = [f"B{n}" for n in range(8)]
+    after = [f"A{n}" for n in range(8)]
+
+    def alerted(dossiers: list[str]) -> bool:
+        return all(kinds(pipeline, d) for d in dossiers)
+
+    pipeline.send(*history(), *(received(d, Y_RECEIVED) for d in before))
+    first = pipeline.start_worker(**clock)
+    pipeline.wait_caught_up()
+    wait_for(lambda: alerted(before), 90, "the at_risk alerts of the first dossiers")
+
+    second = pipeline.start_worker(**clock)
+    pipeline.wait_group_settled([first, second])  # some partitions moved to the second
+    pipeline.send(*(received(d, Y_RECEIVED) for d in after[:4]))
+    first.stop()
+    pipeline.wait_group_settled([second])  # and all of them to it
+    pipeline.send(*(received(d, Y_RECEIVED) for d in after[4:]))
+    pipeline.wait_caught_up()
+    wait_for(lambda: alerted(after), 90, "the at_risk alerts of the later dossiers")
+    time.sleep(5)  # five more checks by the one owner left
+
+    sent = Counter((a["dossier_id"], a["kind"]) for d in before + after for a in of(pipeline, d))
+    assert sent == {(d, "at_risk"): 1 for d in before + after}
+    status, body = second.get_json("/api/v1/at-risk?limit=100")
+    assert status == 200, body
+    assert sorted(i["dossier_id"] for i in body["items"]) == sorted(before + after)
