@@ -14,7 +14,6 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -35,8 +34,11 @@ from iocmon.domain.batch import (
 )
 from iocmon.domain.calendar import WorkingCalendar
 from iocmon.domain.lifecycle import DossierState
+from iocmon.domain.offsets import unapplied_in_order, until_gap
 from iocmon.domain.risk_check import AtRiskItem, Histories, next_sweep, plan_risk_check
 from iocmon.streams import metrics
+from iocmon.streams.backoff import DEFAULT_BACKOFF, Backoff
+from iocmon.streams.partition_memory import PartitionMemory, Recalled, RiskWatch
 from iocmon.streams.quarantine import QuarantineLog
 from iocmon.streams.risk_checks import RiskChecks, assess_all
 from iocmon.streams.sent_ahead import SentAhead
@@ -63,88 +65,6 @@ REWIND_EVERY_S = 2.0
 Clock = Callable[[], datetime]
 SWEEP_LOAD_CHUNK = 1000
 """States a sweep reads from Redis under the partition's lock at a time."""
-MAX_CHANGED = 20_000
-"""Dossiers changed since the last risk check beyond which the next one sweeps instead (a
-backlog: assessing them one by one would cost more than a sweep)."""
-
-
-@dataclass
-class RiskWatch:
-    """What the last risk check of a partition left (`BatchApplier.check_risks`)."""
-
-    listed: dict[str, AtRiskItem]
-    """The partition's at-risk list in Redis, as this worker wrote it."""
-    next_sweep: datetime
-    cold: bool
-    """The last sweep had too few histograms to forecast from: sweep again once there are."""
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    first_s: float = 0.2
-    max_s: float = 10.0
-
-    def delays(self) -> _Delays:
-        return _Delays(self)
-
-
-class _Delays:
-    def __init__(self, backoff: Backoff) -> None:
-        self._next = backoff.first_s
-        self._max = backoff.max_s
-
-    def __call__(self) -> float:
-        delay, self._next = self._next, min(self._next * 2, self._max)
-        return delay
-
-
-DEFAULT_BACKOFF = Backoff()
-
-
-@dataclass
-class PartitionMemory:
-    """What this worker knows of a partition it applies: valid while no one else wrote it.
-
-    The offset fence makes the owner of a partition its only writer, so the states of its
-    open dossiers can stay in memory between batches instead of being read from Redis for
-    each one. Every write checks the partition's offset and version; when another writer
-    moved either (a rebalance, a zombie, a rebuild's switch, lost data) the write is refused
-    and the memory dropped, and the next batch starts again from Redis.
-    """
-
-    offset: int
-    version: int
-    stream_time: datetime | None
-    open_states: dict[str, DossierState] = field(default_factory=dict)
-    retired_through: float = float("-inf")
-    """The forgetting edge (Unix s) of the last `retire` that finished its work."""
-    changed: set[str] = field(default_factory=set)
-    """Dossiers written since the last risk check: their risk is assessed again."""
-    risk: RiskWatch | None = None
-    """None: the next risk check sweeps the partition (it has not since this memory began)."""
-
-    def remember(self, plan: BatchPlan, version: int, changes_risk: bool = True) -> None:
-        self.offset, self.version = plan.last_offset, version
-        if plan.stream_time is not None:
-            self.stream_time = plan.stream_time
-        for dossier_id, state in plan.states.items():
-            if state.is_open:
-                self.open_states[dossier_id] = state
-            else:
-                self.open_states.pop(dossier_id, None)
-        if changes_risk and plan.states:
-            self.changed.update(plan.states)
-            if len(self.changed) > MAX_CHANGED:
-                self.changed.clear()
-                self.risk = None
-
-
-@dataclass(frozen=True, slots=True)
-class Recalled:
-    memory: PartitionMemory
-    states: dict[str, DossierState | None]
-    unreadable: dict[str, str]
-    """Dossiers whose stored state does not decode (id -> why): quarantined."""
 
 
 class BatchApplier:
@@ -569,22 +489,3 @@ class BatchApplier:
             self._last_rewind[partition] = now
             await self._rewinder.seek(partition, wanted)
         return True
-
-
-def unapplied_in_order(applied: int, records: Sequence[Record]) -> list[Record]:
-    """The records past `applied`, each once, in offset order. After a seek (a rewind, a
-    rebalance) records fetched before it can arrive in the same batch as those re-read after
-    it, out of order and repeated; applied as they came, a repeat would be applied twice (and
-    counted as a duplicate event) or the batch's last offset would jump a gap."""
-    by_offset = {r.offset: r for r in records if r.offset > applied}
-    return [by_offset[offset] for offset in sorted(by_offset)]
-
-
-def until_gap(records: list[Record]) -> tuple[list[Record], int | None]:
-    """The leading run of consecutive offsets, and the first missing offset after it (None
-    when there is no gap). The events topic is neither compacted nor transactional, so its
-    offsets have no holes of their own."""
-    for i in range(1, len(records)):
-        if records[i].offset != records[i - 1].offset + 1:
-            return records[:i], records[i - 1].offset + 1
-    return records, None

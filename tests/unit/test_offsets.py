@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from iocmon.domain.batch import Record
-from iocmon.streams.intake import unapplied_in_order, until_gap
+from iocmon.domain.offsets import unapplied_in_order, until_gap
 
 
 def offsets(records: list[Record]) -> list[int]:
