@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -51,6 +52,16 @@ DeadLetterSink = Callable[[int, Sequence[DeadLetter]], Awaitable[None]]
 AlertSink = Callable[[Sequence[Alert]], Awaitable[None]]
 RETIRE_EVERY_S = 86_400.0
 """Stream time between two `retire` runs of a partition (days are what it deletes)."""
+MERGED_RECORDS = 10_000
+"""Records of waiting batches applied as one plan at most (`BatchApplier.apply`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Waiting:
+    """A batch's records waiting for its partition's lock, and what applied them."""
+
+    records: Sequence[Record]
+    applied: asyncio.Future[BatchPlan | None]
 
 
 class Rewinder(Protocol):
@@ -102,6 +113,7 @@ class BatchApplier:
         self._alert_max_age_s = alert_max_age_s
         self._last_rewind: dict[int, float] = {}
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._waiting: defaultdict[int, deque[_Waiting]] = defaultdict(deque)
         self._memory: dict[int, PartitionMemory] = {}
         self._seen: dict[int, int] = {}
         """The last offset of each partition this worker found applied in Redis."""
@@ -110,13 +122,40 @@ class BatchApplier:
         self._risk = risk
 
     async def apply(self, partition: int, records: Sequence[Record]) -> BatchPlan | None:
-        """The plan that was applied, or None if every record had been applied before."""
+        """The plan that applied the records, or None if every record had been applied
+        before. Records handed over while the partition's lock was held wait in line, and
+        whoever takes the lock next applies them all, in the order they came, as one plan
+        (`MERGED_RECORDS`): in a backlog a plan then holds the records of several batches,
+        and the counters, states and index entries they share are written once."""
+        waiting = _Waiting(records, asyncio.get_running_loop().create_future())
+        self._waiting[partition].append(waiting)
         async with self._locks[partition]:
-            plan = await self._apply_until_done(partition, records)
-            memory = self._memory.get(partition)
-            if memory is not None:
-                self._seen[partition] = max(memory.offset, self._seen.get(partition, -1))
-            return plan
+            while not waiting.applied.done():
+                await self._apply_waiting(partition)
+        return waiting.applied.result()
+
+    async def _apply_waiting(self, partition: int) -> None:
+        """Applies the records waiting first in the partition's line, up to `MERGED_RECORDS`
+        (at least one batch). Interrupted, it puts back in line the batches it took, for the
+        next holder of the lock: applying them again is safe (the offset fence)."""
+        line = self._waiting[partition]
+        taken = [line.popleft()]
+        count = len(taken[0].records)
+        while line and count + len(line[0].records) <= MERGED_RECORDS:
+            taken.append(line.popleft())
+            count += len(taken[-1].records)
+        try:
+            plan = await self._apply_until_done(
+                partition, [record for batch in taken for record in batch.records]
+            )
+        except BaseException:
+            line.extendleft(reversed(taken))
+            raise
+        memory = self._memory.get(partition)
+        if memory is not None:
+            self._seen[partition] = max(memory.offset, self._seen.get(partition, -1))
+        for batch in taken:
+            batch.applied.set_result(plan)
 
     def forget_partitions(self, keep: Collection[int]) -> None:
         """Drops what is remembered of partitions this worker no longer owns."""

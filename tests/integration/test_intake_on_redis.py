@@ -16,6 +16,7 @@ the state, and the partition's at-risk list.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import uuid
 from collections import Counter
@@ -225,6 +226,107 @@ def test_durations_are_written_with_their_batch_once_and_read_back_merged(stack:
         await client.aclose()
 
     asyncio.run(scenario())
+
+
+def test_batches_waiting_for_their_partition_are_applied_as_one_plan_in_order(
+    stack: Stack,
+) -> None:
+    """A backlog: batches handed over while their partition's lock is held wait in line, and
+    the next holder applies them all as one plan. Redis ends as the same batches applied one
+    at a time leave it (but the version, which counts the scripts)."""
+    records = _history(took=7)
+    cut = [0, 20, 45, 60, len(records)]
+    batches = [records[a:b] for a, b in itertools.pairwise(cut)]
+    one_by_one, together = (f"t{uuid.uuid4().hex[:10]}" for _ in range(2))
+    sinks = _Sinks()
+    scripts: list[int] = []
+
+    async def scenario() -> None:
+        client = Redis.from_url(stack.redis_url)
+        store = BatchStore(client, one_by_one, "events")
+        applier = sinks.applier(store)
+        for batch in batches:
+            await applier.apply(PARTITION, batch)
+
+        store = BatchStore(client, together, "events")
+        write = store.apply
+
+        async def counted(partition: int, *args: Any) -> int | None:
+            scripts.append(partition)
+            return await write(partition, *args)
+
+        store.apply = counted  # type: ignore[method-assign]
+        applier = sinks.applier(store)
+        plans = await asyncio.gather(*(applier.apply(PARTITION, b) for b in batches))
+        # The first found the lock free and went alone; the three behind it went together.
+        assert len(scripts) == 2
+        assert plans[1] is plans[2] is plans[3] is not plans[0]
+        assert plans[3] is not None and plans[3].last_offset == records[-1].offset
+        assert await _contents(client, together) == await _contents(client, one_by_one)
+        await client.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_batches_whose_merged_plan_failed_are_applied_by_the_next_in_line(stack: Stack) -> None:
+    records = _history(took=7)
+    batches = [records[:20], records[20:45], records[45:]]
+    base = f"t{uuid.uuid4().hex[:10]}"
+    sinks = _Sinks()
+
+    async def scenario() -> None:
+        client = Redis.from_url(stack.redis_url)
+        store = BatchStore(client, base, "events")
+        write = store.apply
+        calls: list[int] = []
+
+        async def second_fails(partition: int, *args: Any) -> int | None:
+            calls.append(partition)
+            if len(calls) == 2:
+                raise RuntimeError("a defect")
+            return await write(partition, *args)
+
+        store.apply = second_fails  # type: ignore[method-assign]
+        applier = sinks.applier(store)
+        first, second, third = await asyncio.gather(
+            *(applier.apply(PARTITION, b) for b in batches), return_exceptions=True
+        )
+        assert isinstance(second, RuntimeError)  # the holder of the merged plan
+        assert not isinstance(first, BaseException) and first is not None
+        assert not isinstance(third, BaseException) and third is not None
+        assert third.last_offset == records[-1].offset  # the second batch's records too
+        received = [r for r in records[20:] if json.loads(r.value or b"")["type"] == "received"]
+        assert third.events["received"] == len(received)
+        assert await store.applied_offset(PARTITION) == records[-1].offset
+        await client.aclose()
+
+    asyncio.run(scenario())
+
+
+async def _contents(client: Redis, base: str) -> dict[str, Any]:
+    """Every key under `base` (named without it) and what it holds, but the version; hash
+    fields at 0 left out (a counter that went up and down in two plans, or not at all in one,
+    reads the same)."""
+    out: dict[str, Any] = {}
+    async for key in client.scan_iter(match=f"{base}:*"):
+        name = key.decode().removeprefix(base)
+        if name.endswith(":version"):
+            continue
+        kind = (await client.type(key)).decode()
+        if kind == "string":
+            out[name] = await client.get(key)
+        elif kind == "hash":
+            fields = {f: v for f, v in (await client.hgetall(key)).items() if v != b"0"}
+            if fields:
+                out[name] = fields
+        elif kind == "list":
+            out[name] = await client.lrange(key, 0, -1)
+        elif kind == "set":
+            out[name] = sorted(await client.smembers(key))
+        else:
+            out[name] = await client.zrange(key, 0, -1, withscores=True)
+    assert out, f"nothing under {base}"
+    return out
 
 
 def test_months_written_before_the_agency_procedure_level_are_read_without_it(
