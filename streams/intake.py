@@ -44,6 +44,7 @@ from iocmon.streams.quarantine import QuarantineLog
 from iocmon.streams.risk_checks import RiskChecks, assess_all
 from iocmon.streams.sent_ahead import SentAhead
 from iocmon.streams.store import BatchStore
+from iocmon.streams.unrecorded import noted_clears, read_unrecorded
 
 log = logging.getLogger(__name__)
 
@@ -410,6 +411,9 @@ class BatchApplier:
         snapshot = await self._store.load(partition, missing)
         if memory is None:
             memory = PartitionMemory(snapshot.offset, snapshot.version, snapshot.stream_time)
+            memory.unrecorded = await read_unrecorded(
+                self._store, partition, self._clock(), self._calendar, self._policy
+            )
             self._memory[partition] = memory
         elif (memory.offset, memory.version) != (snapshot.offset, snapshot.version):
             del self._memory[partition]
@@ -452,6 +456,8 @@ class BatchApplier:
             recalled.unreadable,
             self._field_of,
         )
+        if memory.unrecorded:  # after the recorded ones: see `unrecorded`
+            plan.alerts.extend(noted_clears(memory.unrecorded, recalled.states, plan, decoded))
         self._quarantine.judging_failed(partition, plan.dead_letters)
         await self._send_ahead(partition, plan)
         with metrics.APPLY_SECONDS.time():

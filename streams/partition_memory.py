@@ -8,6 +8,7 @@ from datetime import datetime
 from iocmon.domain.batch import BatchPlan
 from iocmon.domain.lifecycle import DossierState
 from iocmon.domain.risk_check import AtRiskItem
+from iocmon.streams.unrecorded import Unrecorded, forget_written
 
 MAX_CHANGED = 20_000
 """Dossiers changed since the last risk check beyond which the next one sweeps instead (a
@@ -46,11 +47,16 @@ class PartitionMemory:
     """Dossiers written since the last risk check: their risk is assessed again."""
     risk: RiskWatch | None = None
     """None: the next risk check sweeps the partition (it has not since this memory began)."""
+    unrecorded: Unrecorded = field(default_factory=dict)
+    """Alerts a previous writer may have sent without recording them (`unrecorded`), noted
+    when this memory began: a batch ending their dossiers clears them too."""
 
     def remember(self, plan: BatchPlan, version: int, changes_risk: bool = True) -> None:
         self.offset, self.version = plan.last_offset, version
         if plan.stream_time is not None:
             self.stream_time = plan.stream_time
+        if self.unrecorded:
+            forget_written(self.unrecorded, plan.states)
         for dossier_id, state in plan.states.items():
             if state.is_open:
                 self.open_states[dossier_id] = state
