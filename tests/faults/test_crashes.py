@@ -116,7 +116,7 @@ def run_kills(
         stopped_at_exit(producer),
     ):
         for n, target in enumerate(targets, 1):
-            wait_group_settled(pipeline, live)
+            pipeline.wait_group_settled(live)
             wait_for(
                 lambda t=target: progress.applied_records() >= t, 900, f"{target} records applied"
             )
@@ -362,17 +362,3 @@ def start_timed(pipeline: Pipeline) -> tuple[Worker, float]:
     """A replacement worker, and when (monotonic) it answered on its web port."""
     worker = pipeline.start_worker(**ALERT_CHECKS)
     return worker, time.monotonic()
-
-
-def wait_group_settled(pipeline: Pipeline, live: list[Worker]) -> None:
-    """Every live worker consumes some partitions and together they consume all: the group
-    is stable, so the next kill hits a worker that owns partitions."""
-
-    def settled() -> bool:
-        owned = [
-            sum(sum_samples(w.metrics(fresh=False), "iocmon_assigned_partitions").values())
-            for w in live
-        ]
-        return all(owned) and sum(owned) == pipeline.partitions
-
-    wait_for(settled, 300, "every worker to own partitions")
