@@ -40,7 +40,10 @@ BULK_SCRIPT_ITEMS = 20_000
 _BULK_LUA = lua_source("bulk_write.lua", with_commands=True)
 _APPLY_LUA = lua_source("apply_batch.lua", with_commands=True)
 _RETIRE_LUA = lua_source("retire.lua")
-RETIRE_LIMIT = 5000
+RETIRE_LIMIT = 2000
+"""Hours, days, months and dossiers one `retire.lua` call deletes at most (2,000 dossier
+states read and deleted hold Redis a few milliseconds); while more are due the worker calls
+again after each batch, the rebuild at once."""
 _EPOCH = datetime.fromtimestamp(0, UTC)
 _UNREADABLE_ENTRY = AtRiskItem("", "", _EPOCH, 0.0, None, Scope.PROVINCE, _EPOCH)
 

@@ -48,8 +48,14 @@ end
 local forgotten = 0
 local cutoff = tonumber(ARGV[5])
 if left > 0 then
-  local ended = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[4], 'LIMIT', 0, 1)
+  -- Every day due, not one: a worker calls again only while `more` says the limit stopped
+  -- it, so a call that left due days behind let dossiers pile up in a backlog (a plan spans
+  -- days of stream time) and never caught up.
+  local ended = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[4], 'LIMIT', 0, left)
   for _, d in ipairs(ended) do
+    if left <= 0 then
+      break
+    end
     local list = base .. ':ended-on:' .. d
     local ids = redis.call('LRANGE', list, 0, left - 1)
     for _, id in ipairs(ids) do

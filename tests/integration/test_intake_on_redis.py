@@ -329,6 +329,34 @@ async def _contents(client: Redis, base: str) -> dict[str, Any]:
     return out
 
 
+def test_one_retire_forgets_the_dossiers_of_every_day_the_horizon_passed(stack: Stack) -> None:
+    """A backlog moves a partition's stream time on by days between two batches: one call
+    forgets the dossiers that ended on every day the horizon passed, not one day's (which
+    let ended states pile up in a replay of three years, and never catch up)."""
+    records = _history(took=7)
+    ended = {
+        doc["dossier_id"]
+        for doc in (json.loads(r.value or b"") for r in records)
+        if doc["type"] in ("resolved", "withdrawn")
+    }
+    base = f"t{uuid.uuid4().hex[:10]}"
+
+    async def scenario() -> None:
+        client = Redis.from_url(stack.redis_url)
+        store = BatchStore(client, base, "events")
+        await _Sinks().applier(store).apply(PARTITION, records)
+        keys = store.keys(PARTITION)
+        days = await client.zcard(keys.ended_days)
+        assert days > 10 and await client.exists(*(keys.dossier(d) for d in ended)) == len(ended)
+        retired = await store.retire(PARTITION, NOW + timedelta(days=800), timedelta(days=400))
+        assert (retired.dossiers, retired.more) == (len(ended), False)
+        assert await client.exists(*(keys.dossier(d) for d in ended)) == 0
+        assert await client.zcard(keys.ended_days) == 0
+        await client.aclose()
+
+    asyncio.run(scenario())
+
+
 def test_months_written_before_the_agency_procedure_level_are_read_without_it(
     stack: Stack,
 ) -> None:
