@@ -1,7 +1,8 @@
 """The worker, assembled: one Faust app (`streams.faust_app`), the intake agent
 (`streams.agents.intake`), the timers (`streams.agents.timers`) and the web routes
 (`streams.web`) around one `BatchApplier` (`streams.intake`) in a process of its own
-(`streams.applier_process`), the JSON API in a third (`streams.api_process`).
+(`streams.applier_process`), the JSON API in a third (`streams.api_process`) and the
+figures of `/metrics` in a fourth (`streams.figures_process`).
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from iocmon.streams.applier_process import ApplierProcess
 from iocmon.streams.child_process import ChildService
 from iocmon.streams.exporter import FigureExporter
 from iocmon.streams.faust_app import build_faust_app, events_topic, use_worker_loop
+from iocmon.streams.figures_process import FiguresProcess
 from iocmon.streams.health import Readiness, register_health
 from iocmon.streams.labels import agency_labels
 from iocmon.streams.ownership import ConsumerRewinder, Ownership
 from iocmon.streams.preflight import check_before_start
-from iocmon.streams.queries import FigureReader
 from iocmon.streams.sinks import KafkaSinks
 from iocmon.streams.store import BatchStore
 from iocmon.streams.web import register_routes
@@ -43,11 +44,10 @@ def create_app(settings: Settings) -> faust.App:
     load_procedures(settings.procedures_file)
     catalogue = load_catalogue(settings.agencies_file)
     labels = agency_labels(settings, redis, catalogue)
-    reader = FigureReader(
-        redis, settings.redis_prefix, settings.events_topic, settings.event_partitions
-    )
     store = BatchStore(redis, settings.redis_prefix, settings.events_topic)  # offsets, for lag
-    exporter = FigureExporter(reader, store, labels, catalogue)
+    figures = FiguresProcess(settings)
+    app.service(ChildService(app, figures))  # type: ignore[arg-type]  # an instance: below
+    exporter = FigureExporter(figures.figures, store)
     sinks = KafkaSinks(app, settings, {a.code: a.name for a in catalogue})
     ownership = Ownership(app, settings.events_topic)
     applier = ApplierProcess(settings, sinks, ConsumerRewinder(app, settings.events_topic))

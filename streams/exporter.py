@@ -19,6 +19,9 @@ from iocmon.streams.queries import FigureReader
 from iocmon.streams.store import BatchStore
 
 EndOffsets = Callable[[], Awaitable[Mapping[int, int]]]
+Rendered = tuple[float, bytes]
+"""When the figures were read (Unix s), and their families rendered for `/metrics`."""
+RenderFigures = Callable[[datetime], Awaitable[Rendered]]
 
 
 class FigureExporter:
@@ -26,31 +29,48 @@ class FigureExporter:
 
     Reading five calendar periods for every agency costs a few hundred Redis round trips;
     doing it on a timer instead of in each scrape keeps `/metrics` fast whatever the load
-    and however many scrapers there are. The snapshot's age is itself a metric.
+    and however many scrapers there are. The snapshot's age is itself a metric. The reading
+    and rendering (`FigureRenderer`) run in a process of their own
+    (`streams.figures_process`), off Faust's loop.
     """
 
-    def __init__(
-        self,
-        reader: FigureReader,
-        store: BatchStore,
-        labels: AgencyLabels,
-        catalogue: AgencyCatalogue,
-    ) -> None:
-        self._reader = reader
+    def __init__(self, render: RenderFigures, store: BatchStore) -> None:
+        self._render = render
         self._store = store
-        self._labels = labels
-        self._catalogue = catalogue
         self.snapshot: bytes = b""
 
     async def refresh(self, now: datetime) -> None:
-        read_at = time.time()
-        families = await self.dossier_families(now)
+        read_at, snapshot = await self._render(now)
+        # Set together, after the await: a scrape pairs the figures with their own time.
         metrics.SNAPSHOT_TIMESTAMP.set(read_at)
-        self.snapshot = metrics.render_families(families)
+        self.snapshot = snapshot
 
     def clear(self) -> None:
         """This worker no longer reports the figures (partition 0 moved)."""
         self.snapshot = b""
+
+    async def lag_family(self, end_offsets: Mapping[int, int]) -> Metric:
+        """Records not yet applied, for the partitions this worker owns."""
+        applied = await self._store.applied_offsets(end_offsets)
+        return metrics.lag_family({p: end - (applied[p] + 1) for p, end in end_offsets.items()})
+
+
+class FigureRenderer:
+    """Reads the global dossier figures from Redis and renders them for `/metrics`."""
+
+    def __init__(
+        self,
+        reader: FigureReader,
+        labels: AgencyLabels,
+        catalogue: AgencyCatalogue,
+    ) -> None:
+        self._reader = reader
+        self._labels = labels
+        self._catalogue = catalogue
+
+    async def render(self, now: datetime) -> Rendered:
+        read_at = time.time()
+        return read_at, metrics.render_families(await self.dossier_families(now))
 
     async def dossier_families(self, now: datetime) -> list[Metric]:
         """Global dossier figures; only the worker that owns partition 0 calls this."""
@@ -78,8 +98,3 @@ class FigureExporter:
             *metrics.period_families(periods, allowed),
             metrics.agency_info_family(self._catalogue, allowed),
         ]
-
-    async def lag_family(self, end_offsets: Mapping[int, int]) -> Metric:
-        """Records not yet applied, for the partitions this worker owns."""
-        applied = await self._store.applied_offsets(end_offsets)
-        return metrics.lag_family({p: end - (applied[p] + 1) for p, end in end_offsets.items()})
