@@ -90,9 +90,7 @@ async def _serve(conn: Any, settings: Settings) -> None:
     rpc = PipeRpc(conn, {}, "faust")
     # As the worker's own clients: a Redis that stops answering gives 503s within seconds.
     redis = async_redis(settings, timeout_s=settings.redis_timeout_s)
-    reader = FigureReader(
-        redis, settings.redis_prefix, settings.events_topic, settings.event_partitions
-    )
+    reader = FigureReader.of(redis, settings)
     catalogue = load_catalogue(settings.agencies_file)
     procedures = load_procedures(settings.procedures_file)
     api = Api(

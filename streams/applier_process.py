@@ -121,9 +121,7 @@ async def _serve(conn: Any, settings: Settings) -> None:
         field_of=field_keys(load_procedures(settings.procedures_file)),
         risk=RiskChecks(
             HistogramCache(
-                FigureReader(
-                    redis, settings.redis_prefix, settings.events_topic, settings.event_partitions
-                ),
+                FigureReader.of(redis, settings),
                 settings.retention,
                 settings.at_risk_min_samples,
             ),

@@ -47,9 +47,7 @@ def run_figures(conn: Any, settings: Settings) -> None:
 async def _serve(conn: Any, settings: Settings) -> None:
     rpc = PipeRpc(conn, {}, "faust")
     redis = async_redis(settings, timeout_s=settings.redis_timeout_s)
-    reader = FigureReader(
-        redis, settings.redis_prefix, settings.events_topic, settings.event_partitions
-    )
+    reader = FigureReader.of(redis, settings)
     catalogue = load_catalogue(settings.agencies_file)
     renderer = FigureRenderer(reader, agency_labels(settings, redis, catalogue), catalogue)
 

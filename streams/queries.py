@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from iocmon.config import Settings
 from iocmon.domain.buckets import ALL_TIME, ROLLED_RESOLUTIONS, Bucket, Cover, SignedCover
 from iocmon.domain.figures import Figures
 from iocmon.domain.histogram import BUCKET_COUNT, DurationHistogram, index_of_label
@@ -59,6 +60,11 @@ class FigureReader:
         self._partitions = partitions
         self._generations = Generations(redis, prefix)
         self._rolled = RolledKeys(prefix, topic)
+
+    @classmethod
+    def of(cls, redis: AsyncRedis, settings: Settings) -> FigureReader:
+        """The reader of the figures the settings name (prefix, topic, partitions)."""
+        return cls(redis, settings.redis_prefix, settings.events_topic, settings.event_partitions)
 
     async def _keys(self) -> list[PartitionKeys]:
         """Every partition's keys in its live generation."""
