@@ -340,17 +340,19 @@ def _niceness(pid: int) -> int:
     return int(stat[stat.rindex(")") + 2 :].split()[16])
 
 
-def test_the_api_is_answered_by_a_process_of_its_own_at_a_lower_priority(
+def test_the_api_and_the_metrics_figures_are_read_by_processes_of_their_own_niced(
     worker: Worker,
 ) -> None:
-    """Heavy reads must not take the intake's CPU (benchmarks.latency --hammer): the API
-    runs in its own process, niced below the worker's."""
+    """Heavy reads must not take the intake's CPU (benchmarks.latency --hammer, and the
+    /metrics refresh): the API and the figures each run in a process of their own, niced
+    below the worker's; the applier is not."""
     assert worker.process is not None
     status, _ = get(worker, "/api/v1/overdue")  # answered once the API process is ready
     assert status == 200
+    assert worker.metrics(fresh=True)  # figures read after the call: that process is up too
     parent = worker.process.pid
     niced = [c for c in _children(parent) if _niceness(c) == _niceness(parent) + API_NICENESS]
-    assert len(niced) == 1, f"children of {parent}: {_children(parent)}"
+    assert len(niced) == 2, f"children of {parent}: {_children(parent)}"
 
 
 def test_a_worker_stopped_while_its_api_process_starts_exits_cleanly(
